@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
+
+from connections import services
+from connections.crypto import UndecryptableSecret
+from connections.forms import ConnectionAdminForm
+from connections.models import Connection, Event, Scope, Source, Status
+
+STATUS_COLOURS = {
+    Status.ONLINE: "#1a7f37",
+    Status.OFFLINE: "#b42318",
+    Status.REAUTHORIZE: "#b54708",
+    Status.NOT_AUTHORIZED: "#475467",
+}
+
+sensitive_secrets = method_decorator(sensitive_post_parameters("api_token"))
+
+
+def secret_state(value: object) -> str:
+    """How a stored secret may be described on a page: set, not set, or unreadable."""
+    if isinstance(value, UndecryptableSecret):
+        return "Cannot be decrypted: enter it again."
+    return "Set" if value else "Not set"
+
+
+def status_badge(connection: Connection) -> str:
+    return format_html(
+        '<span class="fc-status fc-status-{}" style="color:{};font-weight:600">{}</span>',
+        connection.status,
+        STATUS_COLOURS.get(connection.status, "#475467"),
+        connection.get_status_display(),
+    )
+
+
+class EventInline(admin.TabularInline):
+    model = Event
+    fields = ["created_at", "action", "source", "actor", "success", "message", "fields"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name_plural = "History"
+    ordering = ["-created_at", "-pk"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionAdminForm
+    list_display = ["name", "company_name", "auth_type", "status_display", "owner", "updated_at"]
+    list_filter = ["auth_type", "status", "oauth_client"]
+    list_select_related = ["owner"]
+    search_fields = ["name", "company_name"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = [
+        "status_display",
+        "front_company",
+        "api_token_status",
+        "oauth_token_status",
+        "last_checked_at",
+        "last_check_result",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "company_name",
+                    "auth_type",
+                    "api_token",
+                    "oauth_client",
+                    "scopes",
+                    "owner",
+                ]
+            },
+        ),
+        (
+            "Front",
+            {
+                "fields": [
+                    "status_display",
+                    "front_company",
+                    "api_token_status",
+                    "oauth_token_status",
+                    "last_checked_at",
+                    "last_check_result",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    inlines = [EventInline]
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, obj: Connection) -> str:
+        return status_badge(obj)
+
+    @admin.display(description="Front company")
+    def front_company(self, obj: Connection) -> str:
+        if not obj.front_company_id:
+            return "Not known yet: Front reports it when the connection is tested or authorized."
+        return f"{obj.front_company_name} ({obj.front_company_id})"
+
+    @admin.display(description="API token")
+    def api_token_status(self, obj: Connection) -> str:
+        state = secret_state(obj.api_token)
+        if state == "Set" and obj.api_token_changed_at:
+            return f"Set, last changed {obj.api_token_changed_at:%Y-%m-%d %H:%M} UTC"
+        return state
+
+    @admin.display(description="OAuth 2.0 tokens")
+    def oauth_token_status(self, obj: Connection) -> str:
+        state = secret_state(obj.access_token)
+        if state == "Set" and obj.access_token_expires_at:
+            return f"Set, access token expires {obj.access_token_expires_at:%Y-%m-%d %H:%M} UTC"
+        return state
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("owner", request.user.pk)
+        return initial
+
+    @sensitive_secrets
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return super().changeform_view(request, *args, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
+        services.connection_save(
+            connection=obj,
+            scopes=form.cleaned_data.get("scopes") or [],
+            actor=request.user,
+            source=Source.ADMIN,
+            changed_fields=form.changed_data,
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # connection_save already set the scopes inside its transaction.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: Connection) -> None:
+        services.connection_delete(connection=obj, actor=request.user, source=Source.ADMIN)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        for connection in queryset:
+            services.connection_delete(
+                connection=connection, actor=request.user, source=Source.ADMIN
+            )
+
+
+@admin.register(Scope)
+class ScopeAdmin(admin.ModelAdmin):
+    list_display = ["code", "description"]
+    search_fields = ["code", "description"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "connection_name", "action", "source", "actor", "success"]
+    list_filter = ["action", "source", "success"]
+    list_select_related = ["actor"]
+    search_fields = ["connection_name", "message"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

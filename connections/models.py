@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.crypto import EncryptedTextField, UndecryptableSecret
+from oauthclients.models import OAuthClient
+
+
+class Scope(models.Model):
+    """A Front permission code such as ``conversations:read``."""
+
+    code = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class AuthType(models.TextChoices):
+    TOKEN = "token", "Token"
+    OAUTH2 = "oauth2", "OAuth 2.0"
+
+
+class Status(models.TextChoices):
+    NOT_AUTHORIZED = "not_authorized", "Not authorized"
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+    REAUTHORIZE = "reauthorize", "Needs reauthorization"
+
+
+class Connection(models.Model):
+    """One sign-in to Front's API, by API token or by OAuth 2.0."""
+
+    name = models.CharField("Name your connection", max_length=100)
+    company_name = models.CharField("Company name", max_length=200)
+    auth_type = models.CharField(
+        "Auth type", max_length=10, choices=AuthType.choices, default=AuthType.TOKEN
+    )
+    api_token = EncryptedTextField("API token")
+    api_token_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    oauth_client = models.ForeignKey(
+        OAuthClient,
+        verbose_name="OAuth 2.0 client",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="connections",
+    )
+    scopes = models.ManyToManyField(Scope, verbose_name="Scopes", blank=True)
+    access_token = EncryptedTextField("access token")
+    refresh_token = EncryptedTextField("refresh token")
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.NOT_AUTHORIZED, db_index=True
+    )
+    front_company_id = models.CharField("Front company ID", max_length=100, blank=True)
+    front_company_name = models.CharField("Front company", max_length=200, blank=True)
+    last_checked_at = models.DateTimeField("last check", null=True, blank=True)
+    last_check_result = models.CharField("last check result", max_length=500, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="front_connections"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                "owner",
+                name="connection_name_unique_per_owner",
+                violation_error_message="You already have a connection with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.pk}: {self.name}>"
+
+    def get_absolute_url(self) -> str:
+        return reverse("connections:detail", args=[self.pk])
+
+    @property
+    def is_oauth(self) -> bool:
+        return self.auth_type == AuthType.OAUTH2
+
+    @property
+    def undecryptable_fields(self) -> list[str]:
+        """Names of the secrets that no configured key can decrypt."""
+        return [
+            field
+            for field in ("api_token", "access_token", "refresh_token")
+            if isinstance(getattr(self, field), UndecryptableSecret)
+        ]
+
+    def access_token_expires_within(self, seconds: int) -> bool:
+        if self.access_token_expires_at is None:
+            return True
+        return (self.access_token_expires_at - timezone.now()).total_seconds() < seconds
+
+
+class Action(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    AUTHORIZED = "authorized", "Authorized"
+    REFRESHED = "refreshed", "Token refreshed"
+    TESTED = "tested", "Tested"
+    DISCONNECTED = "disconnected", "Disconnected"
+    IMPORTED = "imported", "Imported"
+    DELETED = "deleted", "Deleted"
+    KEY_ROTATED = "key_rotated", "Key rotated"
+
+
+class Source(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    SELF_SERVICE = "self_service", "Self-service"
+    COMMAND = "command", "Command"
+    WORKER = "worker", "Worker"
+
+
+class Event(models.Model):
+    """An append-only history entry: who did what to a connection, and how it went."""
+
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    # Kept so that the history of a deleted connection still says which one it was.
+    connection_name = models.CharField(max_length=100)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    success = models.BooleanField(default=True)
+    message = models.CharField(max_length=500, blank=True)
+    fields = models.JSONField("changed fields", default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.connection_name}"
+
+
+class PendingAuthorization(models.Model):
+    """Server-side state of one OAuth 2.0 authorization started with Save and authorize."""
+
+    # Only a hash of the state is stored: a database leak must not let anyone finish a flow.
+    state_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key_hash = models.CharField(max_length=64)
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="pending_authorizations"
+    )
+    oauth_client = models.ForeignKey(OAuthClient, on_delete=models.CASCADE, related_name="+")
+    redirect_uri = models.CharField(max_length=500)
+    code_verifier = EncryptedTextField()
+    return_url = models.CharField(max_length=500)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Authorization of {self.connection_id} started {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,209 @@
+"""FrontConnect settings: every value that differs between deployments comes from the env."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# Real environment variables win over the file, so a deployment can override a developer's .env.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+KEY_HOWTO = (
+    'generate one with: python3 -c "import base64, secrets; '
+    'print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"'
+)
+
+
+def required(name: str) -> str:
+    """Return a required variable or stop start-up with one sentence naming it."""
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set: put it in the environment or in .env ({KEY_HOWTO})."
+        )
+    return value
+
+
+def encryption_key(name: str, value: str) -> str:
+    """Check that an encryption key is 32 random bytes in URL-safe base64 and return it."""
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise ImproperlyConfigured(
+            f"{name} is malformed: it must be 32 random bytes in URL-safe base64 (44 characters); "
+            f"{KEY_HOWTO}."
+        )
+    return value
+
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = required("DJANGO_SECRET_KEY")
+if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is too weak for production: use at least 50 random characters "
+        "not starting with 'django-insecure-' "
+        '(python3 -c "import secrets; print(secrets.token_urlsafe(50))").'
+    )
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+
+# The encryption key is deliberately independent of SECRET_KEY: rotating the secret key
+# (sessions, CSRF, password resets) must never make stored credentials unreadable.
+FRONTCONNECT_ENCRYPTION_KEY = encryption_key(
+    "FRONTCONNECT_ENCRYPTION_KEY", required("FRONTCONNECT_ENCRYPTION_KEY")
+)
+FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS = [
+    encryption_key("FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS", key)
+    for key in env.list("FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS", default=[])
+]
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+FRONTCONNECT_BASE_URL = env.str("FRONTCONNECT_BASE_URL", default="http://127.0.0.1:8000").rstrip(
+    "/"
+)
+FRONT_API_URL = env.str("FRONT_API_URL", default="https://api2.frontapp.com").rstrip("/")
+FRONT_OAUTH_AUTHORIZE_URL = env.str(
+    "FRONT_OAUTH_AUTHORIZE_URL", default="https://app.frontapp.com/oauth/authorize"
+)
+FRONT_OAUTH_TOKEN_URL = env.str(
+    "FRONT_OAUTH_TOKEN_URL", default="https://app.frontapp.com/oauth/token"
+)
+FRONT_OAUTH_PKCE = env.bool("FRONT_OAUTH_PKCE", default=True)
+FRONT_HTTP_TIMEOUT = env.float("FRONT_HTTP_TIMEOUT", default=10.0)
+if not 0 < FRONT_HTTP_TIMEOUT <= 10:
+    raise ImproperlyConfigured(
+        "FRONT_HTTP_TIMEOUT must be a number of seconds above 0 and at most 10."
+    )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "oauthclients",
+    "connections",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "frontconnect.urls"
+ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "frontconnect.wsgi.application"
+
+try:
+    DATABASES = {
+        "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    }
+except (ImproperlyConfigured, KeyError, ValueError) as exc:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is malformed: use a URL such as postgres://USER:PASSWORD@HOST:5432/NAME "
+        f"or sqlite:////absolute/path/db.sqlite3 ({exc})."
+    ) from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "connections:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Sessions hold OAuth state, so they live server-side; Lax (not Strict) keeps the session on
+# the top-level redirect back from Front, without which every state check would fail.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+if env.bool("DJANGO_BEHIND_PROXY", default=False):
+    # Only behind a proxy that overwrites this header; otherwise a client could claim https.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # These libraries log request headers and token bodies at DEBUG: keep them quiet.
+        "urllib3": {"level": "WARNING"},
+        "requests_oauthlib": {"level": "WARNING"},
+        "oauthlib": {"level": "WARNING"},
+    },
+}

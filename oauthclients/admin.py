@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
+
+from oauthclients.forms import OAuthClientForm
+from oauthclients.models import OAuthClient
+from oauthclients.services import oauth_redirect_uri
+
+sensitive_client_secret = method_decorator(sensitive_post_parameters("client_secret"))
+
+
+@admin.register(OAuthClient)
+class OAuthClientAdmin(admin.ModelAdmin):
+    form = OAuthClientForm
+    list_display = ["name", "client_id", "connection_count", "updated_at"]
+    search_fields = ["name", "client_id"]
+    readonly_fields = ["redirect_url", "secret_status", "used_by"]
+    fieldsets = [
+        (None, {"fields": ["name", "client_id", "client_secret", "secret_status"]}),
+        ("In Front", {"fields": ["redirect_url"]}),
+        ("Connections", {"fields": ["used_by"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OAuthClient]:
+        return super().get_queryset(request).annotate(connection_total=Count("connections"))
+
+    @admin.display(description="Connections", ordering="connection_total")
+    def connection_count(self, obj: OAuthClient) -> int:
+        return obj.connection_total
+
+    @admin.display(description="Redirect URL")
+    def redirect_url(self, obj: OAuthClient | None) -> str:
+        return format_html(
+            "<code>{}</code><br>Enter this URL exactly in the Front app's OAuth settings "
+            "(Settings &gt; Company &gt; Developers &gt; your app &gt; Features &gt; OAuth &gt; "
+            "Redirect URLs).",
+            oauth_redirect_uri(),
+        )
+
+    @admin.display(description="Client secret status")
+    def secret_status(self, obj: OAuthClient | None) -> str:
+        if obj is None or obj.pk is None:
+            return "Not set"
+        if obj.client_secret is not None and not isinstance(obj.client_secret, str):
+            return "Cannot be decrypted: enter it again."
+        if not obj.client_secret:
+            return "Not set"
+        if obj.secret_changed_at is None:
+            return "Set"
+        by = f" by {obj.secret_changed_by}" if obj.secret_changed_by_id else ""
+        return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC{by}"
+
+    @admin.display(description="Used by")
+    def used_by(self, obj: OAuthClient | None) -> str:
+        if obj is None or obj.pk is None:
+            return "No connection yet."
+        rows = obj.connections.select_related("owner").order_by("name")[:50]
+        if not rows:
+            return "No connection yet."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{} ({})</li>", ((c.name, c.owner) for c in rows)),
+        )
+
+    @sensitive_client_secret
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return super().changeform_view(request, *args, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: OAuthClient, form: Any, change: bool) -> None:
+        if form.cleaned_data.get("client_secret"):
+            obj.secret_changed_by = request.user
+        super().save_model(request, obj, form, change)

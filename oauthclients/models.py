@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from connections.crypto import EncryptedTextField
+
+
+class OAuthClient(models.Model):
+    """A Front app's OAuth 2.0 credentials ("iClient"), shared by many connections."""
+
+    name = models.CharField("Name", max_length=100, unique=True)
+    client_id = models.CharField("Client ID", max_length=255)
+    client_secret = EncryptedTextField("Client secret")
+    secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "OAuth 2.0 client"
+        verbose_name_plural = "OAuth 2.0 clients"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<OAuthClient {self.pk}: {self.name}>"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:oauthclients_oauthclient_change", args=[self.pk])

@@ -1,0 +1,125 @@
+"""Shared test setup: users, an OAuth client, and headless Chromium for browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from connections.models import AuthType, Connection, Scope
+from oauthclients.models import OAuthClient
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's sync API runs a loop
+
+PASSWORD = "correct-horse-battery-staple-42"
+API_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.api-token-SECRET-1111"
+CLIENT_SECRET = "client-secret-SECRET-2222"
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture
+def operator(db):
+    return get_user_model().objects.create_superuser("op", "op@example.com", PASSWORD)
+
+
+@pytest.fixture
+def owner(db):
+    return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def stranger(db):
+    return get_user_model().objects.create_user("mallory", "mallory@example.com", PASSWORD)
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def oauth_client(db, operator):
+    client = OAuthClient(name="Front app", client_id="client-id-123")
+    client.client_secret = CLIENT_SECRET
+    client.save()
+    return client
+
+
+@pytest.fixture
+def scopes(db):
+    return list(Scope.objects.filter(code__in=["conversations:read", "contacts:read"]))
+
+
+@pytest.fixture
+def token_connection(owner):
+    connection = Connection(
+        name="Support inbox", company_name="Acme", auth_type=AuthType.TOKEN, owner=owner
+    )
+    connection.api_token = API_TOKEN
+    connection.save()
+    return connection
+
+
+@pytest.fixture
+def oauth_connection(owner, oauth_client, scopes):
+    connection = Connection.objects.create(
+        name="Sales inbox",
+        company_name="Acme",
+        auth_type=AuthType.OAUTH2,
+        oauth_client=oauth_client,
+        owner=owner,
+    )
+    connection.scopes.set(scopes)
+    return connection
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("FRONTCONNECT_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required here but was not found on PATH.")
+        pytest.skip(
+            "Browser tests skipped: no Chromium found. Install the Debian package 'chromium' "
+            "(apt-get install chromium) to run them."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=path,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, settings):
+    # The live server speaks plain http, so secure cookies would never come back.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
