@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -128,10 +129,17 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "frontconnect.wsgi.application"
 
+DATABASE_ENGINES = {
+    "django.db.backends.sqlite3",
+    "django.db.backends.postgresql",
+    "django.db.backends.mysql",
+}
 try:
     DATABASES = {
         "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
     }
+    if DATABASES["default"].get("ENGINE") not in DATABASE_ENGINES:
+        raise ValueError("unknown scheme")
 except (ImproperlyConfigured, KeyError, ValueError) as exc:
     raise ImproperlyConfigured(
         "DATABASE_URL is malformed: use a URL such as postgres://USER:PASSWORD@HOST:5432/NAME "
