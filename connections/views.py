@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 
+@login_not_required
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
 from connections.views import healthz
 
@@ -14,4 +17,14 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("oauth/", include("connections.oauth_urls")),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("connections/", include("connections.urls")),
+    # The scopes selector (FilteredSelectMultiple) reads its texts from this catalog.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", RedirectView.as_view(pattern_name="connections:list"), name="home"),
 ]

@@ -1,0 +1,72 @@
+"""Self-service actions on one connection: test, authorize, disconnect (POST only)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from connections import services
+from connections.models import Connection, Source, Status
+from connections.selectors import connection_list_for
+
+
+def report_test(request: HttpRequest, connection: Connection) -> None:
+    """Tell the user, in words, what Front answered to the latest test."""
+    if connection.status == Status.ONLINE:
+        company = f" for {connection.front_company_name}" if connection.front_company_name else ""
+        messages.success(request, f"Front accepted the connection{company}: it is online.")
+    else:
+        reason = connection.last_check_result or connection.get_status_display()
+        messages.warning(request, f"Front did not accept the connection: {reason}")
+
+
+def authorization_redirect(request: HttpRequest, connection: Connection) -> HttpResponse:
+    """Send the user to Front to authorize an OAuth 2.0 connection, or explain why not."""
+    if not connection.is_oauth:
+        messages.error(request, "Only OAuth 2.0 connections are authorized; test this one.")
+        return redirect(connection)
+    try:
+        url = services.connection_authorize_start(
+            connection=connection,
+            user=request.user,
+            session=request.session,
+            return_url=connection.get_absolute_url(),
+            source=Source.SELF_SERVICE,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(connection)
+    return redirect(url)
+
+
+@require_POST
+def test(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    connection = services.connection_test(
+        connection=connection, actor=request.user, source=Source.SELF_SERVICE
+    )
+    report_test(request, connection)
+    return redirect(connection)
+
+
+@require_POST
+def authorize(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    return authorization_redirect(request, connection)
+
+
+@require_POST
+def disconnect(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    connection = services.connection_disconnect(
+        connection=connection, actor=request.user, source=Source.SELF_SERVICE
+    )
+    messages.success(
+        request,
+        f"“{connection.name}” is disconnected: its OAuth 2.0 tokens are deleted. "
+        "Authorize it again to use it.",
+    )
+    return redirect(connection)

@@ -1,0 +1,109 @@
+"""Self-service pages: a team member's own connections, their form and their history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+
+from connections import services
+from connections.crypto import UndecryptableSecret
+from connections.forms import ConnectionForm
+from connections.models import AuthType, Connection, Source
+from connections.selectors import connection_history, connection_list_for
+from connections.views_actions import authorization_redirect, report_test
+
+PAGE_SIZE = 50
+SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
+
+
+def secret_state(value: object) -> str:
+    """Describe a stored secret without revealing it: set, not set, or unreadable."""
+    if isinstance(value, UndecryptableSecret):
+        return "Cannot be decrypted: enter it again."
+    return "Set" if value else "Not set"
+
+
+def form_page(request: HttpRequest, form: ConnectionForm, connection: Connection | None) -> Any:
+    return render(
+        request,
+        "connections/connection_form.html",
+        {
+            "form": form,
+            "connection": connection,
+            "can_add_client": request.user.has_perm("oauthclients.add_oauthclient"),
+        },
+    )
+
+
+def save_and_follow_up(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
+    """Save through the service, then test a Token connection or start authorizing."""
+    connection = services.connection_save(
+        connection=form.save(commit=False),
+        scopes=form.cleaned_data["scopes"],
+        actor=request.user,
+        source=Source.SELF_SERVICE,
+        changed_fields=form.changed_data,
+    )
+    messages.success(request, f"“{connection.name}” is saved.")
+    if connection.auth_type == AuthType.TOKEN:
+        connection = services.connection_test(
+            connection=connection, actor=request.user, source=Source.SELF_SERVICE
+        )
+        report_test(request, connection)
+    elif "_authorize" in request.POST:
+        return authorization_redirect(request, connection)
+    return redirect(connection)
+
+
+def connection_list(request: HttpRequest) -> HttpResponse:
+    # Secrets are never shown on the list, so they are neither loaded nor decrypted.
+    connections = connection_list_for(request.user).defer(*SECRET_FIELDS)
+    page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "connections/connection_list.html", {"page": page})
+
+
+def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(
+        connection_list_for(request.user).prefetch_related("scopes"), pk=pk
+    )
+    context = {
+        "connection": connection,
+        "events": connection_history(connection),
+        "api_token_state": secret_state(connection.api_token),
+        "oauth_token_state": secret_state(connection.access_token),
+    }
+    return render(request, "connections/connection_detail.html", context)
+
+
+@sensitive_post_parameters("api_token")
+def connection_new(request: HttpRequest) -> HttpResponse:
+    form = ConnectionForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        return save_and_follow_up(request, form)
+    return form_page(request, form, None)
+
+
+@sensitive_post_parameters("api_token")
+def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    form = ConnectionForm(request.POST or None, instance=connection, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        return save_and_follow_up(request, form)
+    return form_page(request, form, connection)
+
+
+def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    if request.method == "POST":
+        name = connection.name
+        services.connection_delete(
+            connection=connection, actor=request.user, source=Source.SELF_SERVICE
+        )
+        messages.success(request, f"“{name}” is deleted.")
+        return redirect("connections:list")
+    return render(request, "connections/connection_confirm_delete.html", {"connection": connection})
