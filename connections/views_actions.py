@@ -8,9 +8,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from connections import services
+from connections.forms import ConnectionForm
 from connections.models import Connection, Source, Status
 from connections.selectors import connection_list_for
+from connections.services import (
+    AuthorizationError,
+    connection_authorize_start,
+    connection_disconnect,
+    connection_save,
+    connection_test,
+)
 
 
 def report_test(request: HttpRequest, connection: Connection) -> None:
@@ -20,32 +27,50 @@ def report_test(request: HttpRequest, connection: Connection) -> None:
         messages.success(request, f"Front accepted the connection{company}: it is online.")
     else:
         reason = connection.last_check_result or connection.get_status_display()
-        messages.warning(request, f"Front did not accept the connection: {reason}")
+        messages.warning(request, f"Front did not accept the connection. {reason}")
 
 
 def authorization_redirect(request: HttpRequest, connection: Connection) -> HttpResponse:
     """Send the user to Front to authorize an OAuth 2.0 connection, or explain why not."""
-    if not connection.is_oauth:
-        messages.error(request, "Only OAuth 2.0 connections are authorized; test this one.")
-        return redirect(connection)
     try:
-        url = services.connection_authorize_start(
+        url = connection_authorize_start(
             connection=connection,
             user=request.user,
             session=request.session,
             return_url=connection.get_absolute_url(),
             source=Source.SELF_SERVICE,
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (AuthorizationError, ValidationError) as exc:
+        reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        messages.error(request, reason)
         return redirect(connection)
     return redirect(url)
+
+
+def save_and_follow_up(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
+    """Save through the service, then test a Token connection or start authorizing."""
+    connection = connection_save(
+        connection=form.save(commit=False),
+        scopes=form.cleaned_data["scopes"],
+        actor=request.user,
+        source=Source.SELF_SERVICE,
+        changed_fields=form.changed_data,
+    )
+    messages.success(request, f"“{connection.name}” is saved.")
+    if not connection.is_oauth:
+        connection = connection_test(
+            connection=connection, actor=request.user, source=Source.SELF_SERVICE
+        )
+        report_test(request, connection)
+    elif "_authorize" in request.POST:
+        return authorization_redirect(request, connection)
+    return redirect(connection)
 
 
 @require_POST
 def test(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
-    connection = services.connection_test(
+    connection = connection_test(
         connection=connection, actor=request.user, source=Source.SELF_SERVICE
     )
     report_test(request, connection)
@@ -55,13 +80,19 @@ def test(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def authorize(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    if not connection.is_oauth:
+        messages.error(request, "Only OAuth 2.0 connections are authorized; test this one.")
+        return redirect(connection)
     return authorization_redirect(request, connection)
 
 
 @require_POST
 def disconnect(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
-    connection = services.connection_disconnect(
+    if not connection.is_oauth:
+        messages.error(request, "Only OAuth 2.0 connections can be disconnected; nothing changed.")
+        return redirect(connection)
+    connection = connection_disconnect(
         connection=connection, actor=request.user, source=Source.SELF_SERVICE
     )
     messages.success(

@@ -10,12 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import services
 from connections.crypto import UndecryptableSecret
 from connections.forms import ConnectionForm
-from connections.models import AuthType, Connection, Source
+from connections.models import Connection, Source
 from connections.selectors import connection_history, connection_list_for
-from connections.views_actions import authorization_redirect, report_test
+from connections.services import connection_delete
+from connections.views_actions import save_and_follow_up
 
 PAGE_SIZE = 50
 SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
@@ -38,26 +38,6 @@ def form_page(request: HttpRequest, form: ConnectionForm, connection: Connection
             "can_add_client": request.user.has_perm("oauthclients.add_oauthclient"),
         },
     )
-
-
-def save_and_follow_up(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
-    """Save through the service, then test a Token connection or start authorizing."""
-    connection = services.connection_save(
-        connection=form.save(commit=False),
-        scopes=form.cleaned_data["scopes"],
-        actor=request.user,
-        source=Source.SELF_SERVICE,
-        changed_fields=form.changed_data,
-    )
-    messages.success(request, f"“{connection.name}” is saved.")
-    if connection.auth_type == AuthType.TOKEN:
-        connection = services.connection_test(
-            connection=connection, actor=request.user, source=Source.SELF_SERVICE
-        )
-        report_test(request, connection)
-    elif "_authorize" in request.POST:
-        return authorization_redirect(request, connection)
-    return redirect(connection)
 
 
 def connection_list(request: HttpRequest) -> HttpResponse:
@@ -97,13 +77,11 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return form_page(request, form, connection)
 
 
-def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_confirm_delete(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     if request.method == "POST":
         name = connection.name
-        services.connection_delete(
-            connection=connection, actor=request.user, source=Source.SELF_SERVICE
-        )
+        connection_delete(connection=connection, actor=request.user, source=Source.SELF_SERVICE)
         messages.success(request, f"“{name}” is deleted.")
         return redirect("connections:list")
     return render(request, "connections/connection_confirm_delete.html", {"connection": connection})
