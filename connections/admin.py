@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
@@ -12,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from connections import services
 from connections.crypto import UndecryptableSecret
 from connections.forms import ConnectionAdminForm
-from connections.models import Connection, Event, Scope, Source, Status
+from connections.models import AuthType, Connection, Event, Scope, Source, Status
 
 STATUS_COLOURS = {
     Status.ONLINE: "#1a7f37",
@@ -113,6 +116,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         ),
     ]
     inlines = [EventInline]
+    actions = ["test_connections"]
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj: Connection) -> str:
@@ -154,6 +158,94 @@ class ConnectionAdmin(admin.ModelAdmin):
             actor=request.user,
             source=Source.ADMIN,
             changed_fields=form.changed_data,
+        )
+        if obj.auth_type == AuthType.TOKEN:
+            services.connection_test(connection=obj, actor=request.user, source=Source.ADMIN)
+            self.report_test(request, obj)
+
+    def report_test(self, request: HttpRequest, obj: Connection) -> None:
+        """Tell the operator what Front answered to the latest test of one connection."""
+        if obj.status == Status.ONLINE:
+            self.message_user(
+                request,
+                f"Test connection: \u201c{obj.name}\u201d is Online "
+                f"(Front company {obj.front_company_name}).",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                f"Test connection: \u201c{obj.name}\u201d is {obj.get_status_display()}: "
+                f"{obj.last_check_result}",
+                messages.WARNING,
+            )
+
+    def response_add(self, request: HttpRequest, obj: Connection, *args: Any) -> HttpResponse:
+        return self.authorize_or(request, obj) or super().response_add(request, obj, *args)
+
+    def response_change(self, request: HttpRequest, obj: Connection) -> HttpResponse:
+        return self.authorize_or(request, obj) or super().response_change(request, obj)
+
+    def authorize_or(self, request: HttpRequest, obj: Connection) -> HttpResponse | None:
+        """After Save and authorize, send the operator to Front; None for the other buttons."""
+        if "_authorize" not in request.POST:
+            return None
+        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
+        if not obj.is_oauth:
+            self.message_user(
+                request,
+                f"\u201c{obj.name}\u201d was saved. Save and authorize is only for OAuth 2.0 "
+                "connections.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        try:
+            url = services.connection_authorize_start(
+                connection=obj,
+                user=request.user,
+                session=request.session,
+                return_url=change_url,
+                source=Source.ADMIN,
+            )
+        except services.AuthorizationError as exc:
+            self.message_user(request, f"\u201c{obj.name}\u201d was saved. {exc}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        return HttpResponseRedirect(url)
+
+    def get_urls(self) -> list[URLPattern]:
+        test = self.admin_site.admin_view(sensitive_post_parameters("api_token")(self.test_view))
+        return [
+            path("<path:object_id>/test/", test, name="connections_connection_test"),
+            *super().get_urls(),
+        ]
+
+    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The Test connection button of the change page (POST only, change permission)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        services.connection_test(connection=obj, actor=request.user, source=Source.ADMIN)
+        self.report_test(request, obj)
+        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
+        return HttpResponseRedirect(change_url, status=303)
+
+    @admin.action(description="Test connection", permissions=["change"])
+    def test_connections(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        online = total = 0
+        for connection in queryset:
+            services.connection_test(connection=connection, actor=request.user, source=Source.ADMIN)
+            total += 1
+            online += connection.status == Status.ONLINE
+        level = messages.SUCCESS if online == total else messages.WARNING
+        self.message_user(
+            request,
+            f"Tested {total} connection{'s' if total != 1 else ''}: {online} online, "
+            f"{total - online} not online (see each connection's last check result).",
+            level,
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

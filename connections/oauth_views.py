@@ -1,7 +1,94 @@
+"""The OAuth 2.0 redirect URL, shared by the admin and self-service flows."""
+
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+import logging
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET
+
+from connections import services
+
+logger = logging.getLogger(__name__)
+
+CANCELLED = (
+    "Front did not authorize the connection: the sign-in was cancelled, or the Front user is not "
+    "a company admin (only Front admins can authorize apps). Nothing was changed."
+)
 
 
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    # The callback URL carries the code and state: keep it out of Referer headers and caches.
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _back_to(url: str) -> HttpResponse:
+    safe = url if url_has_allowed_host_and_scheme(url, allowed_hosts=set()) else "/"
+    return _private(HttpResponseSeeOther(safe))
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    response = TemplateResponse(
+        request, "admin/connections/oauth_refused.html", {"reason": message}, status=403
+    )
+    return _private(response.render())
+
+
+@require_GET
+@never_cache
+@sensitive_variables("state", "code")
 def callback(request: HttpRequest) -> HttpResponse:
-    raise Http404("Not built yet.")
+    """Finish Save and authorize, then go back (303) to the page the flow started from."""
+    state, code = request.GET.get("state", ""), request.GET.get("code", "")
+    error = request.GET.get("error", "")
+    try:
+        if error:
+            url = services.connection_authorize_cancel(
+                request_user=request.user, session=request.session, state=state, error=error
+            )
+            messages.warning(
+                request,
+                CANCELLED
+                if error == "access_denied"
+                else (f"Front refused the authorization ({error[:40]}). Nothing was changed."),
+            )
+            return _back_to(url)
+        connection = services.connection_authorize_complete(
+            request_user=request.user,
+            session=request.session,
+            state=state,
+            code=code,
+            issuer=request.GET.get("iss"),
+        )
+    except services.AuthorizationError as exc:
+        url = services.pending_authorization_return_url(
+            state=state, request_user=request.user, session=request.session
+        )
+        if url is None:
+            return _refused(request, str(exc))
+        messages.error(request, str(exc))
+        return _back_to(url)
+    except Exception:
+        # A 500 would put the code and state of the query string into the error report.
+        logger.exception("Unexpected failure while completing an OAuth 2.0 authorization.")
+        return _refused(request, "Something went wrong on this side; nothing was changed.")
+    messages.success(
+        request,
+        f"\u201c{connection.name}\u201d is authorized and Online: Front company "
+        f"{connection.front_company_name}.",
+    )
+    url = services.pending_authorization_return_url(
+        state=state, request_user=request.user, session=request.session
+    )
+    return _back_to(url or "/")

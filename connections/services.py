@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -83,8 +84,14 @@ def connection_delete(
         connection.delete()
 
 
-class AuthorizationError(Exception):
+class AuthorizationError(ValidationError):
     """An OAuth 2.0 authorization could not be started or completed; the text is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="authorization")
+
+    def __str__(self) -> str:
+        return self.messages[0]
 
 
 STATE_LIFETIME = timedelta(minutes=10)
@@ -156,12 +163,16 @@ def connection_authorize_start(
     )
 
 
-def pending_authorization_return_url(*, state: str, request_user: AbstractBaseUser) -> str | None:
-    """The page a flow started from, when that flow's state belongs to this user."""
-    if not state or not request_user.is_authenticated:
+def pending_authorization_return_url(
+    *, state: str, request_user: AbstractBaseUser, session: SessionBase
+) -> str | None:
+    """The page a flow started from, when that flow belongs to this user and session."""
+    if not state or not request_user.is_authenticated or not session.session_key:
         return None
     pending = PendingAuthorization.objects.filter(
-        state_hash=_digest(state), user_id=request_user.pk
+        state_hash=_digest(state),
+        user_id=request_user.pk,
+        session_key_hash=_digest(session.session_key),
     ).first()
     if pending is None or not url_has_allowed_host_and_scheme(
         pending.return_url, allowed_hosts=set()

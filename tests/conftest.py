@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from connections.models import AuthType, Connection, Scope
 from oauthclients.models import OAuthClient
 
+pytest_plugins = ["tests.front_standin"]
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's sync API runs a loop
 
 PASSWORD = "correct-horse-battery-staple-42"

@@ -1,0 +1,213 @@
+"""A small local stand-in for Front: authorize page, token endpoint and GET /me on 127.0.0.1.
+
+It behaves like Front where FrontConnect depends on it: Basic client authentication, codes
+redeemed once with the same redirect URI and PKCE verifier, refresh tokens that rotate on every
+refresh and are refused when reused (``invalid_grant``), and ``expires_at`` in Unix seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+COMPANY_ID = "cmp_standin"
+COMPANY_NAME = "Stand-in Paper Company"
+
+
+@dataclass
+class StandinFront:
+    """The stand-in's state; tests read the counters and may seed tokens."""
+
+    client_id: str
+    client_secret: str
+    url: str = ""
+    refresh_delay: float = 0.0
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    access_tokens: set[str] = field(default_factory=set)
+    refresh_tokens: set[str] = field(default_factory=set)
+    api_tokens: set[str] = field(default_factory=set)
+    token_requests: list[str] = field(default_factory=list)
+    me_requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def authorize_url(self) -> str:
+        return self.url + "/oauth/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/oauth/token"
+
+    def issue(self) -> dict[str, object]:
+        """Mint a token pair as the token endpoint would."""
+        access, refresh = "at-" + secrets.token_urlsafe(16), "rt-" + secrets.token_urlsafe(16)
+        with self.lock:
+            self.access_tokens.add(access)
+            self.refresh_tokens.add(refresh)
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "expires_at": int(time.time()) + 3600,
+        }
+
+    def refresh_count(self) -> int:
+        return self.token_requests.count("refresh_token")
+
+
+class Handler(BaseHTTPRequestHandler):
+    front: StandinFront
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: dict[str, object]) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json")
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/oauth/authorize":
+            self._authorize_page(query)
+        elif parts.path == "/oauth/decide":
+            self._decide(query)
+        elif parts.path == "/me":
+            self._me()
+        else:
+            self._json(404, {"_error": {"status": 404, "title": "Not found", "message": "Nope"}})
+
+    def do_POST(self) -> None:
+        if urlsplit(self.path).path != "/oauth/token":
+            self._json(404, {"_error": {"status": 404, "title": "Not found"}})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        self._token(form)
+
+    def _authorize_page(self, query: dict[str, str]) -> None:
+        front = self.front
+        if query.get("client_id") != front.client_id or query.get("response_type") != "code":
+            self._send(400, b"<p>Unknown app</p>", "text/html")
+            return
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in query.items()
+        )
+        page = (
+            "<!doctype html><title>Front stand-in</title><h1>Authorize the app?</h1>"
+            f'<form action="/oauth/decide" method="get">{hidden}'
+            '<button name="decision" value="accept">Accept</button> '
+            '<button name="decision" value="deny">Deny</button></form>'
+        )
+        self._send(200, page.encode(), "text/html; charset=utf-8")
+
+    def _decide(self, query: dict[str, str]) -> None:
+        params = {"state": query.get("state", "")}
+        if query.get("decision") == "accept":
+            code = "code-" + secrets.token_urlsafe(16)
+            with self.front.lock:
+                self.front.codes[code] = query
+            params["code"] = code
+        else:
+            params["error"] = "access_denied"
+        self._send(302, b"", "text/plain", Location=query["redirect_uri"] + "?" + urlencode(params))
+
+    def _client_ok(self) -> bool:
+        expected = f"{self.front.client_id}:{self.front.client_secret}".encode()
+        header = self.headers.get("Authorization", "")
+        return header == "Basic " + base64.b64encode(expected).decode()
+
+    def _token(self, form: dict[str, str]) -> None:
+        front = self.front
+        grant = form.get("grant_type", "")
+        with front.lock:
+            front.token_requests.append(grant)
+        if not self._client_ok():
+            self._json(401, {"error": "invalid_client"})
+            return
+        if grant == "authorization_code":
+            with front.lock:
+                request = front.codes.pop(form.get("code", ""), None)
+            if request is None or request.get("redirect_uri") != form.get("redirect_uri"):
+                self._json(400, {"error": "invalid_grant"})
+                return
+            challenge = request.get("code_challenge")
+            if challenge:
+                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+                if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
+                    self._json(400, {"error": "invalid_grant"})
+                    return
+        elif grant == "refresh_token":
+            time.sleep(front.refresh_delay)
+            with front.lock:
+                known = form.get("refresh_token", "") in front.refresh_tokens
+                front.refresh_tokens.discard(form.get("refresh_token", ""))
+            if not known:
+                self._json(400, {"error": "invalid_grant"})
+                return
+        else:
+            self._json(400, {"error": "unsupported_grant_type"})
+            return
+        self._json(200, front.issue())
+
+    def _me(self) -> None:
+        front = self.front
+        with front.lock:
+            front.me_requests += 1
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in front.access_tokens and token not in front.api_tokens:
+            self._json(
+                401,
+                {"_error": {"status": 401, "title": "Unauthenticated", "message": "JWT error"}},
+            )
+            return
+        self._json(
+            200,
+            {"_links": {"self": front.url + "/me"}, "id": COMPANY_ID, "name": COMPANY_NAME},
+        )
+
+
+@pytest.fixture
+def front_standin() -> Iterator[StandinFront]:
+    """A running stand-in for Front on a free port of 127.0.0.1, knowing the test OAuth client."""
+    from tests.conftest import API_TOKEN, CLIENT_SECRET
+
+    front = StandinFront(client_id="client-id-123", client_secret=CLIENT_SECRET)
+    front.api_tokens.add(API_TOKEN)
+    handler = type("StandinHandler", (Handler,), {"front": front})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    front.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield front
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def front_settings(settings, front_standin: StandinFront) -> StandinFront:
+    """Point FrontConnect's Front URLs at the stand-in."""
+    settings.FRONT_OAUTH_AUTHORIZE_URL = front_standin.authorize_url
+    settings.FRONT_OAUTH_TOKEN_URL = front_standin.token_url
+    settings.FRONT_API_URL = front_standin.url
+    return front_standin
