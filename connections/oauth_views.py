@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -45,6 +46,9 @@ def _refused(request: HttpRequest, message: str) -> HttpResponse:
     return _private(response.render())
 
 
+# Not behind the sign-in redirect: it would copy the code and state into the login URL's
+# "next"; an anonymous callback is refused by the state check instead.
+@login_not_required
 @require_GET
 @never_cache
 @sensitive_variables("state", "code")
