@@ -455,10 +455,11 @@ def connection_test(
     if company is not None:
         connection.status = Status.ONLINE
         connection.front_company_id, connection.front_company_name = company.id, company.name
-    elif connection.status not in (Status.REAUTHORIZE, Status.NOT_AUTHORIZED) or not (
-        connection.is_oauth
-    ):
-        connection.status = Status.OFFLINE
+    elif not connection.is_oauth or connection.access_token or connection.refresh_token:
+        if connection.status != Status.REAUTHORIZE:
+            connection.status = Status.OFFLINE
+    else:
+        connection.status = Status.NOT_AUTHORIZED
     connection.last_checked_at = timezone.now()
     connection.last_check_result = result[:500]
     with transaction.atomic():
