@@ -34,6 +34,7 @@ class StandinFront:
     url: str = ""
     refresh_delay: float = 0.0
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    issued_codes: list[str] = field(default_factory=list)
     access_tokens: set[str] = field(default_factory=set)
     refresh_tokens: set[str] = field(default_factory=set)
     api_tokens: set[str] = field(default_factory=set)
@@ -127,6 +128,7 @@ class Handler(BaseHTTPRequestHandler):
             code = "code-" + secrets.token_urlsafe(16)
             with self.front.lock:
                 self.front.codes[code] = query
+                self.front.issued_codes.append(code)
             params["code"] = code
         else:
             params["error"] = "access_denied"

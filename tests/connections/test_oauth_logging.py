@@ -1,0 +1,72 @@
+"""With every logger at DEBUG, authorize and refresh leave no secret in the logs (D5)."""
+
+from __future__ import annotations
+
+import http.client
+import logging
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+from django.test import Client
+from django.utils import timezone
+
+from connections import services
+from connections.models import PendingAuthorization, Source, Status
+from tests.conftest import API_TOKEN, CLIENT_SECRET
+
+
+def test_no_secret_reaches_the_logs_at_debug(caplog, front_settings, oauth_connection, owner):
+    for name in ["", *logging.root.manager.loggerDict]:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    client = Client()
+    client.force_login(owner)
+
+    url = services.connection_authorize_start(
+        connection=oauth_connection,
+        user=owner,
+        session=client.session,
+        return_url=f"/connections/{oauth_connection.pk}/",
+        source=Source.SELF_SERVICE,
+    )
+    verifier = PendingAuthorization.objects.get().code_verifier
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    # The browser's visit to Front is not FrontConnect's traffic: made without any logging.
+    decide = urlsplit(url.replace("/oauth/authorize", "/oauth/decide") + "&decision=accept")
+    browser = http.client.HTTPConnection(decide.netloc, timeout=5)
+    browser.request("GET", f"{decide.path}?{decide.query}")
+    callback = urlsplit(browser.getresponse().getheader("Location"))
+    browser.close()
+    assert client.get(callback.path + "?" + callback.query).status_code == 303
+    assert client.get(callback.path + "?" + callback.query).status_code == 303  # reused: refused
+    assert client.get("/oauth/callback/?code=x&state=unknown").status_code == 403
+
+    oauth_connection.refresh_from_db()
+    assert oauth_connection.status == Status.ONLINE
+    first_access, first_refresh = oauth_connection.access_token, oauth_connection.refresh_token
+    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
+    oauth_connection.save()
+    services.connection_access_token(connection=oauth_connection)
+    oauth_connection.refresh_from_db()
+    services.connection_test(connection=oauth_connection, actor=owner, source=Source.ADMIN)
+
+    logs = "\n".join(
+        f"{record.name} {record.getMessage()} {record.args!r} {record.exc_text or ''}"
+        for record in caplog.records
+    )
+    assert "urllib3" in logs  # the HTTP library really logged at DEBUG
+    secrets = [
+        CLIENT_SECRET,
+        API_TOKEN,
+        state,
+        verifier,
+        *front_settings.issued_codes,
+        first_access,
+        first_refresh,
+        oauth_connection.access_token,
+        oauth_connection.refresh_token,
+    ]
+    assert len(front_settings.issued_codes) == 1 and all(secrets)
+    for secret in secrets:
+        assert secret not in logs
+    assert "Authorization" not in logs and "Basic " not in logs and "Bearer" not in logs
