@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.conftest import PASSWORD
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/"])
+def test_repeated_failures_lock_the_sign_in_for_a_while(client, operator, url, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(3):
+        response = client.post(url, {"username": operator.username, "password": "wrong"})
+    assert response.status_code == 429
+    assert b"Too many failed sign-ins" in response.content
+    # Even the right password is refused until the lockout ends.
+    response = client.post(url, {"username": operator.username, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_few_failures_then_success_signs_in(client, owner, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(get_user_model().objects.get(username="alice").pk)
+
+
+def test_the_lockout_is_per_username(client, owner, stranger, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    for _ in range(2):
+        client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+    response = client.post("/accounts/login/", {"username": "mallory", "password": PASSWORD})
+    assert response.status_code == 302
