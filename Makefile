@@ -8,6 +8,7 @@ MANAGE := $(BIN)/python manage.py
 
 run: $(VENV)/.installed .env
 	$(MANAGE) migrate --noinput
+	$(MANAGE) check --database default
 	$(MANAGE) createoperator
 	$(MANAGE) runserver 127.0.0.1:8000
 

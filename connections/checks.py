@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
 
 
 @register(Tags.security, deploy=True)
@@ -21,3 +22,19 @@ def base_url_is_https(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
             id="frontconnect.W001",
         )
     ]
+
+
+@register(Tags.database)
+def encryption_key_matches(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """Stop `migrate` and `check --database` when the key cannot read the stored secrets."""
+    if not databases:
+        return []
+    from connections.keys import encryption_key_check
+
+    try:
+        problem = encryption_key_check()
+    except DatabaseError:
+        return []  # not migrated yet: nothing is stored, so nothing can mismatch
+    if problem is None:
+        return []
+    return [Error(problem, id="frontconnect.E001")]

@@ -9,10 +9,21 @@ from django.db import connection as db
 from django.db import models, transaction
 
 from connections import crypto
-from connections.models import Action, Connection, Event, PendingAuthorization, Source
+from connections.models import (
+    Action,
+    Connection,
+    EncryptionKeyFingerprint,
+    Event,
+    PendingAuthorization,
+    Source,
+)
 from oauthclients.models import OAuthClient
 
 BATCH_SIZE = 500
+
+
+class KeyMismatchError(Exception):
+    """The configured keys are not the ones this database's secrets were written with."""
 
 
 @dataclass
@@ -73,6 +84,9 @@ def secrets_rotate(
 ) -> RotationReport:
     """Re-encrypt under the current key every value that an older key encrypted, then verify."""
     report = RotationReport()
+    problem = encryption_key_check()
+    if problem is not None:
+        raise KeyMismatchError(problem)
     for model, columns in encrypted_columns():
         label = model._meta.label
         for rows in _batches(model, columns, lock=not dry_run):
@@ -111,6 +125,8 @@ def secrets_rotate(
     if not dry_run:
         reported = set(report.undecryptable)
         report.unverified = [row for row in secrets_verify() if row not in reported]
+        if not report.undecryptable and not report.unverified:
+            encryption_key_record()
     return report
 
 
@@ -124,3 +140,29 @@ def secrets_verify() -> list[tuple[str, int, str]]:
                     if raw and crypto.needs_rotation(raw):
                         failures.append((model._meta.label, pk, name))
     return failures
+
+
+def encryption_key_check() -> str | None:
+    """A sentence saying why the configured keys cannot read this database, or None if they can.
+
+    The first call records the current key's fingerprint; later calls compare against it.
+    """
+    current = crypto.key_fingerprint(crypto.current_key())
+    accepted = {crypto.key_fingerprint(key) for key in crypto.all_keys()}
+    stored = EncryptionKeyFingerprint.objects.order_by("pk").first()
+    if stored is None:
+        EncryptionKeyFingerprint.objects.create(fingerprint=current)
+        return None
+    if stored.fingerprint in accepted:
+        return None
+    return (
+        "FRONTCONNECT_ENCRYPTION_KEY is not the key this database's secrets were written with "
+        f"(expected the key with fingerprint {stored.fingerprint}): restore that key, or list "
+        "it in FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS while you rotate."
+    )
+
+
+def encryption_key_record() -> None:
+    """Record the current key as the one every secret is now written with."""
+    current = crypto.key_fingerprint(crypto.current_key())
+    EncryptionKeyFingerprint.objects.update_or_create(pk=1, defaults={"fingerprint": current})

@@ -174,3 +174,13 @@ class PendingAuthorization(models.Model):
 
     def __str__(self) -> str:
         return f"Authorization of {self.connection_id} started {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class EncryptionKeyFingerprint(models.Model):
+    """The fingerprint of the key that this database's secrets are written with."""
+
+    fingerprint = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.fingerprint

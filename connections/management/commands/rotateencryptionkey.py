@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.keys import secrets_rotate
+from connections.keys import KeyMismatchError, secrets_rotate
 
 
 class Command(BaseCommand):
@@ -28,7 +28,10 @@ class Command(BaseCommand):
             if verbosity >= 2:
                 self.stdout.write(f"  checked {label}")
 
-        report = secrets_rotate(dry_run=dry_run, progress=progress)
+        try:
+            report = secrets_rotate(dry_run=dry_run, progress=progress)
+        except KeyMismatchError as exc:
+            raise CommandError(str(exc)) from None
         for label, pk, name in report.undecryptable:
             self.stderr.write(
                 f"{label} id {pk}: {name} cannot be decrypted with any configured key; "
