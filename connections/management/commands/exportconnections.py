@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from connections.bulk import connection_export
+from connections.bulk_formats import FORMATS
+
+USAGE = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Export connections in the import format (CSV or JSON) with every secret left blank; "
+        "importing the output again with --update changes nothing."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--format",
+            choices=FORMATS,
+            help="csv or json (default: from -o's extension, else csv).",
+        )
+        parser.add_argument("--owner", help="Export only this user's connections.")
+        parser.add_argument("-o", "--output", help="File to write (default: standard output).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        output = options["output"]
+        fmt = options["format"] or self.format_from(output)
+        owner = None
+        if options["owner"] is not None:
+            owner = get_user_model().objects.filter(username=options["owner"]).first()
+            if owner is None:
+                raise CommandError(
+                    f"--owner: no user is named {options['owner']!r}.", returncode=USAGE
+                )
+        if output is None:
+            count = connection_export(out=self.stdout._out, fmt=fmt, owner=owner)
+            if options["verbosity"] >= 2:
+                self.stderr.write(f"Exported {count} connection(s).")
+            return
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                count = connection_export(out=out, fmt=fmt, owner=owner)
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot write {output}: {exc.strerror}.", returncode=USAGE
+            ) from None
+        if options["verbosity"] >= 1:
+            self.stdout.write(self.style.SUCCESS(f"Exported {count} connection(s) to {output}."))
+
+    def format_from(self, output: str | None) -> str:
+        suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+        return suffix if suffix in FORMATS else "csv"

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from connections.bulk import DEFAULT_MAX_ROWS, ImportResult, connection_import
+from connections.bulk_formats import (
+    DEFAULT_MAX_BYTES,
+    FORMATS,
+    ImportRefused,
+    import_check_size,
+    import_spool,
+)
+from connections.models import Connection
+from connections.services import connection_test
+
+USAGE = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Import connections from a CSV or JSON file (- for stdin). The whole input is checked "
+        "first: one bad row means nothing is written and exit status 1."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("path", help="File to read, or - for standard input.")
+        parser.add_argument(
+            "--format", choices=FORMATS, help="csv or json (default: from the file's extension)."
+        )
+        parser.add_argument("--owner", help="Username that owns rows whose owner cell is blank.")
+        parser.add_argument(
+            "--update", action="store_true", help="Update connections that already exist."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Check and count, but write nothing."
+        )
+        parser.add_argument(
+            "--test", action="store_true", help="Test each imported connection afterwards."
+        )
+        parser.add_argument(
+            "--max-rows",
+            type=int,
+            default=DEFAULT_MAX_ROWS,
+            help=f"Refuse inputs with more rows than this (default {DEFAULT_MAX_ROWS}).",
+        )
+        parser.add_argument(
+            "--max-bytes",
+            type=int,
+            default=getattr(settings, "FRONTCONNECT_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES),
+            help=f"Refuse inputs larger than this many bytes (default {DEFAULT_MAX_BYTES}).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        fmt = self.input_format(options["path"], options["format"])
+        if options["max_rows"] < 1 or options["max_bytes"] < 1:
+            raise CommandError("--max-rows and --max-bytes must be positive.", returncode=USAGE)
+        owner = self.default_owner(options["owner"])
+        try:
+            with self.open_input(options["path"], options["max_bytes"]) as stream:
+                result = connection_import(
+                    stream=stream,
+                    fmt=fmt,
+                    default_owner=owner,
+                    update=options["update"],
+                    dry_run=options["dry_run"],
+                    max_rows=options["max_rows"],
+                    source="command",
+                    progress=self.progress_factory(options["verbosity"]),
+                )
+        except ImportRefused as refused:
+            for error in refused.errors:
+                self.stderr.write(self.style.ERROR(str(error)))
+            raise CommandError(
+                f"The input was refused ({len(refused.errors)} problem(s) listed above); "
+                "nothing was written."
+            ) from None
+        self.report(result, options["verbosity"])
+        if options["test"] and not result.dry_run:
+            self.test(result.connection_ids, options["verbosity"])
+
+    def input_format(self, path: str, fmt: str | None) -> str:
+        if fmt:
+            return fmt
+        suffix = Path(path).suffix.lower().lstrip(".")
+        if path != "-" and suffix in FORMATS:
+            return suffix
+        raise CommandError(
+            "Cannot tell the format from the file name; pass --format csv or --format json.",
+            returncode=USAGE,
+        )
+
+    def default_owner(self, username: str | None) -> Any:
+        if username is None:
+            return None
+        owner = get_user_model().objects.filter(username=username).first()
+        if owner is None:
+            raise CommandError(f"--owner: no user is named {username!r}.", returncode=USAGE)
+        return owner
+
+    def open_input(self, path: str, max_bytes: int) -> IO[bytes]:
+        if path == "-":
+            return import_spool(stream=sys.stdin.buffer, max_bytes=max_bytes)
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 - closed by the caller's with block
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror}.", returncode=USAGE) from None
+        try:
+            import_check_size(stream=stream, max_bytes=max_bytes)
+        except ImportRefused:
+            stream.close()
+            raise
+        return stream
+
+    def progress_factory(self, verbosity: int) -> Any:
+        if verbosity < 1 or not self.stdout.isatty():
+            return None
+        return lambda description, total: tqdm(
+            desc=description, total=total, unit=" rows", file=self.stdout._out, leave=False
+        )
+
+    def report(self, result: ImportResult, verbosity: int) -> None:
+        if verbosity < 1:
+            return
+        if result.dry_run:
+            summary = (
+                f"Dry run: would create {result.created}, would update {result.updated}, "
+                f"unchanged {result.unchanged}, errors 0, in {result.elapsed:.2f} s; "
+                "nothing was written."
+            )
+        else:
+            summary = (
+                f"Created {result.created}, updated {result.updated}, "
+                f"unchanged {result.unchanged}, in {result.elapsed:.2f} s."
+            )
+        self.stdout.write(self.style.SUCCESS(summary))
+
+    def test(self, connection_ids: list[int], verbosity: int) -> None:
+        online = 0
+        connections = Connection.objects.filter(pk__in=connection_ids).order_by("name", "pk")
+        for connection in connections.iterator(chunk_size=500):
+            tested = connection_test(connection=connection, actor=None, source="command")
+            online += tested.status == "online"
+            if verbosity >= 2:
+                self.stdout.write(f"{tested.name}: {tested.get_status_display()}")
+        if verbosity >= 1:
+            self.stdout.write(f"Tested {len(connection_ids)}: {online} online.")
