@@ -1,0 +1,74 @@
+"""Property tests: arbitrary input never causes a server error, a partial write or an echo."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from connections.forms import ConnectionForm
+from connections.models import Connection, Event, PendingAuthorization
+
+FUZZ = hsettings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+text = st.text(max_size=300)
+ECHO_MARK = "ECHO-SECRET-"
+
+
+@FUZZ
+@given(
+    name=text,
+    company=text,
+    auth_type=st.sampled_from(["token", "oauth2", "", "basic"]) | text,
+    token=text,
+    client=st.sampled_from(["", "1", "-1", "999999999999999999999", "x"]) | text,
+    scopes=st.lists(st.sampled_from(["1", "2", "0", "a", "", "99999"]) | text, max_size=5),
+)
+def test_the_connection_form_never_fails_or_half_saves(
+    owner, oauth_client, name, company, auth_type, token, client, scopes
+):
+    data = {
+        "name": name,
+        "company_name": company,
+        "auth_type": auth_type,
+        "api_token": ECHO_MARK + token,
+        "oauth_client": client,
+        "scopes": scopes,
+    }
+    before = Connection.objects.count()
+    form = ConnectionForm(data=data, owner=owner)
+    if form.is_valid():
+        connection = form.save(commit=False)
+        assert connection.auth_type in {"token", "oauth2"}
+        if connection.auth_type == "token":
+            assert connection.oauth_client is None and connection.api_token
+        else:
+            assert connection.api_token == "" and form.cleaned_data["scopes"]
+    else:
+        assert form.errors
+        rendered = str(form)
+        assert ECHO_MARK not in rendered
+    assert Connection.objects.count() == before
+
+
+@FUZZ
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["code", "state", "error", "iss", "error_description"]) | text,
+        text,
+        max_size=5,
+    )
+)
+def test_the_callback_answers_any_query_string_calmly(client, owner, oauth_connection, params):
+    client.force_login(owner)
+    marked = {k: (ECHO_MARK + v if k == "code" else v) for k, v in params.items()}
+    before = (Connection.objects.get(pk=oauth_connection.pk).status, Event.objects.count())
+    response = client.get("/oauth/callback/", marked)
+    assert response.status_code in {303, 403}
+    assert ECHO_MARK.encode() not in response.content
+    assert ECHO_MARK not in response.get("Location", "")
+    assert before == (Connection.objects.get(pk=oauth_connection.pk).status, Event.objects.count())
+    assert not PendingAuthorization.objects.filter(used_at__isnull=False).exists()
