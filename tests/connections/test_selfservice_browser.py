@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from connections.models import AuthType, Connection, Scope, Status
+from oauthclients.models import OAuthClient
 from tests.conftest import API_TOKEN, CLIENT_SECRET, PASSWORD
 
 pytestmark = [
@@ -104,3 +105,22 @@ def test_a_second_member_gets_404_on_the_first_members_pages(
         assert response.status == 404
     page.goto(f"{live_server.url}/connections/")
     assert page.get_by_text("Support inbox").count() == 0
+
+
+def test_an_operator_adds_a_client_from_the_form_and_it_is_selected(page, live_server, operator):
+    sign_in(page, live_server, operator.username)
+    expect(page.get_by_role("link", name="Admin")).to_be_visible()
+    page.goto(f"{live_server.url}/connections/new/")
+    page.get_by_label("Auth type").select_option("oauth2")
+    with page.expect_popup() as popup_info:
+        page.click("#add_id_oauth_client")
+    popup = popup_info.value
+    popup.wait_for_load_state()
+    popup.fill("#id_name", "Popup app")
+    popup.fill("#id_client_id", "popup-client-id")
+    popup.fill("#id_client_secret", CLIENT_SECRET)
+    popup.click("input[name=_save]")
+    popup.wait_for_event("close")
+    created = OAuthClient.objects.get(name="Popup app")
+    expect(page.locator("#id_oauth_client")).to_have_value(str(created.pk))
+    assert CLIENT_SECRET not in page.content()
