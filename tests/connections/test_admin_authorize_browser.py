@@ -5,19 +5,25 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from connections.models import Action, Event, Status
+from connections.models import Action, Event, Scope, Status
 from tests.conftest import PASSWORD
 from tests.front_standin import COMPANY_NAME
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def scoped_connection(oauth_connection):
+    """The OAuth connection with its scopes, which an earlier test's flush may have removed."""
+    scopes = [Scope.objects.get_or_create(code=code)[0] for code in ("contacts:read",)]
+    oauth_connection.scopes.set(scopes)
+    return oauth_connection
 
 
 def test_save_and_authorize_round_trip(
-    page, live_server, settings, front_standin, operator, oauth_connection
+    page, live_server, settings, front_standin, operator, scoped_connection
 ):
+    oauth_connection = scoped_connection
     settings.FRONT_OAUTH_AUTHORIZE_URL = front_standin.authorize_url
     settings.FRONT_OAUTH_TOKEN_URL = front_standin.token_url
     settings.FRONT_API_URL = front_standin.url

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -15,9 +16,20 @@ from connections.models import PendingAuthorization, Source, Status
 from tests.conftest import API_TOKEN, CLIENT_SECRET
 
 
-def test_no_secret_reaches_the_logs_at_debug(caplog, front_settings, oauth_connection, owner):
-    for name in ["", *logging.root.manager.loggerDict]:
-        logging.getLogger(name).setLevel(logging.DEBUG)
+@pytest.fixture
+def every_logger_at_debug():
+    loggers = [logging.getLogger(name) for name in ["", *logging.root.manager.loggerDict]]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
+def test_no_secret_reaches_the_logs_at_debug(
+    caplog, every_logger_at_debug, front_settings, oauth_connection, owner
+):
     caplog.set_level(logging.DEBUG)
     client = Client()
     client.force_login(owner)
