@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -37,6 +38,7 @@ from oauthclients.models import OAuthClient
 MAX_LENGTHS = {"name": 100, "company_name": 200, "api_token": API_TOKEN_MAX_LENGTH}
 DEFAULT_MAX_ROWS = 100_000
 BATCH_SIZE = 1000
+BAD_TOKEN_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
 UPDATE_FIELDS = [
     "company_name",
     "auth_type",
@@ -68,8 +70,7 @@ class ImportResult:
     connection_ids: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class CleanRow:
+class CleanRow(NamedTuple):
     """One valid row, with its owner, client and scopes resolved to ids."""
 
     where: str
@@ -115,7 +116,7 @@ class _Cleaner:
         client_id, scope_ids = None, frozenset()
         if auth_type == AuthType.TOKEN:
             token = get["api_token"]
-            if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token):
+            if BAD_TOKEN_CHARACTERS.search(token):
                 errors.append(RowError(where, "api_token", "contains spaces or control characters"))
             for column in ("oauth_client", "scopes"):
                 if get[column]:
@@ -237,8 +238,9 @@ def _write_batch(
         [through(connection_id=c.pk, scope_id=s) for c, ids in links for s in sorted(ids)],
         batch_size=BATCH_SIZE,
     )
-    events = [_event(c, actor, source, "Created by import.", []) for c in new]
-    events += [_event(c, actor, source, "Updated by import.", f) for c, _, f in changed]
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    events = [_event(c, actor_id, source, now, "Created by import.", []) for c in new]
+    events += [_event(c, actor_id, source, now, "Updated by import.", f) for c, _, f in changed]
     Event.objects.bulk_create(events, batch_size=BATCH_SIZE)
     result.created += len(new)
     result.updated += len(changed)
@@ -287,17 +289,17 @@ def _apply(connection: Connection, row: CleanRow, now: Any) -> list[str]:
     return sorted(set(fields))
 
 
-def _event(
-    connection: Connection, actor: AbstractBaseUser | None, source: str, message: str, fields: list
-) -> Event:
+def _event(connection: Connection, actor_id: int | None, source: str, now: Any, message: str,
+           fields: list[str]) -> Event:  # fmt: skip
     return Event(
-        connection=connection,
+        connection_id=connection.pk,
         connection_name=connection.name,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_id=actor_id,
         action=Action.IMPORTED,
         source=source,
         message=message,
         fields=fields,
+        created_at=now,
     )
 
 
