@@ -59,7 +59,18 @@ def oauth_client(db, operator):
 
 
 @pytest.fixture
-def scopes(db):
+def front_scopes(db):
+    """Front's scopes as the migration installs them; a transactional test's flush removes them."""
+    from importlib import import_module
+
+    codes = import_module("connections.migrations.0002_front_scopes").FRONT_SCOPES
+    for code, description in codes.items():
+        Scope.objects.get_or_create(code=code, defaults={"description": description})
+    return Scope.objects.count()
+
+
+@pytest.fixture
+def scopes(front_scopes):
     return list(Scope.objects.filter(code__in=["conversations:read", "contacts:read"]))
 
 

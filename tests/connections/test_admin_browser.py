@@ -17,7 +17,7 @@ def sign_in(page, live_server, username: str) -> None:
 
 
 def test_auth_type_switches_fields_and_choose_all_picks_every_scope(
-    page, live_server, operator, oauth_client
+    page, live_server, operator, oauth_client, front_scopes
 ):
     sign_in(page, live_server, operator.username)
     page.goto(f"{live_server.url}/admin/connections/connection/add/")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from importlib import import_module
 
 import pytest
 from playwright.sync_api import expect
 
-from connections.models import AuthType, Connection, Scope, Status
+from connections.models import AuthType, Connection, Status
 from oauthclients.models import OAuthClient
 from tests.conftest import API_TOKEN, CLIENT_SECRET, PASSWORD
 
@@ -16,15 +15,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def front_scopes(transactional_db):
-    """Front's scopes as the migration installs them: a flush by an earlier test removes them."""
-    codes = import_module("connections.migrations.0002_front_scopes").FRONT_SCOPES
-    for code, description in codes.items():
-        Scope.objects.get_or_create(code=code, defaults={"description": description})
-    return Scope.objects.count()
 
 
 def sign_in(page, live_server, username: str) -> None:

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import os
-from importlib import import_module
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from connections.models import AuthType, Connection, Scope, Status
+from connections.models import AuthType, Connection, Status
 from tests.conftest import API_TOKEN, PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def front_scopes(transactional_db):
-    """Front's scopes as the migration installs them: a flush by an earlier test removes them."""
-    codes = import_module("connections.migrations.0002_front_scopes").FRONT_SCOPES
-    for code, description in codes.items():
-        Scope.objects.get_or_create(code=code, defaults={"description": description})
-    return Scope.objects.count()
 
 
 WIDTHS = [375, 1280]
