@@ -1,0 +1,157 @@
+"""refreshtokens: refresh what expires within the window; several runs never refresh twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from io import StringIO
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection as db_connection
+from django.db import connections
+from django.utils import timezone
+
+from connections import front, services
+from connections.models import AuthType, Connection, Status
+
+PATCH = "connections.management.commands.refreshtokens.connection_refresh"
+
+
+def due(owner, client, name: str, minutes: int, status: str = Status.ONLINE) -> Connection:
+    connection = Connection(
+        name=name,
+        company_name="Acme",
+        auth_type=AuthType.OAUTH2,
+        oauth_client=client,
+        owner=owner,
+        status=status,
+    )
+    connection.access_token = f"access-{name}"
+    connection.refresh_token = f"refresh-{name}"
+    connection.access_token_expires_at = timezone.now() + timedelta(minutes=minutes)
+    connection.save()
+    return connection
+
+
+def test_refreshes_only_tokens_expiring_within_window(owner, oauth_client):
+    soon = due(owner, oauth_client, "soon", 5)
+    later = due(owner, oauth_client, "later", 60)
+    due(owner, oauth_client, "reauth", 1, status=Status.REAUTHORIZE)
+    due(owner, oauth_client, "new", 1, status=Status.NOT_AUTHORIZED)
+    out = StringIO()
+    with mock.patch(PATCH, autospec=True, side_effect=lambda **kw: kw["connection"]) as refresh:
+        call_command("refreshtokens", stdout=out)
+    assert [c.kwargs["connection"] for c in refresh.call_args_list] == [soon]
+    assert refresh.call_args.kwargs["source"] == "command"
+    assert "Refreshed 1, failed 0." in out.getvalue()
+    with mock.patch(PATCH, autospec=True, side_effect=lambda **kw: kw["connection"]) as refresh:
+        call_command("refreshtokens", within=90, stdout=StringIO())
+    assert {c.kwargs["connection"] for c in refresh.call_args_list} == {soon, later}
+
+
+def test_failures_are_counted_and_exit_1(owner, oauth_client):
+    due(owner, oauth_client, "a", 1)
+    due(owner, oauth_client, "b", 2)
+
+    def flaky(*, connection, actor=None, source):
+        if connection.name == "a":
+            raise front.FrontError("Front is unavailable.", kind="unavailable")
+        return connection
+
+    err = StringIO()
+    with mock.patch(PATCH, autospec=True, side_effect=flaky) as refresh:
+        with pytest.raises(CommandError, match=r"Refreshed 1, failed 1\."):
+            call_command("refreshtokens", stdout=StringIO(), stderr=err)
+    assert refresh.call_count == 2  # the failed one is not retried in the same run
+    assert "a: Front is unavailable." in err.getvalue()
+    assert "refresh-a" not in err.getvalue()
+
+
+def test_negative_window_is_bad_usage(db):
+    with pytest.raises(CommandError) as excinfo:
+        call_command("refreshtokens", within=-1, stdout=StringIO())
+    assert excinfo.value.returncode == 2
+
+
+def test_real_refresh_updates_tokens(owner, oauth_client):
+    connection = due(owner, oauth_client, "real", 1)
+    issued = front.TokenResponse(
+        access_token="access-new",
+        refresh_token="refresh-new",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    with mock.patch(
+        "connections.front.refresh_tokens", autospec=True, return_value=issued
+    ) as token_endpoint:
+        call_command("refreshtokens", stdout=StringIO())
+    token_endpoint.assert_called_once()
+    connection.refresh_from_db()
+    assert connection.access_token == "access-new" and connection.refresh_token == "refresh-new"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite ignores SELECT ... FOR UPDATE SKIP LOCKED",
+)
+def test_two_runs_at_once_refresh_each_connection_exactly_once(owner, oauth_client):
+    for i in range(20):
+        due(owner, oauth_client, f"c{i:02d}", 1)
+    calls: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def token_endpoint(*, client_id, client_secret, refresh_token):
+        with lock:
+            calls[refresh_token] += 1
+        time.sleep(0.02)  # keep each row locked long enough for the other run to meet it
+        return front.TokenResponse(
+            access_token=f"new-{refresh_token}",
+            refresh_token=f"next-{refresh_token}",
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
+
+    claims: Counter[str] = Counter()
+    real_refresh = services.connection_refresh
+
+    def claim(*, connection, actor=None, source):
+        with lock:
+            claims[connection.name] += 1
+        return real_refresh(connection=connection, actor=actor, source=source)
+
+    barrier = threading.Barrier(2)
+    outputs: list[str] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out = StringIO()
+            barrier.wait()
+            call_command("refreshtokens", stdout=out)
+            outputs.append(out.getvalue())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with (
+        mock.patch("connections.front.refresh_tokens", autospec=True, side_effect=token_endpoint),
+        mock.patch(PATCH, autospec=True, side_effect=claim),
+    ):
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert errors == []
+    assert sorted(calls) == sorted(f"refresh-c{i:02d}" for i in range(20))
+    assert set(calls.values()) == {1}
+    assert sorted(claims) == [f"c{i:02d}" for i in range(20)] and set(claims.values()) == {1}
+    refreshed = sorted(int(text.split()[1].rstrip(",")) for text in outputs)
+    assert sum(refreshed) == 20 and refreshed[0] > 0  # both runs did part of the work
+    assert all(c.refresh_token.startswith("next-") for c in Connection.objects.all())

@@ -1,0 +1,84 @@
+"""testconnections: a table of name, status and reason; exit 1 if any is not online."""
+
+from __future__ import annotations
+
+from io import StringIO
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from connections.models import Status
+
+PATCH = "connections.management.commands.testconnections.connection_test"
+
+
+def fake_test(*, connection, actor, source):
+    """Stand-in for the service: Support is online, anything else offline, with a reason."""
+    online = connection.name == "Support inbox"
+    connection.status = Status.ONLINE if online else Status.OFFLINE
+    connection.last_check_result = "Online: Front company Acme." if online else "Front said 401."
+    connection.save()
+    return connection
+
+
+def test_all_online_exits_0_with_table(token_connection):
+    out = StringIO()
+    with mock.patch(PATCH, autospec=True, side_effect=fake_test) as tested:
+        call_command("testconnections", stdout=out)
+    tested.assert_called_once_with(connection=token_connection, actor=None, source="command")
+    text = out.getvalue()
+    assert "NAME" in text and "STATUS" in text and "REASON" in text
+    assert "Support inbox" in text and "Online: Front company Acme." in text
+    assert "All 1 connection(s) are online." in text
+    token_connection.refresh_from_db()
+    assert token_connection.status == Status.ONLINE
+
+
+def test_any_offline_exits_1_after_printing_table(token_connection, oauth_connection):
+    out = StringIO()
+    with mock.patch(PATCH, autospec=True, side_effect=fake_test):
+        with pytest.raises(CommandError) as excinfo:
+            call_command("testconnections", stdout=out)
+    assert excinfo.value.returncode == 1
+    assert "1 of 2 connection(s) are not online" in str(excinfo.value)
+    assert "Sales inbox" in out.getvalue() and "Front said 401." in out.getvalue()
+    oauth_connection.refresh_from_db()
+    assert oauth_connection.status == Status.OFFLINE
+
+
+def test_names_are_matched_ignoring_case(token_connection, oauth_connection):
+    with mock.patch(PATCH, autospec=True, side_effect=fake_test) as tested:
+        call_command("testconnections", "support INBOX", stdout=StringIO())
+    assert [c.kwargs["connection"] for c in tested.call_args_list] == [token_connection]
+
+
+def test_owner_and_status_filters(token_connection, oauth_connection, stranger):
+    oauth_connection.status = Status.OFFLINE
+    oauth_connection.save()
+    with mock.patch(PATCH, autospec=True, side_effect=fake_test) as tested:
+        call_command("testconnections", status="not_authorized", owner="alice", stdout=StringIO())
+    assert [c.kwargs["connection"] for c in tested.call_args_list] == [token_connection]
+    out = StringIO()
+    with mock.patch(PATCH, autospec=True) as tested:
+        call_command("testconnections", owner="mallory", stdout=out)
+    tested.assert_not_called()
+    assert "No connections to test." in out.getvalue()
+
+
+def test_unknown_name_or_owner_is_bad_usage(token_connection):
+    with mock.patch(PATCH, autospec=True) as tested:
+        with pytest.raises(CommandError) as excinfo:
+            call_command("testconnections", "Support inbox", "Nope", stdout=StringIO())
+        assert excinfo.value.returncode == 2 and "No connection matches: Nope." in str(
+            excinfo.value
+        )
+        with pytest.raises(CommandError) as excinfo:
+            call_command("testconnections", owner="nobody", stdout=StringIO())
+        assert excinfo.value.returncode == 2
+    tested.assert_not_called()
+
+
+def test_unknown_status_is_refused(token_connection):
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("testconnections", "--status", "broken", stdout=StringIO())
