@@ -178,7 +178,10 @@ def _json_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]
             try:
                 item, end = decoder.raw_decode(state["buf"], state["pos"])
             except json.JSONDecodeError as exc:
-                if state["eof"] or len(state["buf"]) - state["pos"] > JSON_MAX_ITEM_CHARS:
+                if len(state["buf"]) - state["pos"] > JSON_MAX_ITEM_CHARS:
+                    reason = f"an item is longer than {JSON_MAX_ITEM_CHARS:,} characters"
+                    raise refuse(f"index {index}", reason) from None
+                if state["eof"]:
                     raise refuse(f"index {index}", f"malformed JSON ({exc.msg})") from None
                 fill()
                 continue
