@@ -32,6 +32,7 @@ from connections.bulk_formats import (
 )
 from connections.crypto import UndecryptableSecret
 from connections.forms import API_TOKEN_MAX_LENGTH
+from connections.keys import encryption_key_check
 from connections.models import Action, AuthType, Connection, Event, Scope, Status
 from oauthclients.models import OAuthClient
 
@@ -305,14 +306,22 @@ def _event(connection: Connection, actor_id: int | None, source: str, now: Any, 
 
 def import_check_key() -> None:
     """Refuse to import when the configured key cannot read the secrets already stored (F5)."""
-    for model, field_name in ((Connection, "api_token"), (OAuthClient, "client_secret")):
-        sample = model.objects.only(field_name).order_by("-pk")[:20]
-        for obj in sample:
-            if isinstance(getattr(obj, field_name), UndecryptableSecret):
-                raise ImportRefused(
-                    [RowError("input", "", f"FRONTCONNECT_ENCRYPTION_KEY cannot decrypt the "
-                     f"stored secrets ({model._meta.verbose_name} {obj.pk}); fix the key first")]
-                )  # fmt: skip
+    problem = encryption_key_check()
+    if problem is None:
+        for model, field_name in ((Connection, "api_token"), (OAuthClient, "client_secret")):
+            sample = model.objects.only(field_name).order_by("-pk")[:20]
+            unreadable = next(
+                (o for o in sample if isinstance(getattr(o, field_name), UndecryptableSecret)),
+                None,
+            )
+            if unreadable is not None:
+                problem = (
+                    "FRONTCONNECT_ENCRYPTION_KEY cannot decrypt the stored secrets "
+                    f"({model._meta.verbose_name} {unreadable.pk}); fix the key first"
+                )
+                break
+    if problem is not None:
+        raise ImportRefused([RowError("input", "", problem)])
 
 
 def connection_import(
@@ -341,7 +350,8 @@ def connection_import(
         batch: list[CleanRow] = []
         for where, values in rows_read(stream, fmt):
             row = cleaner.clean(where, values)
-            assert isinstance(row, CleanRow)  # noqa: S101 - the first pass refused anything else
+            if not isinstance(row, CleanRow):  # the input changed between the two passes
+                raise ImportRefused(row)
             batch.append(row)
             if len(batch) == BATCH_SIZE:
                 _write_batch(batch=batch, result=result, update=update, actor=actor, source=source)

@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -53,7 +52,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-bytes",
             type=int,
-            default=getattr(settings, "FRONTCONNECT_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES),
+            default=DEFAULT_MAX_BYTES,
             help=f"Refuse inputs larger than this many bytes (default {DEFAULT_MAX_BYTES}).",
         )
 
