@@ -12,7 +12,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import services
+from connections import authorization, services
 from connections.crypto import UndecryptableSecret
 from connections.forms import ConnectionAdminForm
 from connections.models import AuthType, Connection, Event, Scope, Source, Status
@@ -200,14 +200,14 @@ class ConnectionAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(change_url)
         try:
-            url = services.connection_authorize_start(
+            url = authorization.connection_authorize_start(
                 connection=obj,
                 user=request.user,
                 session=request.session,
                 return_url=change_url,
                 source=Source.ADMIN,
             )
-        except services.AuthorizationError as exc:
+        except authorization.AuthorizationError as exc:
             self.message_user(request, f"\u201c{obj.name}\u201d was saved. {exc}", messages.ERROR)
             return HttpResponseRedirect(change_url)
         return HttpResponseRedirect(url)

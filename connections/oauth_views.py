@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from connections import services
+from connections import authorization
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     error = request.GET.get("error", "")
     try:
         if error:
-            url = services.connection_authorize_cancel(
+            url = authorization.connection_authorize_cancel(
                 request_user=request.user, session=request.session, state=state, error=error
             )
             messages.warning(
@@ -68,15 +68,15 @@ def callback(request: HttpRequest) -> HttpResponse:
                 else (f"Front refused the authorization ({error[:40]}). Nothing was changed."),
             )
             return _back_to(url)
-        connection = services.connection_authorize_complete(
+        connection = authorization.connection_authorize_complete(
             request_user=request.user,
             session=request.session,
             state=state,
             code=code,
             issuer=request.GET.get("iss"),
         )
-    except services.AuthorizationError as exc:
-        url = services.pending_authorization_return_url(
+    except authorization.AuthorizationError as exc:
+        url = authorization.pending_authorization_return_url(
             state=state, request_user=request.user, session=request.session
         )
         if url is None:
@@ -92,7 +92,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         f"\u201c{connection.name}\u201d is authorized and Online: Front company "
         f"{connection.front_company_name}.",
     )
-    url = services.pending_authorization_return_url(
+    url = authorization.pending_authorization_return_url(
         state=state, request_user=request.user, session=request.session
     )
     return _back_to(url or "/")

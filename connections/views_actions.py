@@ -8,12 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.forms import ConnectionForm
 from connections.models import Connection, Source, Status
 from connections.selectors import connection_list_for
 from connections.services import (
-    AuthorizationError,
-    connection_authorize_start,
     connection_disconnect,
     connection_save,
     connection_test,

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import services
+from connections import authorization, services
 from connections.models import Action, Connection, Event, PendingAuthorization, Source, Status
 from tests.conftest import CLIENT_SECRET
 
@@ -41,7 +41,7 @@ def owner_client(owner):
 
 
 def start(client: Client, connection: Connection) -> tuple[str, dict[str, list[str]]]:
-    url = services.connection_authorize_start(
+    url = authorization.connection_authorize_start(
         connection=connection,
         user=connection.owner,
         session=client.session,

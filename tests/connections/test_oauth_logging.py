@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from connections import services
+from connections import authorization, services
 from connections.models import PendingAuthorization, Source, Status
 from tests.conftest import API_TOKEN, CLIENT_SECRET
 
@@ -34,7 +34,7 @@ def test_no_secret_reaches_the_logs_at_debug(
     client = Client()
     client.force_login(owner)
 
-    url = services.connection_authorize_start(
+    url = authorization.connection_authorize_start(
         connection=oauth_connection,
         user=owner,
         session=client.session,

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
-from connections import services
+from connections import authorization
 from connections.models import AuthType, PendingAuthorization, Source
 
 
@@ -23,7 +23,7 @@ def session(owner):
 def start(connection, session, **kwargs):
     options = {"return_url": f"/connections/{connection.pk}/", "source": Source.SELF_SERVICE}
     options.update(kwargs)
-    return services.connection_authorize_start(
+    return authorization.connection_authorize_start(
         connection=connection, user=connection.owner, session=session, **options
     )
 
@@ -65,7 +65,7 @@ def test_pkce_can_be_switched_off(oauth_connection, session, settings):
 
 
 def test_it_refuses_a_token_connection(token_connection, session):
-    with pytest.raises(services.AuthorizationError, match="Only OAuth 2.0"):
+    with pytest.raises(authorization.AuthorizationError, match="Only OAuth 2.0"):
         start(token_connection, session)
     assert not PendingAuthorization.objects.exists()
 
@@ -73,7 +73,7 @@ def test_it_refuses_a_token_connection(token_connection, session):
 def test_it_refuses_a_client_without_a_secret(oauth_connection, session):
     oauth_connection.oauth_client.client_secret = ""
     oauth_connection.oauth_client.save()
-    with pytest.raises(services.AuthorizationError, match="no readable client secret"):
+    with pytest.raises(authorization.AuthorizationError, match="no readable client secret"):
         start(oauth_connection, session)
 
 
@@ -81,7 +81,7 @@ def test_it_refuses_a_client_without_a_secret(oauth_connection, session):
     "url", ["https://evil.example.com/", "//evil.example.com/", "javascript:x"]
 )
 def test_it_refuses_a_return_url_off_this_site(oauth_connection, session, url):
-    with pytest.raises(services.AuthorizationError, match="not on this site"):
+    with pytest.raises(authorization.AuthorizationError, match="not on this site"):
         start(oauth_connection, session, return_url=url)
     assert not PendingAuthorization.objects.exists()
 
@@ -96,6 +96,6 @@ def test_it_gives_a_session_without_a_key_one(oauth_connection):
 
 def test_the_error_is_a_validation_error_with_a_plain_text(oauth_connection, session):
     oauth_connection.auth_type = AuthType.TOKEN
-    with pytest.raises(services.AuthorizationError) as info:
+    with pytest.raises(authorization.AuthorizationError) as info:
         start(oauth_connection, session)
     assert str(info.value).startswith("Only OAuth 2.0") and info.value.messages == [str(info.value)]

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
+from connections.authorization import AuthorizationError
 from connections.models import Action, Connection, Event, PendingAuthorization, Source, Status
-from connections.services import AuthorizationError
 from tests.conftest import API_TOKEN, CLIENT_SECRET
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from connections.front import FrontError
 from connections.models import AuthType, Connection, Status
-from connections.services import AuthorizationError, connection_refresh
+from connections.services import connection_refresh
 
 USAGE = 2
 
@@ -70,6 +70,6 @@ class Command(BaseCommand):
                 return None
             try:
                 connection_refresh(connection=connection, actor=None, source="command")
-            except (FrontError, AuthorizationError) as exc:
+            except FrontError as exc:
                 return connection, str(exc) or exc.__class__.__name__
         return connection, None

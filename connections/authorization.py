@@ -1,0 +1,254 @@
+"""Save and authorize: the OAuth 2.0 authorization flow, from Front's URL to stored tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_variables
+
+from connections import front
+from connections.models import Action, Connection, PendingAuthorization, Status
+from connections.services import event_record
+from oauthclients.services import oauth_redirect_uri
+
+
+class AuthorizationError(ValidationError):
+    """An OAuth 2.0 authorization could not be started or completed; the text is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="authorization")
+
+    def __str__(self) -> str:
+        return self.messages[0]
+
+
+STATE_LIFETIME = timedelta(minutes=10)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def connection_user_may_change(*, user: AbstractBaseUser, connection: Connection) -> bool:
+    """Whether a user may change a connection: its owner, or an operator with change permission."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if connection.owner_id == user.pk:
+        return True
+    return bool(user.is_staff and user.has_perm("connections.change_connection"))
+
+
+@sensitive_variables("state", "verifier")
+def connection_authorize_start(
+    *,
+    connection: Connection,
+    user: AbstractBaseUser,
+    session: SessionBase,
+    return_url: str,
+    source: str,
+) -> str:
+    """Record a pending authorization bound to user, session and client; return Front's URL."""
+    client = connection.oauth_client
+    if not connection.is_oauth or client is None:
+        raise AuthorizationError("Only OAuth 2.0 connections with a client can be authorized.")
+    if not client.client_secret:
+        raise AuthorizationError(
+            f"The OAuth 2.0 client \u201c{client.name}\u201d has no readable client secret: "
+            "enter it again on the client's page."
+        )
+    if not return_url.startswith("/") or not url_has_allowed_host_and_scheme(
+        return_url, allowed_hosts=set()
+    ):
+        raise AuthorizationError("The page to return to after Front is not on this site.")
+    if not session.session_key:
+        session.save()
+    state = secrets.token_urlsafe(32)
+    verifier = front.code_verifier_new() if settings.FRONT_OAUTH_PKCE else ""
+    redirect_uri = oauth_redirect_uri()
+    PendingAuthorization.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
+    PendingAuthorization.objects.create(
+        state_hash=_digest(state),
+        user=user,
+        session_key_hash=_digest(session.session_key or ""),
+        connection=connection,
+        oauth_client=client,
+        redirect_uri=redirect_uri,
+        code_verifier=verifier,
+        return_url=return_url,
+        source=source,
+    )
+    return front.authorize_url(
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        state=state,
+        scopes=[scope.code for scope in connection.scopes.order_by("code")],
+        challenge=front.code_challenge(verifier) if verifier else None,
+    )
+
+
+def pending_authorization_return_url(
+    *, state: str, request_user: AbstractBaseUser, session: SessionBase
+) -> str | None:
+    """The page a flow started from, when that flow belongs to this user and session."""
+    if not state or not request_user.is_authenticated or not session.session_key:
+        return None
+    pending = PendingAuthorization.objects.filter(
+        state_hash=_digest(state),
+        user_id=request_user.pk,
+        session_key_hash=_digest(session.session_key),
+    ).first()
+    if pending is None or not url_has_allowed_host_and_scheme(
+        pending.return_url, allowed_hosts=set()
+    ):
+        return None
+    return pending.return_url
+
+
+@sensitive_variables("state")
+def _pending_consume(
+    *, request_user: AbstractBaseUser, session: SessionBase, state: str
+) -> PendingAuthorization:
+    """Check a callback's state and mark it used, atomically; refuse anything doubtful."""
+    start_again = "Start again with Save and authorize."
+    if not state:
+        raise AuthorizationError(
+            "Front's reply carries no state, so it cannot be matched to an authorization "
+            f"started here. Nothing was changed. {start_again}"
+        )
+    with transaction.atomic():
+        pending = (
+            PendingAuthorization.objects.select_for_update()
+            .select_related("connection", "oauth_client")
+            .filter(state_hash=_digest(state))
+            .first()
+        )
+        if pending is None:
+            raise AuthorizationError(
+                f"This authorization reply is unknown here. Nothing was changed. {start_again}"
+            )
+        if pending.user_id != request_user.pk or pending.session_key_hash != _digest(
+            session.session_key or ""
+        ):
+            raise AuthorizationError(
+                "This authorization was started by another user or in another browser session, "
+                f"so it was refused. Nothing was changed. {start_again}"
+            )
+        if pending.used_at is not None:
+            raise AuthorizationError(
+                f"This authorization reply was already used. Nothing was changed. {start_again}"
+            )
+        if timezone.now() - pending.created_at > STATE_LIFETIME:
+            raise AuthorizationError(
+                "This authorization took longer than 10 minutes and has expired. Nothing was "
+                f"changed. {start_again}"
+            )
+        if not connection_user_may_change(user=request_user, connection=pending.connection):
+            raise AuthorizationError("You may no longer change this connection.")
+        updated = PendingAuthorization.objects.filter(pk=pending.pk, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        if updated != 1:
+            raise AuthorizationError(
+                f"This authorization reply was already used. Nothing was changed. {start_again}"
+            )
+    return pending
+
+
+def connection_authorize_cancel(
+    *, request_user: AbstractBaseUser, session: SessionBase, state: str, error: str
+) -> str:
+    """Close a flow that Front ended with an ``error=``; return the page to go back to."""
+    pending = _pending_consume(request_user=request_user, session=session, state=state)
+    event_record(
+        connection=pending.connection,
+        action=Action.AUTHORIZED,
+        source=pending.source,
+        actor=request_user,
+        success=False,
+        message=f"Front did not authorize ({error[:40] or 'no reason given'}).",
+    )
+    return pending.return_url
+
+
+@sensitive_variables("state", "code", "tokens", "secret")
+def connection_authorize_complete(
+    *,
+    request_user: AbstractBaseUser,
+    session: SessionBase,
+    state: str,
+    code: str,
+    issuer: str | None = None,
+) -> Connection:
+    """Finish Save and authorize: check the state, redeem the code, record the Front company."""
+    pending = _pending_consume(request_user=request_user, session=session, state=state)
+    connection, client = pending.connection, pending.oauth_client
+    if issuer is not None and issuer != front.issuer():
+        raise AuthorizationError("The reply did not come from Front's sign-in page; refused.")
+    if not code:
+        raise AuthorizationError("Front's reply carries no authorization code. Start again.")
+    if not connection.is_oauth or connection.oauth_client_id != client.pk:
+        raise AuthorizationError(
+            "The connection's sign-in settings changed while you were in Front. Start again."
+        )
+    secret = client.client_secret
+    try:
+        tokens = front.exchange_code(
+            client_id=client.client_id,
+            client_secret=str(secret),
+            code=code,
+            redirect_uri=pending.redirect_uri,
+            code_verifier=str(pending.code_verifier) or None,
+        )
+        company = front.me(token=tokens.access_token)
+    except front.FrontError as exc:
+        _authorize_failed(connection, pending, request_user, str(exc))
+        raise AuthorizationError(f"The authorization did not complete: {exc}") from None
+    if connection.front_company_id and connection.front_company_id != company.id:
+        message = (
+            f"You authorized Front company \u201c{company.name}\u201d, but this connection "
+            f"belongs to \u201c{connection.front_company_name}\u201d; the connection keeps its "
+            "previous authorization. Sign in to the right Front company, or create a new "
+            "connection for this one."
+        )
+        _authorize_failed(connection, pending, request_user, message)
+        raise AuthorizationError(message)
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        locked.access_token = tokens.access_token
+        locked.refresh_token = tokens.refresh_token
+        locked.access_token_expires_at = tokens.expires_at
+        locked.authorized_at = locked.last_checked_at = timezone.now()
+        locked.status = Status.ONLINE
+        locked.front_company_id, locked.front_company_name = company.id, company.name
+        locked.last_check_result = f"Online: authorized for Front company {company.name}."
+        locked.save()
+        event_record(
+            connection=locked,
+            action=Action.AUTHORIZED,
+            source=pending.source,
+            actor=request_user,
+            message=f"Authorized for Front company {company.name} ({company.id}).",
+        )
+    return locked
+
+
+def _authorize_failed(
+    connection: Connection, pending: PendingAuthorization, user: AbstractBaseUser, message: str
+) -> None:
+    event_record(
+        connection=connection,
+        action=Action.AUTHORIZED,
+        source=pending.source,
+        actor=user,
+        success=False,
+        message=message,
+    )
