@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,15 +124,31 @@ def _csv_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
         )
 
 
+COLUMN_NAME_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,39}")
+
+
+def _column_label(column: str, position: int) -> str:
+    # A file without a header row puts its first row (tokens included) where the column
+    # names should be: name a cell only if it looks like a column name, else its position.
+    if COLUMN_NAME_SHAPE.fullmatch(column):
+        return column
+    return f"#{position} (not shown)"
+
+
 def header_problems(columns: list[str], where: str) -> list[RowError]:
+    """Unknown, repeated and missing columns of a header, without echoing odd cells."""
     problems = [
-        RowError(where, column[:60], "unknown column; the columns are " + ", ".join(COLUMNS))
-        for column in columns
+        RowError(
+            where,
+            _column_label(column, position),
+            "unknown column; the columns are " + ", ".join(COLUMNS),
+        )
+        for position, column in enumerate(columns, start=1)
         if column not in COLUMNS
     ]
     problems += [
-        RowError(where, column, "this column is repeated")
-        for column in set(columns)
+        RowError(where, _column_label(column, columns.index(column) + 1), "this column is repeated")
+        for column in dict.fromkeys(columns)
         if columns.count(column) > 1
     ]
     problems += [

@@ -425,3 +425,10 @@ def test_refuses_when_the_key_is_not_the_recorded_one_even_with_nothing_stored(
     assert "is not the key this database's secrets were written with" in err
     assert API_TOKEN not in err
     assert not Connection.objects.exists()
+
+
+def test_a_file_without_header_does_not_echo_its_first_row(tmp_path, owner):
+    error, err = refused(write(tmp_path, f"A,Acme,token,{API_TOKEN},,,alice\n"))
+    assert API_TOKEN not in err
+    assert "#4 (not shown)" in err
+    assert "column nmae: unknown column" in refused(write(tmp_path, "nmae\n"))[1]

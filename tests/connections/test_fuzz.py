@@ -72,3 +72,51 @@ def test_the_callback_answers_any_query_string_calmly(client, owner, oauth_conne
     assert ECHO_MARK not in response.get("Location", "")
     assert before == (Connection.objects.get(pk=oauth_connection.pk).status, Event.objects.count())
     assert not PendingAuthorization.objects.filter(used_at__isnull=False).exists()
+
+
+HEADER = "name,company_name,auth_type,api_token,oauth_client,scopes,owner\n"
+cell = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40)
+
+
+@FUZZ
+@given(
+    rows=st.lists(st.lists(cell, min_size=0, max_size=9), max_size=6),
+    header=st.booleans(),
+    fmt=st.sampled_from(["csv", "json"]),
+    junk=st.binary(max_size=60),
+)
+def test_the_import_parser_refuses_or_imports_whole_never_half(
+    owner, oauth_client, front_scopes, rows, header, fmt, junk
+):
+    import csv
+    import io
+    import json
+
+    from connections.bulk import connection_import
+    from connections.bulk_formats import ImportRefused
+
+    columns = HEADER.strip().split(",")
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        if header:
+            writer.writerow(columns)
+        for row in rows:
+            writer.writerow([ECHO_MARK + c if i == 3 else c for i, c in enumerate(row)])
+        data = out.getvalue().encode("utf-8") + junk
+    else:
+        items = [
+            {k: (ECHO_MARK + v if k == "api_token" else v) for k, v in zip(columns, row)}
+            for row in rows
+        ]
+        data = json.dumps(items if header else {"rows": items}).encode() + junk[:1]
+    before = Connection.objects.count()
+    try:
+        result = connection_import(stream=io.BytesIO(data), fmt=fmt, default_owner=owner)
+    except ImportRefused as refused:
+        assert refused.errors
+        report = "\n".join(str(e) for e in refused.errors)
+        assert ECHO_MARK not in report
+        assert Connection.objects.count() == before
+    else:
+        assert Connection.objects.count() == before + result.created
