@@ -57,3 +57,59 @@ def test_password_validators_are_the_four_built_in_ones(settings):
         "CommonPasswordValidator",
         "NumericPasswordValidator",
     }
+
+
+def test_an_error_report_stars_the_posted_api_token(client, owner, settings):
+    import sys
+    from unittest import mock
+
+    from django.core.signals import got_request_exception
+    from django.views.debug import ExceptionReporter
+
+    from tests.conftest import API_TOKEN
+
+    settings.DEBUG = False
+    client.raise_request_exception = False
+    client.force_login(owner)
+    caught = {}
+
+    def keep(sender, request, **kwargs):
+        caught["request"], caught["exc_info"] = request, sys.exc_info()
+
+    got_request_exception.connect(keep)
+    try:
+        with mock.patch(
+            "connections.views_actions.connection_save", side_effect=RuntimeError("forced failure")
+        ):
+            response = client.post(
+                "/connections/new/",
+                {"name": "X", "company_name": "Y", "auth_type": "token", "api_token": API_TOKEN},
+            )
+    finally:
+        got_request_exception.disconnect(keep)
+    assert response.status_code == 500
+    assert API_TOKEN.encode() not in response.content
+    report = ExceptionReporter(caught["request"], *caught["exc_info"]).get_traceback_text()
+    assert "forced failure" in report
+    assert API_TOKEN not in report
+    assert "api_token = '********************'" in report
+
+
+def test_the_admin_path_comes_from_configuration(client, operator, settings):
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import frontconnect.urls
+
+    settings.ADMIN_URL = "operators-only/"
+    try:
+        importlib.reload(frontconnect.urls)
+        clear_url_caches()
+        client.force_login(operator)
+        assert client.get("/operators-only/").status_code == 200
+        assert client.get("/admin/").status_code == 404
+    finally:
+        settings.ADMIN_URL = "admin/"
+        importlib.reload(frontconnect.urls)
+        clear_url_caches()
