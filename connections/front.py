@@ -19,13 +19,19 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
+from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
+from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LIFETIME = 3600
 # A rate-limited GET /me is retried once when Front asks for at most this many seconds.
 MAX_RETRY_WAIT = 2.0
+# Transient failures are retried twice with a short backoff. A POST to the token endpoint is
+# retried only when Front cannot have processed it (no connection, or 503): retrying a code or
+# refresh token that Front did redeem would spend it twice.
+RETRY_STATUSES = {"GET": frozenset({500, 502, 503, 504}), "POST": frozenset({503})}
 
 
 class FrontError(Exception):
@@ -165,8 +171,24 @@ def _common_error(response: requests.Response, what: str) -> FrontError:
 def _send(method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
     """Send one request with the configured timeout, never following redirects."""
     timeout = _timeout()
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=2 if method == "GET" else 0,
+        status=2,
+        other=0,
+        backoff_factor=0.3,
+        status_forcelist=RETRY_STATUSES.get(method, frozenset()),
+        allowed_methods=frozenset({method}),
+        respect_retry_after_header=False,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
     try:
-        return requests.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        with requests.Session() as session:
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.Timeout:
         raise FrontError(
             f"Front did not answer {what} within {timeout:g} seconds; try again later.",

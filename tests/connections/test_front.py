@@ -146,7 +146,7 @@ def test_it_refuses_a_token_response_that_is_not_json():
         (400, {"error": "invalid_grant"}, "invalid_grant", "authorize the connection again"),
         (401, {"error": "invalid_client"}, "invalid_client", "client ID and client secret"),
         (400, {"error": "invalid_request"}, "refused", "invalid_request"),
-        (503, {}, "unavailable", "unavailable right now"),
+        (502, {}, "unavailable", "unavailable right now"),
         (429, {}, "rate_limited", "rate limiting"),
         (302, {}, "bad_response", "redirect"),
     ],
@@ -157,8 +157,26 @@ def test_it_explains_token_endpoint_errors(status, body, kind, words):
     with pytest.raises(front.FrontError, match=words) as info:
         exchange()
     assert info.value.kind == kind
-    assert len(responses.calls) == 1  # the redirect was not followed
+    # Neither redirected nor retried: a code that Front may have redeemed is never sent twice.
+    assert len(responses.calls) == 1
     assert_no_secret(str(info.value))
+
+
+@responses.activate
+def test_a_503_from_the_token_endpoint_is_retried_twice_then_explained():
+    responses.post(TOKEN_URL, status=503, json={})
+    with pytest.raises(front.FrontError, match="unavailable right now") as info:
+        exchange()
+    assert info.value.kind == "unavailable"
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_a_transient_5xx_on_get_me_is_retried_and_then_succeeds():
+    responses.get(ME_URL, status=502)
+    responses.get(ME_URL, json={"id": "cmp_1", "name": "Acme", "_links": {}})
+    assert front.me(token=ACCESS).name == "Acme"
+    assert len(responses.calls) == 2
 
 
 @responses.activate
@@ -189,7 +207,11 @@ def test_it_uses_the_configured_timeout(settings, monkeypatch):
         seen.update(kwargs)
         raise requests.ConnectTimeout()
 
-    monkeypatch.setattr(front.requests, "request", fake_request)
+    monkeypatch.setattr(
+        front.requests.Session,
+        "request",
+        lambda self, method, url, **kw: fake_request(method, url, **kw),
+    )
     with pytest.raises(front.FrontError, match="within 3.5 seconds"):
         front.me(token=ACCESS)
     assert seen["timeout"] == 3.5 and seen["allow_redirects"] is False
