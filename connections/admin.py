@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections import authorization, services
-from connections.crypto import UndecryptableSecret
+from connections.crypto import secret_state
 from connections.forms import ConnectionAdminForm
 from connections.models import AuthType, Connection, Event, Scope, Source, Status
 
@@ -25,13 +25,6 @@ STATUS_COLOURS = {
 }
 
 sensitive_secrets = method_decorator(sensitive_post_parameters("api_token"))
-
-
-def secret_state(value: object) -> str:
-    """How a stored secret may be described on a page: set, not set, or unreadable."""
-    if isinstance(value, UndecryptableSecret):
-        return "Cannot be decrypted: enter it again."
-    return "Set" if value else "Not set"
 
 
 def status_badge(connection: Connection) -> str:

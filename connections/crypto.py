@@ -51,6 +51,13 @@ class UndecryptableSecret:
         return hash(self.ciphertext)
 
 
+def secret_state(value: object) -> str:
+    """Describe a stored secret without revealing it: set, not set, or unreadable."""
+    if isinstance(value, UndecryptableSecret):
+        return "Cannot be decrypted: enter it again."
+    return "Set" if value else "Not set"
+
+
 @functools.lru_cache(maxsize=16)
 def _fernet(key: str) -> FernetBytes:
     material = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=HKDF_INFO).derive(

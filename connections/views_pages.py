@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections.crypto import UndecryptableSecret
+from connections.crypto import secret_state
 from connections.forms import ConnectionForm
 from connections.models import Connection, Source
 from connections.selectors import connection_history, connection_list_for
@@ -19,13 +19,6 @@ from connections.views_actions import save_and_follow_up
 
 PAGE_SIZE = 50
 SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
-
-
-def secret_state(value: object) -> str:
-    """Describe a stored secret without revealing it: set, not set, or unreadable."""
-    if isinstance(value, UndecryptableSecret):
-        return "Cannot be decrypted: enter it again."
-    return "Set" if value else "Not set"
 
 
 def form_page(request: HttpRequest, form: ConnectionForm, connection: Connection | None) -> Any:

@@ -9,6 +9,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
+from connections.crypto import secret_state
 from oauthclients.forms import OAuthClientForm
 from oauthclients.models import OAuthClient
 from oauthclients.services import oauth_redirect_uri
@@ -48,12 +49,9 @@ class OAuthClientAdmin(admin.ModelAdmin):
     def secret_status(self, obj: OAuthClient | None) -> str:
         if obj is None or obj.pk is None:
             return "Not set"
-        if obj.client_secret is not None and not isinstance(obj.client_secret, str):
-            return "Cannot be decrypted: enter it again."
-        if not obj.client_secret:
-            return "Not set"
-        if obj.secret_changed_at is None:
-            return "Set"
+        state = secret_state(obj.client_secret)
+        if state != "Set" or obj.secret_changed_at is None:
+            return state
         by = f" by {obj.secret_changed_by}" if obj.secret_changed_by_id else ""
         return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC{by}"
 

@@ -94,3 +94,12 @@ def test_an_invalid_post_does_not_echo_the_secret(operator_client):
     )
     assert response.status_code == 200
     assert CLIENT_SECRET.encode() not in response.content
+
+
+def test_an_unreadable_secret_is_reported_and_the_page_still_renders(
+    operator_client, oauth_client, settings
+):
+    settings.FRONTCONNECT_ENCRYPTION_KEY = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMTI="
+    page = operator_client.get(change_url(oauth_client))
+    assert page.status_code == 200
+    assert b"Cannot be decrypted: enter it again." in page.content
