@@ -38,7 +38,7 @@ def status_badge(connection: Connection) -> str:
 
 class EventInline(admin.TabularInline):
     model = Event
-    fields = ["created_at", "action", "source", "actor", "success", "message", "fields"]
+    fields = ["created_at", "action", "source", "actor", "success", "message", "changed_fields"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -48,6 +48,10 @@ class EventInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description="Changed fields")
+    def changed_fields(self, obj: Event) -> str:
+        return ", ".join(obj.fields) or "-"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -62,7 +66,15 @@ class EventInline(admin.TabularInline):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionAdminForm
-    list_display = ["name", "company_name", "auth_type", "status_display", "owner", "updated_at"]
+    list_display = [
+        "name_display",
+        "company_name",
+        "auth_type",
+        "status_display",
+        "owner",
+        "updated_at",
+    ]
+    list_display_links = ["name_display"]
     list_filter = ["auth_type", "status", "oauth_client"]
     list_select_related = ["owner"]
     search_fields = ["name", "company_name"]
@@ -110,6 +122,17 @@ class ConnectionAdmin(admin.ModelAdmin):
     ]
     inlines = [EventInline]
     actions = ["test_connections"]
+
+    @admin.display(description="Name", ordering="name")
+    def name_display(self, obj: Connection) -> str:
+        return obj.name
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "oauth_client" and formfield is not None:
+            # Deleting a client that connections use is refused anyway; offer add and edit only.
+            formfield.widget.can_delete_related = False
+        return formfield
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj: Connection) -> str:
