@@ -56,7 +56,7 @@ def _raw_rows(
     table = quote(model._meta.db_table)
     cols = ", ".join(quote(model._meta.get_field(c).column) for c in columns)
     # Identifiers come from model metadata and are quoted; values are parameters.
-    sql = f"SELECT id, {cols} FROM {table} WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608  # nosec B608
+    sql = f"SELECT id, {cols} FROM {table} WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608  # nosec
     if lock and db.features.has_select_for_update:
         sql += " FOR UPDATE"
     with db.cursor() as cursor:
