@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -38,7 +38,7 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def connection_user_may_change(*, user: AbstractBaseUser, connection: Connection) -> bool:
+def connection_user_may_change(*, user: User | AnonymousUser, connection: Connection) -> bool:
     """Whether a user may change a connection: its owner, or an operator with change permission."""
     if not user.is_authenticated or not user.is_active:
         return False
@@ -51,7 +51,7 @@ def connection_user_may_change(*, user: AbstractBaseUser, connection: Connection
 def connection_authorize_start(
     *,
     connection: Connection,
-    user: AbstractBaseUser,
+    user: User,
     session: SessionBase,
     return_url: str,
     source: str,
@@ -96,7 +96,7 @@ def connection_authorize_start(
 
 
 def pending_authorization_return_url(
-    *, state: str, request_user: AbstractBaseUser, session: SessionBase
+    *, state: str, request_user: User | AnonymousUser, session: SessionBase
 ) -> str | None:
     """The page a flow started from, when that flow belongs to this user and session."""
     if not state or not request_user.is_authenticated or not session.session_key:
@@ -115,7 +115,7 @@ def pending_authorization_return_url(
 
 @sensitive_variables("state")
 def _pending_consume(
-    *, request_user: AbstractBaseUser, session: SessionBase, state: str
+    *, request_user: User | AnonymousUser, session: SessionBase, state: str
 ) -> PendingAuthorization:
     """Check a callback's state and mark it used, atomically; refuse anything doubtful."""
     start_again = "Start again with Save and authorize."
@@ -164,7 +164,7 @@ def _pending_consume(
 
 
 def connection_authorize_cancel(
-    *, request_user: AbstractBaseUser, session: SessionBase, state: str, error: str
+    *, request_user: User | AnonymousUser, session: SessionBase, state: str, error: str
 ) -> str:
     """Close a flow that Front ended with an ``error=``; return the page to go back to."""
     pending = _pending_consume(request_user=request_user, session=session, state=state)
@@ -182,7 +182,7 @@ def connection_authorize_cancel(
 @sensitive_variables("state", "code", "tokens", "secret")
 def connection_authorize_complete(
     *,
-    request_user: AbstractBaseUser,
+    request_user: User | AnonymousUser,
     session: SessionBase,
     state: str,
     code: str,
@@ -242,7 +242,7 @@ def connection_authorize_complete(
 
 
 def _authorize_failed(
-    connection: Connection, pending: PendingAuthorization, user: AbstractBaseUser, message: str
+    connection: Connection, pending: PendingAuthorization, user: User | AnonymousUser, message: str
 ) -> None:
     event_record(
         connection=connection,

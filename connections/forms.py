@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -71,10 +71,12 @@ class ConnectionForm(forms.ModelForm):
     class Media:
         js = ["connections/js/connection_form.js"]
 
-    def __init__(self, *args: Any, owner: AbstractBaseUser | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owner: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
-        self.fields["oauth_client"].empty_label = "Choose a client"
+        client_field = self.fields["oauth_client"]
+        if isinstance(client_field, forms.ModelChoiceField):
+            client_field.empty_label = "Choose a client"
         if "scopes" in self.fields:
             self.fields["scopes"].help_text = SCOPES_HELP
 
@@ -87,7 +89,9 @@ class ConnectionForm(forms.ModelForm):
         return token
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        # ModelForm.clean returns self.cleaned_data; the stubs allow None for any Form.clean.
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("auth_type") == AuthType.TOKEN:
             if not cleaned.get("api_token") and "api_token" not in self.errors:
                 self.add_error(

@@ -76,13 +76,13 @@ def callback(request: HttpRequest) -> HttpResponse:
             issuer=request.GET.get("iss"),
         )
     except authorization.AuthorizationError as exc:
-        url = authorization.pending_authorization_return_url(
+        return_url = authorization.pending_authorization_return_url(
             state=state, request_user=request.user, session=request.session
         )
-        if url is None:
+        if return_url is None:
             return _refused(request, str(exc))
         messages.error(request, str(exc))
-        return _back_to(url)
+        return _back_to(return_url)
     except Exception:
         # A 500 would put the code and state of the query string into the error report.
         logger.exception("Unexpected failure while completing an OAuth 2.0 authorization.")
@@ -92,7 +92,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         f"\u201c{connection.name}\u201d is authorized and Online: Front company "
         f"{connection.front_company_name}.",
     )
-    url = authorization.pending_authorization_return_url(
+    return_url = authorization.pending_authorization_return_url(
         state=state, request_user=request.user, session=request.session
     )
-    return _back_to(url or "/")
+    return _back_to(return_url or "/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from connections.models import Connection, Event
@@ -10,7 +10,7 @@ from connections.models import Connection, Event
 HISTORY_LENGTH = 50
 
 
-def connection_list_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Connection]:
+def connection_list_for(user: User | AnonymousUser) -> QuerySet[Connection]:
     """The connections this user owns: the only queryset self-service views may look up in."""
     if not user.is_authenticated:
         return Connection.objects.none()

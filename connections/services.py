@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -26,7 +26,7 @@ def event_record(
     connection: Connection,
     action: str,
     source: str,
-    actor: AbstractBaseUser | None = None,
+    actor: User | AnonymousUser | None = None,
     success: bool = True,
     message: str = "",
     fields: Iterable[str] = (),
@@ -48,7 +48,7 @@ def connection_save(
     *,
     connection: Connection,
     scopes: Iterable[Scope],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     source: str,
     changed_fields: Iterable[str] = (),
 ) -> Connection:
@@ -67,9 +67,7 @@ def connection_save(
     return connection
 
 
-def connection_delete(
-    *, connection: Connection, actor: AbstractBaseUser | None, source: str
-) -> None:
+def connection_delete(*, connection: Connection, actor: User | None, source: str) -> None:
     """Delete a connection, keeping a 'deleted' entry in the history."""
     with transaction.atomic():
         event_record(connection=connection, action=Action.DELETED, source=source, actor=actor)
@@ -84,9 +82,7 @@ REAUTHORIZE_NEEDED = (
 
 
 @sensitive_variables("tokens", "secret")
-def _refresh(
-    *, connection: Connection, actor: AbstractBaseUser | None, source: str, force: bool
-) -> Connection:
+def _refresh(*, connection: Connection, actor: User | None, source: str, force: bool) -> Connection:
     """Refresh under a row lock unless the re-read row shows someone else already did."""
     failure: front.FrontError | None = None
     with transaction.atomic():
@@ -176,7 +172,7 @@ def connection_access_token(*, connection: Connection) -> str:
 
 
 def connection_refresh(
-    *, connection: Connection, actor: AbstractBaseUser | None = None, source: str
+    *, connection: Connection, actor: User | None = None, source: str
 ) -> Connection:
     """Refresh now, unless another process refreshed this connection since it was read."""
     if not connection.is_oauth:
@@ -187,9 +183,7 @@ def connection_refresh(
 
 
 @sensitive_variables("token")
-def connection_test(
-    *, connection: Connection, actor: AbstractBaseUser | None, source: str
-) -> Connection:
+def connection_test(*, connection: Connection, actor: User | None, source: str) -> Connection:
     """Call GET /me and record Online with the company, or Offline with the reason in words."""
     company = None
     try:
@@ -245,9 +239,7 @@ def connection_test(
     return connection
 
 
-def connection_disconnect(
-    *, connection: Connection, actor: AbstractBaseUser | None, source: str
-) -> Connection:
+def connection_disconnect(*, connection: Connection, actor: User | None, source: str) -> Connection:
     """Forget the OAuth 2.0 tokens: the connection is Not authorized until authorized again."""
     with transaction.atomic():
         connection.access_token = ""

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.forms import ConnectionForm
+from connections.http import AuthenticatedHttpRequest
 from connections.models import Connection, Source, Status
 from connections.selectors import connection_list_for
 from connections.services import (
@@ -29,7 +30,9 @@ def report_test(request: HttpRequest, connection: Connection) -> None:
         messages.warning(request, f"Front did not accept the connection. {reason}")
 
 
-def authorization_redirect(request: HttpRequest, connection: Connection) -> HttpResponse:
+def authorization_redirect(
+    request: AuthenticatedHttpRequest, connection: Connection
+) -> HttpResponse:
     """Send the user to Front to authorize an OAuth 2.0 connection, or explain why not."""
     try:
         url = connection_authorize_start(
@@ -46,7 +49,7 @@ def authorization_redirect(request: HttpRequest, connection: Connection) -> Http
     return redirect(url)
 
 
-def save_and_follow_up(request: HttpRequest, form: ConnectionForm) -> HttpResponse:
+def save_and_follow_up(request: AuthenticatedHttpRequest, form: ConnectionForm) -> HttpResponse:
     """Save through the service, then test a Token connection or start authorizing."""
     connection = connection_save(
         connection=form.save(commit=False),
@@ -67,7 +70,7 @@ def save_and_follow_up(request: HttpRequest, form: ConnectionForm) -> HttpRespon
 
 
 @require_POST
-def test(request: HttpRequest, pk: int) -> HttpResponse:
+def test(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     connection = connection_test(
         connection=connection, actor=request.user, source=Source.SELF_SERVICE
@@ -77,7 +80,7 @@ def test(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def authorize(request: HttpRequest, pk: int) -> HttpResponse:
+def authorize(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     if not connection.is_oauth:
         messages.error(request, "Only OAuth 2.0 connections are authorized; test this one.")
@@ -86,7 +89,7 @@ def authorize(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def disconnect(request: HttpRequest, pk: int) -> HttpResponse:
+def disconnect(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     if not connection.is_oauth:
         messages.error(request, "Only OAuth 2.0 connections can be disconnected; nothing changed.")

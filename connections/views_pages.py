@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from connections.crypto import secret_state
 from connections.forms import ConnectionForm
+from connections.http import AuthenticatedHttpRequest
 from connections.models import Connection, Source
 from connections.selectors import connection_history, connection_list_for
 from connections.services import connection_delete
@@ -21,7 +20,9 @@ PAGE_SIZE = 50
 SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
 
 
-def form_page(request: HttpRequest, form: ConnectionForm, connection: Connection | None) -> Any:
+def form_page(
+    request: HttpRequest, form: ConnectionForm, connection: Connection | None
+) -> HttpResponse:
     return render(
         request,
         "connections/connection_form.html",
@@ -33,14 +34,14 @@ def form_page(request: HttpRequest, form: ConnectionForm, connection: Connection
     )
 
 
-def connection_list(request: HttpRequest) -> HttpResponse:
+def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     # Secrets are never shown on the list, so they are neither loaded nor decrypted.
     connections = connection_list_for(request.user).defer(*SECRET_FIELDS)
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "connections/connection_list.html", {"page": page})
 
 
-def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(
         connection_list_for(request.user).prefetch_related("scopes"), pk=pk
     )
@@ -54,7 +55,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @sensitive_post_parameters("api_token")
-def connection_new(request: HttpRequest) -> HttpResponse:
+def connection_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         return save_and_follow_up(request, form)
@@ -62,7 +63,7 @@ def connection_new(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_post_parameters("api_token")
-def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     form = ConnectionForm(request.POST or None, instance=connection, owner=request.user)
     if request.method == "POST" and form.is_valid():
@@ -70,7 +71,7 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return form_page(request, form, connection)
 
 
-def connection_confirm_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_confirm_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     if request.method == "POST":
         name = connection.name

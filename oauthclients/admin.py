@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin
 from django.db.models import Count, QuerySet
@@ -10,9 +10,19 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections.crypto import secret_state
+from connections.http import admin_user
 from oauthclients.forms import OAuthClientForm
 from oauthclients.models import OAuthClient
 from oauthclients.services import oauth_redirect_uri
+
+if TYPE_CHECKING:
+    # A dev-only package: the annotation below is never evaluated at runtime.
+    from django_stubs_ext import WithAnnotations
+
+
+class ConnectionTotal(TypedDict):
+    connection_total: int
+
 
 sensitive_client_secret = method_decorator(sensitive_post_parameters("client_secret"))
 
@@ -33,7 +43,7 @@ class OAuthClientAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(connection_total=Count("connections"))
 
     @admin.display(description="Connections", ordering="connection_total")
-    def connection_count(self, obj: OAuthClient) -> int:
+    def connection_count(self, obj: WithAnnotations[OAuthClient, ConnectionTotal]) -> int:
         return obj.connection_total
 
     @admin.display(description="Redirect URL")
@@ -73,5 +83,5 @@ class OAuthClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: OAuthClient, form: Any, change: bool) -> None:
         if form.cleaned_data.get("client_secret"):
-            obj.secret_changed_by = request.user
+            obj.secret_changed_by = admin_user(request)
         super().save_model(request, obj, form, change)
