@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -91,7 +91,7 @@ class CleanRow(NamedTuple):
 class _Cleaner:
     """Turns raw values into a CleanRow, with lookups cached so each is queried once."""
 
-    def __init__(self, *, default_owner: AbstractBaseUser | None) -> None:
+    def __init__(self, *, default_owner: User | None) -> None:
         self.default_owner_id = default_owner.pk if default_owner is not None else None
         self.clients = dict(OAuthClient.objects.values_list("name", "pk"))
         self.scopes = dict(Scope.objects.values_list("code", "pk"))
@@ -114,7 +114,8 @@ class _Cleaner:
             if not get[column]:
                 errors.append(RowError(where, column, "is blank"))
         auth_type = get["auth_type"]
-        client_id, scope_ids = None, frozenset()
+        client_id: int | None = None
+        scope_ids: frozenset[int] = frozenset()
         if auth_type == AuthType.TOKEN:
             token = get["api_token"]
             if BAD_TOKEN_CHARACTERS.search(token):
@@ -145,7 +146,7 @@ class _Cleaner:
         if owner_id is None:
             reason = "no user has this username" if get["owner"] else "blank, and no --owner given"
             errors.append(RowError(where, "owner", reason))
-        if errors:
+        if errors or owner_id is None:
             return errors
         return CleanRow(
             where, owner_id, get["name"], get["company_name"], auth_type,
@@ -179,9 +180,9 @@ def _validate(
             errors.append(RowError(where, "name", reason))
             continue
         if row.owner_id not in existing:
-            names = Connection.objects.filter(owner_id=row.owner_id)
+            stored = Connection.objects.filter(owner_id=row.owner_id)
             existing[row.owner_id] = {
-                n.lower(): a for n, a in names.values_list("name", "auth_type")
+                n.lower(): a for n, a in stored.values_list("name", "auth_type")
             }
         stored_auth_type = existing[row.owner_id].get(row.name.lower())
         if stored_auth_type is not None and not update:
@@ -200,7 +201,7 @@ def _write_batch(
     batch: list[CleanRow],
     result: ImportResult,
     update: bool,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     source: str,
 ) -> None:
     """Second pass, one batch: create the new rows, update the changed ones, record Events."""
@@ -328,11 +329,11 @@ def connection_import(
     *,
     stream: IO[bytes],
     fmt: str,
-    default_owner: AbstractBaseUser | None = None,
+    default_owner: User | None = None,
     update: bool = False,
     dry_run: bool = False,
     max_rows: int = DEFAULT_MAX_ROWS,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     source: str = "command",
     progress: Progress | None = None,
 ) -> ImportResult:
@@ -349,7 +350,7 @@ def connection_import(
     with progress("Importing", count) as bar, transaction.atomic():
         batch: list[CleanRow] = []
         for where, values in rows_read(stream, fmt):
-            row = cleaner.clean(where, values)
+            row = cleaner.clean(where, values) if isinstance(values, dict) else [values]
             if not isinstance(row, CleanRow):  # the input changed between the two passes
                 raise ImportRefused(row)
             batch.append(row)
@@ -371,13 +372,13 @@ class _NoBar:
         return None
 
 
-def connection_export(*, out: IO[str], fmt: str, owner: AbstractBaseUser | None = None) -> int:
+def connection_export(*, out: IO[str], fmt: str, owner: User | None = None) -> int:
     """Write every connection (or one owner's) in the import format, secrets blank."""
-    rows = Connection.objects.order_by("owner__username", "name", "pk")
+    connections = Connection.objects.order_by("owner__username", "name", "pk")
     if owner is not None:
-        rows = rows.filter(owner=owner)
-    rows = rows.values_list("pk", "name", "company_name", "auth_type", "oauth_client__name",
-                            "owner__username")  # fmt: skip
+        connections = connections.filter(owner=owner)
+    rows = connections.values_list("pk", "name", "company_name", "auth_type",
+                                   "oauth_client__name", "owner__username")  # fmt: skip
     writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
     if writer:
         writer.writerow(COLUMNS)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from connections import bulk_formats
+from connections import bulk, bulk_formats
 from connections.bulk import BATCH_SIZE, connection_import
 from connections.bulk_formats import ImportRefused, csv_escape, csv_unescape, rows_read
 from connections.models import Action, Connection, Event
@@ -90,3 +90,15 @@ def test_secrets_are_stored_encrypted(owner):
         cursor.execute("SELECT api_token FROM connections_connection")
         (stored,) = cursor.fetchone()
     assert API_TOKEN.encode() not in bytes(stored)
+
+
+def test_an_input_that_changes_between_the_passes_is_refused(owner, monkeypatch):
+    changed = io.BytesIO(b"name,company_name,auth_type\nInbox 0,Acme\n")
+    passes = iter([list(rows_read(csv_rows(1), "csv")), list(rows_read(changed, "csv"))])
+    monkeypatch.setattr(bulk, "rows_read", lambda stream, fmt: iter(next(passes)))
+    with pytest.raises(ImportRefused) as excinfo:
+        connection_import(stream=io.BytesIO(), fmt="csv")
+    assert [str(e) for e in excinfo.value.errors] == [
+        "line 2: has 2 cells but the header has 3 columns"
+    ]
+    assert not Connection.objects.exists()
