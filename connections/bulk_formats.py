@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 COLUMNS = ("name", "company_name", "auth_type", "api_token", "oauth_client", "scopes", "owner")
 REQUIRED_COLUMNS = ("name", "company_name", "auth_type")
@@ -159,10 +159,16 @@ def header_problems(columns: list[str], where: str) -> list[RowError]:
     return problems
 
 
+class _JsonState(TypedDict):
+    buf: str
+    pos: int
+    eof: bool
+
+
 def _json_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
     """Yield the objects of a top-level JSON list one at a time, without loading the file."""
     decoder = json.JSONDecoder()
-    state = {"buf": "", "pos": 0, "eof": False}
+    state: _JsonState = {"buf": "", "pos": 0, "eof": False}
 
     def fill() -> None:
         chunk = text.read(JSON_CHUNK_CHARS)

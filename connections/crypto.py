@@ -16,6 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django import forms
 from django.conf import settings
 from django.core.signing import BadSignature
 from django.db import models
@@ -150,6 +151,11 @@ class EncryptedTextField(models.Field):
         # Serializers (dumpdata, admin history) never get the plaintext.
         return ""
 
-    def formfield(self, **kwargs: Any) -> Any:
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> None:
         # Forms declare secret fields themselves, as write-only password inputs.
         return None

@@ -39,7 +39,7 @@ class RotationReport:
 
 def encrypted_columns() -> list[tuple[type[models.Model], list[str]]]:
     """Every model with encrypted fields, and the names of those fields."""
-    found = []
+    found: list[tuple[type[models.Model], list[str]]] = []
     for model in (OAuthClient, Connection, PendingAuthorization):
         names = [
             f.name for f in model._meta.concrete_fields if isinstance(f, crypto.EncryptedTextField)
@@ -54,7 +54,8 @@ def _raw_rows(
     # The ORM would decrypt on read; rotation needs the ciphertext itself.
     quote = db.ops.quote_name
     table = quote(model._meta.db_table)
-    cols = ", ".join(quote(model._meta.get_field(c).column) for c in columns)
+    db_columns = {f.name: f.column for f in model._meta.concrete_fields}
+    cols = ", ".join(quote(db_columns[c]) for c in columns)
     # Identifiers come from model metadata and are quoted; values are parameters.
     sql = f"SELECT id, {cols} FROM {table} WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608  # nosec
     if lock and db.features.has_select_for_update:
@@ -113,7 +114,7 @@ def secrets_rotate(
                         events.append(
                             Event(
                                 connection_id=pk,
-                                connection_name=model._default_manager.get(pk=pk).name,
+                                connection_name=Connection.objects.get(pk=pk).name,
                                 action=Action.KEY_ROTATED,
                                 source=Source.COMMAND,
                                 message="Secrets re-encrypted under the current key.",

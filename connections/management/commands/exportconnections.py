@@ -38,7 +38,9 @@ class Command(BaseCommand):
                     f"--owner: no user is named {options['owner']!r}.", returncode=USAGE
                 )
         if output is None:
-            count = connection_export(out=self.stdout._out, fmt=fmt, owner=owner)
+            # django-stubs omits OutputWrapper's private _out (the wrapped text stream) and types
+            # it through __getattr__ as a callable.
+            count = connection_export(out=self.stdout._out, fmt=fmt, owner=owner)  # type: ignore[arg-type]
             if options["verbosity"] >= 2:
                 self.stderr.write(f"Exported {count} connection(s).")
             return

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -67,7 +68,7 @@ class Command(BaseCommand):
                 )
         return connections
 
-    def write_table(self, rows: list[tuple[str, ...]], verbosity: int) -> None:
+    def write_table(self, rows: Sequence[tuple[str, ...]], verbosity: int) -> None:
         if verbosity < 1:
             return
         table = [("NAME", "OWNER", "STATUS", "REASON")]
