@@ -6,7 +6,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
@@ -246,10 +252,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            # Private, so django-stubs leaves it out; changeform_view answers a missing id with it.
-            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
-                request, self.opts, object_id
-            )
+            raise Http404("No connection has this id; it may have been deleted.")
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         services.connection_test(connection=obj, actor=admin_user(request), source=Source.ADMIN)

@@ -203,3 +203,8 @@ def test_saving_a_token_connection_in_the_admin_tests_it(operator_client, owner)
     assert connection.status == Status.ONLINE
     assert "is Online (Front company Dunder Mifflin)" in response.content.decode()
     assert API_TOKEN not in response.content.decode()
+
+
+def test_the_admin_button_answers_404_for_an_unknown_connection(operator_client):
+    response = operator_client.post("/admin/connections/connection/999999/test/")
+    assert response.status_code == 404
