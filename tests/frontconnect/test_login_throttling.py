@@ -13,6 +13,7 @@ def test_repeated_failures_lock_the_sign_in_for_a_while(client, operator, url, s
         response = client.post(url, {"username": operator.username, "password": "wrong"})
     assert response.status_code == 429
     assert b"Too many failed sign-ins" in response.content
+    assert b"Try again in 15 minutes" in response.content
     # Even the right password is refused until the lockout ends.
     response = client.post(url, {"username": operator.username, "password": PASSWORD})
     assert response.status_code == 429
