@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import (
@@ -73,6 +74,14 @@ class EventInline(admin.TabularInline):
         return False
 
 
+class ConnectionChangeList(ChangeList):
+    """The changelist never shows secrets, so it neither loads nor decrypts them."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        return queryset.defer(*Connection.SECRET_FIELDS)
+
+
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionAdminForm
@@ -132,6 +141,9 @@ class ConnectionAdmin(admin.ModelAdmin):
     ]
     inlines = [EventInline]
     actions = ["test_connections"]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ConnectionChangeList
 
     @admin.display(description="Name", ordering="name")
     def name_display(self, obj: Connection) -> str:

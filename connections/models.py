@@ -38,6 +38,8 @@ class Status(models.TextChoices):
 class Connection(models.Model):
     """One sign-in to Front's API, by API token or by OAuth 2.0."""
 
+    SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
+
     name = models.CharField("Name your connection", max_length=100)
     company_name = models.CharField("Company name", max_length=200)
     auth_type = models.CharField(
@@ -100,7 +102,7 @@ class Connection(models.Model):
         """Names of the secrets that no configured key can decrypt."""
         return [
             field
-            for field in ("api_token", "access_token", "refresh_token")
+            for field in self.SECRET_FIELDS
             if isinstance(getattr(self, field), UndecryptableSecret)
         ]
 

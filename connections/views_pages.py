@@ -17,7 +17,6 @@ from connections.services import connection_delete
 from connections.views_actions import save_and_follow_up
 
 PAGE_SIZE = 50
-SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
 
 
 def form_page(
@@ -36,7 +35,7 @@ def form_page(
 
 def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     # Secrets are never shown on the list, so they are neither loaded nor decrypted.
-    connections = connection_list_for(request.user).defer(*SECRET_FIELDS)
+    connections = connection_list_for(request.user).defer(*Connection.SECRET_FIELDS)
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "connections/connection_list.html", {"page": page})
 
