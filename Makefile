@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test lint install install-dev browsers clean
+.PHONY: run test lint install install-dev requirements clean
 
 run: $(VENV)/.installed .env
 	$(MANAGE) migrate --noinput
@@ -32,13 +32,19 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
 # Written once with fresh random keys; an existing .env is never overwritten.
 .env:
 	@$(PYTHON) -c "import base64, secrets; print('DJANGO_DEBUG=true'); print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50)); print('FRONTCONNECT_ENCRYPTION_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())" > $@
 	@echo "Wrote .env with new random keys. Keep it: the encryption key is needed to read stored secrets."
+
+# Re-pin every package (transitive ones included) from the short requirements*.in files.
+requirements: | $(BIN)/python
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
