@@ -20,9 +20,9 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections import authorization, services
-from connections.crypto import secret_state
+from common.crypto import secret_state
 from connections.forms import ConnectionAdminForm
-from connections.http import admin_user
+from common.http import admin_user
 from connections.models import AuthType, Connection, Event, Scope, Source, Status
 
 STATUS_COLOURS: dict[str, str] = {

@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 from connections import front
 from connections.models import Action, Connection, PendingAuthorization, Status
 from connections.services import event_record
-from oauthclients.services import oauth_redirect_uri
+from common.oauth import oauth_redirect_uri
 
 
 class AuthorizationError(ValidationError):

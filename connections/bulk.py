@@ -30,7 +30,7 @@ from connections.bulk_formats import (
     csv_escape,
     rows_read,
 )
-from connections.crypto import UndecryptableSecret
+from common.crypto import UndecryptableSecret
 from connections.forms import API_TOKEN_MAX_LENGTH
 from connections.keys import encryption_key_check
 from connections.models import Action, AuthType, Connection, Event, Scope, Status

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db import connection as db
 from django.db import models, transaction
 
-from connections import crypto
+from common import crypto
 from connections.models import (
     Action,
     Connection,

@@ -6,7 +6,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.crypto import EncryptedTextField, UndecryptableSecret
+from common.crypto import EncryptedTextField, UndecryptableSecret
 from oauthclients.models import OAuthClient
 
 

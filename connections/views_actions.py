@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.forms import ConnectionForm
-from connections.http import AuthenticatedHttpRequest
+from common.http import AuthenticatedHttpRequest
 from connections.models import Connection, Source, Status
 from connections.selectors import connection_list_for
 from connections.services import (

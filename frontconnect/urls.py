@@ -7,6 +7,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
+from common.oauth import CALLBACK_PATH
+from connections import oauth_views
 from connections.views import healthz
 
 admin.site.site_header = "FrontConnect"
@@ -16,7 +18,7 @@ admin.site.index_title = "Connections to Front"
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("healthz", healthz, name="healthz"),
-    path("oauth/", include("connections.oauth_urls")),
+    path(CALLBACK_PATH, include(([path("", oauth_views.callback, name="callback")], "oauth"))),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

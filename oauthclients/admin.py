@@ -9,11 +9,11 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections.crypto import secret_state
-from connections.http import admin_user
+from common.crypto import secret_state
+from common.http import admin_user
 from oauthclients.forms import OAuthClientForm
 from oauthclients.models import OAuthClient
-from oauthclients.services import oauth_redirect_uri
+from common.oauth import oauth_redirect_uri
 
 if TYPE_CHECKING:
     # A dev-only package: the annotation below is never evaluated at runtime.

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from connections.crypto import EncryptedTextField
+from common.crypto import EncryptedTextField
 
 
 class OAuthClient(models.Model):

@@ -6,7 +6,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import connections.crypto
+import common.crypto
 
 
 class Migration(migrations.Migration):
@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "api_token",
-                    connections.crypto.EncryptedTextField(
+                    common.crypto.EncryptedTextField(
                         blank=True, default="", verbose_name="API token"
                     ),
                 ),
@@ -66,13 +66,13 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "access_token",
-                    connections.crypto.EncryptedTextField(
+                    common.crypto.EncryptedTextField(
                         blank=True, default="", verbose_name="access token"
                     ),
                 ),
                 (
                     "refresh_token",
-                    connections.crypto.EncryptedTextField(
+                    common.crypto.EncryptedTextField(
                         blank=True, default="", verbose_name="refresh token"
                     ),
                 ),
@@ -226,7 +226,7 @@ class Migration(migrations.Migration):
                 ("state_hash", models.CharField(max_length=64, unique=True)),
                 ("session_key_hash", models.CharField(max_length=64)),
                 ("redirect_uri", models.CharField(max_length=500)),
-                ("code_verifier", connections.crypto.EncryptedTextField(blank=True, default="")),
+                ("code_verifier", common.crypto.EncryptedTextField(blank=True, default="")),
                 ("return_url", models.CharField(max_length=500)),
                 (
                     "source",

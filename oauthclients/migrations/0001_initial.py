@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import connections.crypto
+import common.crypto
 
 
 class Migration(migrations.Migration):
@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
                 ("client_id", models.CharField(max_length=255, verbose_name="Client ID")),
                 (
                     "client_secret",
-                    connections.crypto.EncryptedTextField(
+                    common.crypto.EncryptedTextField(
                         blank=True, default="", verbose_name="Client secret"
                     ),
                 ),

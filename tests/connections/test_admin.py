@@ -278,7 +278,7 @@ def test_scopes_come_installed(db):
 def test_the_changelist_never_decrypts_a_secret(operator_client, token_connection):
     from unittest import mock
 
-    with mock.patch("connections.crypto.decrypt", autospec=True) as decrypt:
+    with mock.patch("common.crypto.decrypt", autospec=True) as decrypt:
         response = operator_client.get(LIST_URL)
     assert response.status_code == 200
     assert b"Support inbox" in response.content

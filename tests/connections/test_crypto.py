@@ -6,7 +6,7 @@ import secrets
 import pytest
 from django.db import connection as db
 
-from connections.crypto import UndecryptableSecret, needs_rotation
+from common.crypto import UndecryptableSecret, needs_rotation
 from connections.models import Connection
 from oauthclients.models import OAuthClient
 from tests.conftest import API_TOKEN, CLIENT_SECRET

@@ -11,7 +11,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from connections.crypto import UndecryptableSecret
+from common.crypto import UndecryptableSecret
 from connections.models import Action, AuthType, Connection, Event, Scope, Source, Status
 from connections.services import event_record
 from tests.conftest import API_TOKEN, CLIENT_SECRET
