@@ -19,10 +19,10 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from connections import authorization, services
 from common.crypto import secret_state
-from connections.forms import ConnectionAdminForm
 from common.http import admin_user
+from connections import authorization, services
+from connections.forms import ConnectionAdminForm
 from connections.models import AuthType, Connection, Event, Scope, Source, Status
 
 STATUS_COLOURS: dict[str, str] = {

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
+from common.oauth import oauth_redirect_uri
 from connections import front
 from connections.models import Action, Connection, PendingAuthorization, Status
 from connections.services import event_record
-from common.oauth import oauth_redirect_uri
 
 
 class AuthorizationError(ValidationError):

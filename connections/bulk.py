@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.crypto import UndecryptableSecret
 from connections.bulk_formats import (
     COLUMNS,
     ImportRefused,
@@ -30,7 +31,6 @@ from connections.bulk_formats import (
     csv_escape,
     rows_read,
 )
-from common.crypto import UndecryptableSecret
 from connections.forms import API_TOKEN_MAX_LENGTH
 from connections.keys import encryption_key_check
 from connections.models import Action, AuthType, Connection, Event, Scope, Status

@@ -129,6 +129,7 @@ class Source(models.TextChoices):
     SELF_SERVICE = "self_service", "Self-service"
     COMMAND = "command", "Command"
     WORKER = "worker", "Worker"
+    API = "api", "Service API"
 
 
 class Event(models.Model):
@@ -154,6 +155,33 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.connection_name}"
+
+
+class Transition(models.Model):
+    """One change of a connection's status, written only by ``connections.status``.
+
+    Alerts, webhooks and the dashboard read these rows; nothing else records a status change.
+    """
+
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="transitions"
+    )
+    connection_name = models.CharField(max_length=100)
+    old_status = models.CharField(max_length=20, choices=Status.choices)
+    new_status = models.CharField(max_length=20, choices=Status.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["connection", "-created_at"], name="transition_conn_time")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_name}: {self.old_status} -> {self.new_status}"
 
 
 class PendingAuthorization(models.Model):

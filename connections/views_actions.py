@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from common.http import AuthenticatedHttpRequest
 from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.forms import ConnectionForm
-from common.http import AuthenticatedHttpRequest
 from connections.models import Connection, Source, Status
 from connections.selectors import connection_list_for
 from connections.services import (

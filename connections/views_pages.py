@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
 from common.crypto import secret_state
-from connections.forms import ConnectionForm
 from common.http import AuthenticatedHttpRequest
+from connections.forms import ConnectionForm
 from connections.models import Connection, Source
 from connections.selectors import connection_history, connection_list_for
 from connections.services import connection_delete

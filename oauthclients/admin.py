@@ -11,9 +11,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from common.crypto import secret_state
 from common.http import admin_user
+from common.oauth import oauth_redirect_uri
 from oauthclients.forms import OAuthClientForm
 from oauthclients.models import OAuthClient
-from common.oauth import oauth_redirect_uri
 
 if TYPE_CHECKING:
     # A dev-only package: the annotation below is never evaluated at runtime.

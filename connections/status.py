@@ -1,0 +1,86 @@
+"""The one door through which a connection's status changes.
+
+``connection_status_set`` is the only code that writes ``Connection.status`` after a row is
+created. Each change from one status to another becomes a ``Transition`` row (old, new, reason,
+when, source, actor); subscribers (alerts, webhooks) are called with it after the transaction
+commits, so a rolled-back change never notifies anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
+from django.utils import timezone
+
+from connections.models import Connection, Source, Status, Transition
+
+logger = logging.getLogger(__name__)
+
+TransitionHandler = Callable[[Transition], None]
+_handlers: list[TransitionHandler] = []
+
+
+def transition_subscribe(handler: TransitionHandler) -> TransitionHandler:
+    """Call ``handler`` with every transition after its transaction commits (usable as decorator)."""
+    if handler not in _handlers:
+        _handlers.append(handler)
+    return handler
+
+
+def _publish(transition: Transition) -> None:
+    for handler in list(_handlers):
+        try:
+            handler(transition)
+        except Exception:
+            # One failing subscriber (a mail server down) must not hide the change from the others.
+            logger.exception(
+                "Transition handler %s failed for transition %s", handler, transition.pk
+            )
+
+
+def connection_status_set(
+    *,
+    connection: Connection,
+    status: Status | str,
+    reason: str,
+    source: Source | str,
+    actor: User | AnonymousUser | None = None,
+) -> Transition | None:
+    """Move a saved connection to ``status``, recording a Transition if it really changed.
+
+    The write is a compare-and-swap on the status read just before, so two processes racing to
+    change one connection record two honest transitions, never a lost or invented one.
+    """
+    new = Status(status)
+    with transaction.atomic():
+        for _attempt in range(5):
+            old = (
+                Connection.objects.filter(pk=connection.pk).values_list("status", flat=True).first()
+            )
+            if old is None:
+                raise Connection.DoesNotExist(f"Connection {connection.pk} no longer exists.")
+            if old == new:
+                connection.status = new
+                return None
+            swapped = Connection.objects.filter(pk=connection.pk, status=old).update(
+                status=new, updated_at=timezone.now()
+            )
+            if swapped:
+                break
+        else:  # pragma: no cover - five lost races in a row
+            raise RuntimeError(f"Could not change the status of connection {connection.pk}.")
+        transition = Transition.objects.create(
+            connection=connection,
+            connection_name=connection.name,
+            old_status=old,
+            new_status=new,
+            reason=reason[:500],
+            source=Source(source),
+            actor=actor if actor is not None and actor.is_authenticated else None,
+        )
+        transaction.on_commit(lambda: _publish(transition))
+    connection.status = new
+    return transition
