@@ -24,7 +24,7 @@ _handlers: list[TransitionHandler] = []
 
 
 def transition_subscribe(handler: TransitionHandler) -> TransitionHandler:
-    """Call ``handler`` with every transition after its transaction commits (usable as decorator)."""
+    """Call ``handler`` with each transition after its transaction commits; usable as decorator."""
     if handler not in _handlers:
         _handlers.append(handler)
     return handler
@@ -35,7 +35,7 @@ def _publish(transition: Transition) -> None:
         try:
             handler(transition)
         except Exception:
-            # One failing subscriber (a mail server down) must not hide the change from the others.
+            # One failing subscriber (mail server down) must not hide the change from the others.
             logger.exception(
                 "Transition handler %s failed for transition %s", handler, transition.pk
             )
