@@ -1,0 +1,81 @@
+"""Rules for text that users type or paste: one validator per kind of text.
+
+- Secret text (API tokens, client IDs and secrets): what Front issues, printable ASCII without
+  spaces, because it travels in HTTP headers, which carry nothing else.
+- Plain text fields (names, company names): any language, but no control characters, which could
+  rewrite a terminal or a log line.
+- Names compared for uniqueness: one normalised form, so look-alikes count as the same name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
+
+# Printable ASCII from "!" to "~": no space, no control character, nothing HTTP headers refuse.
+_SECRET_TEXT = re.compile(r"[\x21-\x7e]*")
+# Unicode "Cc" (controls) and the bidirectional overrides that can disguise text in a terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters that render as nothing: zero-width space/joiners, word joiner, BOM, soft hyphen.
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+@deconstructible
+class SecretTextValidator:
+    """Accept only what Front issues as a credential: printable ASCII, no spaces."""
+
+    message = (
+        "%(label)s may contain only printable ASCII characters without spaces (letters, digits "
+        "and punctuation); paste it again exactly as Front shows it."
+    )
+    code = "secret_text"
+
+    def __init__(self, label: str = "This value") -> None:
+        self.label = label
+
+    def __call__(self, value: str) -> None:
+        if value and not _SECRET_TEXT.fullmatch(value):
+            raise ValidationError(self.message, code=self.code, params={"label": self.label})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretTextValidator) and other.label == self.label
+
+
+@deconstructible
+class PlainTextValidator:
+    """Refuse control characters (and direction overrides) in a one-line text field."""
+
+    message = "Remove the control characters (such as tabs, line breaks or escape codes)."
+    code = "control_characters"
+
+    def __call__(self, value: str) -> None:
+        if value and _CONTROL.search(value):
+            raise ValidationError(self.message, code=self.code)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlainTextValidator)
+
+
+def is_secret_text(value: str) -> bool:
+    """True when ``value`` is non-empty printable ASCII without spaces."""
+    return bool(value) and _SECRET_TEXT.fullmatch(value) is not None
+
+
+def name_key(name: str) -> str:
+    """The form in which two names are compared: NFKC, case-folded, invisible characters removed.
+
+    ``Acme``, ``ＡＣＭＥ`` and ``Acme`` followed by a zero-width space all give ``acme``.
+    """
+    text = unicodedata.normalize("NFKC", name)
+    text = _INVISIBLE.sub("", text)
+    return unicodedata.normalize("NFKC", text.casefold()).strip()
+
+
+def terminal_safe(text: str) -> str:
+    """Text for a terminal: every non-printable character escaped, so output cannot be forged."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
