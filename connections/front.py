@@ -10,7 +10,9 @@ import base64
 import hashlib
 import logging
 import secrets
+import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -332,3 +334,126 @@ def me(*, token: str) -> Company:
     if response.status_code == 403:
         raise FrontError(f"The token lacks a permission Front requires{detail}.", kind="forbidden")
     raise _common_error(response, what)
+
+
+# --- The Front proxy's transport (used by api/proxy.py). ---------------------------------------
+
+FORWARD_REQUEST_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-language",
+        "content-type",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-unmodified-since",
+    }
+)
+FORWARD_RESPONSE_HEADERS = frozenset(
+    {
+        "content-type",
+        "etag",
+        "last-modified",
+        "retry-after",
+        "x-front-tier",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    }
+)
+_forward_session: requests.Session | None = None
+_forward_session_lock = threading.Lock()
+
+
+def _pooled_session() -> requests.Session:
+    """One keep-alive connection pool per process, shared by every proxied request."""
+    global _forward_session
+    if _forward_session is None:
+        with _forward_session_lock:
+            if _forward_session is None:
+                session = requests.Session()
+                # A connect failure sent nothing, so retrying it once is safe for any method.
+                adapter = HTTPAdapter(
+                    pool_connections=4,
+                    pool_maxsize=64,
+                    max_retries=Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0),
+                )
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                _forward_session = session
+    return _forward_session
+
+
+@dataclass
+class ForwardResponse:
+    """Front's answer to a proxied request; read ``chunks()`` once, or ``close()`` it."""
+
+    status: int
+    headers: dict[str, str]
+    _response: requests.Response = field(repr=False)
+
+    def chunks(self, size: int = 65536) -> Iterator[bytes]:
+        try:
+            yield from self._response.iter_content(size)
+        except requests.RequestException:
+            logger.warning("Front's answer to a proxied request broke off.")
+        finally:
+            self._response.close()
+
+    def close(self) -> None:
+        self._response.close()
+
+
+@sensitive_variables("token", "sent")
+def forward(
+    method: str,
+    path: str,
+    *,
+    token: str,
+    query: str = "",
+    body: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+    stream: bool = True,
+) -> ForwardResponse:
+    """Send one request to Front's API base with a bearer token; only allowlisted headers go."""
+    base = settings.FRONT_API_URL.rstrip("/")
+    url = f"{base}/{path}"
+    if path.startswith("/") or "\\" in path or ".." in path.split("/"):
+        raise FrontError("That path is outside Front's API.", kind="refused")
+    if query:
+        url = f"{url}?{query}"
+    sent = {
+        name: value
+        for name, value in (headers or {}).items()
+        if name.lower() in FORWARD_REQUEST_HEADERS
+    }
+    sent["Authorization"] = f"Bearer {token}"
+    timeout = _timeout()
+    what = f"{method} /{path.split('?')[0][:100]}"
+    try:
+        response = _pooled_session().request(
+            method,
+            url,
+            data=body or None,
+            headers=sent,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=stream,
+        )
+    except requests.Timeout:
+        raise FrontError(
+            f"Front did not answer {what} within {timeout:g} seconds; try again later.",
+            kind="timeout",
+        ) from None
+    except requests.RequestException as exc:
+        logger.warning("Could not reach %s for %s: %s", _host(url), what, type(exc).__name__)
+        raise FrontError(
+            f"Could not reach Front at {_host(url)} ({what}); try again later.",
+            kind="unreachable",
+        ) from None
+    kept = {
+        name.lower(): value
+        for name, value in response.headers.items()
+        if name.lower() in FORWARD_RESPONSE_HEADERS
+    }
+    return ForwardResponse(status=response.status_code, headers=kept, _response=response)

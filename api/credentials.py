@@ -1,0 +1,36 @@
+"""A connection's bearer token for Front, through the services that own refresh."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.views.decorators.debug import sensitive_variables
+
+from connections import services
+from connections.models import Connection, Source
+
+
+@dataclass(frozen=True)
+class Bearer:
+    token: str
+    expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"<Bearer expires_at={self.expires_at}>"
+
+
+@sensitive_variables("token")
+def bearer_for(connection: Connection) -> Bearer:
+    """The API token, or the OAuth access token refreshed first when near expiry."""
+    token = services.connection_access_token(connection=connection)
+    expires_at = connection.access_token_expires_at if connection.is_oauth else None
+    return Bearer(token=str(token), expires_at=expires_at)
+
+
+@sensitive_variables("fresh")
+def bearer_after_rejection(connection: Connection, *, actor: User | None) -> Bearer:
+    """A new access token after Front answered 401 to the one we sent (refreshed at most once)."""
+    fresh = services.connection_refresh(connection=connection, actor=actor, source=Source.API)
+    return Bearer(token=str(fresh.access_token), expires_at=fresh.access_token_expires_at)

@@ -1,0 +1,130 @@
+"""Every API error is JSON ``{"error": "<sentence>", "fields": {...}}`` with the usual status."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from connections import front
+
+NOT_FOUND = "No connection with this id is within this API key's reach."
+INVALID_INPUT = "The request has errors: see the fields."
+# Codes a domain ValidationError carries when the request is valid but clashes with stored data.
+CONFLICT_CODES = frozenset({"name_taken", "unique"})
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the connection's current state."
+    default_code = "conflict"
+
+
+class RateBudgetExhausted(exceptions.APIException):
+    """Answered instead of spending the company's Front rate limit."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "rate_budget"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(
+            "This Front company's request budget is used up for now: "
+            f"try again in {self.retry_after} seconds."
+        )
+
+
+class FrontUnavailable(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "front_unavailable"
+
+
+class FrontTimeout(exceptions.APIException):
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_code = "front_timeout"
+
+
+def front_error(exc: front.FrontError) -> exceptions.APIException:
+    """The API's answer when Front could not give what the request needed."""
+    kind = str(getattr(exc.kind, "value", exc.kind))
+    if kind == "rate_limited":
+        return RateBudgetExhausted(exc.retry_after or 60)
+    if kind in {"invalid_grant", "unauthorized", "forbidden", "invalid_client"}:
+        # The connection itself must be fixed (re-authorized or its token re-entered).
+        return Conflict(str(exc))
+    if kind == "timeout":
+        return FrontTimeout(str(exc))
+    return FrontUnavailable(str(exc))
+
+
+def _messages(errors: Any) -> list[str]:
+    """Every sentence in a (possibly nested) DRF error detail, in order."""
+    if isinstance(errors, dict):
+        return [message for value in errors.values() for message in _messages(value)]
+    if isinstance(errors, list):
+        return [message for value in errors for message in _messages(value)]
+    return [str(errors)]
+
+
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {str(name): _messages(errors) for name, errors in detail.items()}
+    return {"non_field_errors": _messages(detail)}
+
+
+def _domain_validation(exc: DjangoValidationError) -> exceptions.APIException:
+    """A ValidationError from the domain core: 409 for a clash with stored data, else 400."""
+    if hasattr(exc, "error_dict"):
+        errors = {
+            name: [str(message) for error in errors for message in error.messages]
+            for name, errors in exc.error_dict.items()
+        }
+        codes = {error.code for errors in exc.error_dict.values() for error in errors}
+    else:
+        errors = {"non_field_errors": [str(message) for message in exc.messages]}
+        codes = {error.code for error in exc.error_list}
+    fields = {
+        ("non_field_errors" if name == "__all__" else name): messages
+        for name, messages in errors.items()
+    }
+    failure: exceptions.APIException
+    if codes & CONFLICT_CODES:
+        failure = Conflict(next(iter(next(iter(fields.values())))))
+    else:
+        failure = exceptions.ValidationError(fields)
+    return failure
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler, answering every error in the API's one JSON shape."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(NOT_FOUND)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = _domain_validation(exc)
+    elif isinstance(exc, front.FrontError):
+        exc = front_error(exc)
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers: dict[str, str] = {}
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    if isinstance(exc, RateBudgetExhausted):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif getattr(exc, "wait", None):
+        headers["Retry-After"] = str(math.ceil(exc.wait))  # type: ignore[attr-defined]
+    body: dict[str, Any]
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"error": INVALID_INPUT, "fields": _field_errors(exc.detail)}
+    else:
+        body = {"error": str(exc.detail), "fields": {}}
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)

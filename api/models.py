@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from connections.models import Connection
+
+# Every key starts with this, so a leaked key is recognisable (and secret scanners can match it).
+KEY_PREFIX = "fc_live_"
+
+
+class Permission(models.TextChoices):
+    READ = "read", "Read connection details"
+    TOKEN = "token", "Get an access token"
+    PROXY = "proxy", "Call Front through the proxy"
+    WRITE = "write", "Create, change and delete connections"
+
+
+class KeyScope(models.TextChoices):
+    ALL = "all", "All connections"
+    USERS = "users", "The connections of chosen users"
+    CONNECTIONS = "connections", "Chosen connections"
+
+
+class ApiKey(models.Model):
+    """A service's key to the API; only the SHA-256 of the key is stored."""
+
+    name = models.CharField(max_length=100)
+    # The readable part of the key (fc_live_<public_id>): how a key is found, and recognised.
+    public_id = models.CharField(max_length=24, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        help_text="The person accountable for this key, recorded as the actor of its changes.",
+    )
+    scope = models.CharField(
+        "reaches", max_length=20, choices=KeyScope.choices, default=KeyScope.USERS
+    )
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        help_text="With “The connections of chosen users”: whose connections the key reaches.",
+    )
+    connections = models.ManyToManyField(
+        Connection,
+        blank=True,
+        related_name="+",
+        help_text="With “Chosen connections”: the connections the key reaches.",
+    )
+    permissions = models.JSONField(default=list, help_text="What the key may do.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_ip = models.GenericIPAddressField(
+        "last used from", null=True, blank=True, editable=False
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.pk}: {self.prefix}>"
+
+    @property
+    def prefix(self) -> str:
+        return KEY_PREFIX + self.public_id
+
+    def allows(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ApiKeyUsage(models.Model):
+    """How often one key used one connection: a counter, not one history row per call."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveBigIntegerField(default=0)
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "API key usage"
+        verbose_name_plural = "API key usage"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "connection"], name="apikeyusage_key_connection")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} used {self.connection_id}: {self.count}"

@@ -1,0 +1,37 @@
+"""What an API key may do: one permission per kind of request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from api.models import ApiKey, Permission
+
+MISSING = {
+    Permission.READ: "This API key may not read connections (it lacks the 'read' permission).",
+    Permission.TOKEN: "This API key may not get access tokens (it lacks the 'token' permission).",
+    Permission.PROXY: "This API key may not call Front through the proxy (it lacks the 'proxy' "
+    "permission).",
+    Permission.WRITE: "This API key may not create, change, test or delete connections (it lacks "
+    "the 'write' permission).",
+}
+
+
+def request_key(request: Request) -> ApiKey:
+    """The API key that authenticated this request."""
+    key = request.auth
+    assert isinstance(key, ApiKey)  # noqa: S101  (IsAuthenticated ran before any view code)
+    return key
+
+
+class KeyPermission(BasePermission):
+    """Grants a view's action when the key holds the permission the view names for it."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not isinstance(request.auth, ApiKey):
+            return False
+        needed: Permission = view.required_permission(request)
+        self.message = MISSING[needed]
+        return request.auth.allows(needed)

@@ -1,0 +1,124 @@
+"""JSON shapes of the API. Serializers only translate: the rules live in the domain core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from common.crypto import secret_state
+from connections.models import AuthType, Connection, Status
+
+
+def _state(value: object) -> str:
+    state = secret_state(value)
+    return str(getattr(state, "value", state))
+
+
+class OAuthClientRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class SecretStatesSerializer(serializers.Serializer):
+    """Whether each secret is stored; never the secret itself."""
+
+    api_token = serializers.CharField(read_only=True)
+    access_token = serializers.CharField(read_only=True)
+    refresh_token = serializers.CharField(read_only=True)
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """A connection as the API shows it: every field but the secrets, which show as states."""
+
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    oauth_client = OAuthClientRefSerializer(read_only=True, allow_null=True)
+    scopes = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    secrets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Connection
+        fields = [
+            "id",
+            "name",
+            "company_name",
+            "auth_type",
+            "status",
+            "owner",
+            "oauth_client",
+            "scopes",
+            "front_company_id",
+            "front_company_name",
+            "access_token_expires_at",
+            "authorized_at",
+            "last_checked_at",
+            "last_check_result",
+            "created_at",
+            "updated_at",
+            "secrets",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(SecretStatesSerializer)
+    def get_secrets(self, connection: Connection) -> dict[str, str]:
+        return {name: _state(getattr(connection, name)) for name in Connection.SECRET_FIELDS}
+
+
+class ConnectionWriteSerializer(serializers.Serializer):
+    """What a client sends to create or change a connection (the form's fields, by value)."""
+
+    name = serializers.CharField(max_length=100, trim_whitespace=False)
+    company_name = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False)
+    auth_type = serializers.ChoiceField(choices=AuthType.choices)
+    api_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        max_length=4096,
+        help_text="Token connections: the API token from Front. Never returned.",
+    )
+    oauth_client = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="OAuth 2.0 connections: the id of the OAuth 2.0 client.",
+    )
+    scopes = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        max_length=200,
+        help_text="OAuth 2.0 connections: Front scope codes such as conversations:read.",
+    )
+    owner = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="Username of the owner; defaults to the API key's owner when creating.",
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # Only the fields the client sent: PATCH must not mistake an absent field for a blank one.
+        return dict(super().to_internal_value(data))
+
+
+class AccessTokenSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["Bearer"])
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the token expires; null for an API token."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="What went wrong, in a sentence.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field name to its error sentences; empty unless the input was refused.",
+    )
+
+
+class ConnectionFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    auth_type = serializers.ChoiceField(choices=AuthType.choices, required=False)
+    owner = serializers.CharField(required=False, max_length=150)
