@@ -8,12 +8,13 @@ MAX_PATH_LENGTH = 2048
 MAX_QUERY_LENGTH = 8192
 # RFC 3986 unreserved and sub-delims, plus ":" and "@": every character a Front API path uses.
 # No "%" (so nothing is decoded twice), no "\", no "/" inside a segment, no space or control.
-SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@-]+$")
+# Both patterns are used with fullmatch: "$" would let a trailing newline through.
+SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
 # In the raw request line: an encoded "/", "\", ".", "%" or control character is refused before
 # the server's decoding could turn it into a path separator or a dot segment.
 RAW_ENCODED = re.compile(r"%(?:2[EeFf5]|5[Cc]|[01][0-9A-Fa-f]|7[Ff])")
 # A query string goes to Front as it came, so it may hold no space, control character or "#".
-QUERY = re.compile(r"^[\x21-\x7e]*$")
+QUERY = re.compile(r"[\x21-\x7e]*")
 
 
 class PathRefused(ValueError):
@@ -30,7 +31,7 @@ def front_path(path: str, *, raw: str | None = None) -> str:
     # A trailing slash is a real difference for some APIs; an empty segment anywhere else is not.
     inner = segments[:-1] if len(segments) > 1 and segments[-1] == "" else segments
     for segment in inner:
-        if not SEGMENT.match(segment):
+        if not SEGMENT.fullmatch(segment):
             raise PathRefused(
                 "The path may contain only letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ "
                 "between single slashes."
@@ -44,7 +45,7 @@ def front_path(path: str, *, raw: str | None = None) -> str:
 
 def front_query(query: str) -> str:
     """The query string to send to Front as it came, or PathRefused."""
-    if len(query) > MAX_QUERY_LENGTH or not QUERY.match(query) or "#" in query:
+    if len(query) > MAX_QUERY_LENGTH or not QUERY.fullmatch(query) or "#" in query:
         raise PathRefused("The query string contains spaces, control characters or '#'.")
     return query
 

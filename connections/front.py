@@ -376,7 +376,17 @@ def _pooled_session() -> requests.Session:
                 adapter = HTTPAdapter(
                     pool_connections=4,
                     pool_maxsize=64,
-                    max_retries=Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0),
+                    max_retries=Retry(
+                        total=1,
+                        connect=1,
+                        read=0,
+                        status=0,
+                        other=0,
+                        redirect=0,
+                        respect_retry_after_header=False,
+                        raise_on_status=False,
+                        raise_on_redirect=False,
+                    ),
                 )
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)

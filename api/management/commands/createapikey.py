@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from api.keys import apikey_create
+from api.models import KeyScope, Permission
+
+MAX_DAYS = 3650
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a service API key and print it once, alone on the last line. It reaches the "
+        "owner's connections, or every connection with --all-connections."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("name", metavar="NAME", help="What the key is for, e.g. 'CRM sync'.")
+        parser.add_argument(
+            "--owner",
+            required=True,
+            metavar="USERNAME",
+            help="The user accountable for the key; the key reaches this user's connections.",
+        )
+        parser.add_argument(
+            "--all-connections",
+            action="store_true",
+            help="Reach every connection, not only the owner's.",
+        )
+        parser.add_argument(
+            "--permission",
+            action="extend",
+            nargs="+",
+            default=[],
+            metavar="PERMISSION",
+            help="read, token, proxy or write (repeatable; default: read).",
+        )
+        parser.add_argument(
+            "--expires",
+            metavar="DAYS",
+            help=f"Expire after this many days (1 to {MAX_DAYS}); default: never.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["name"].strip()
+        if not name or len(name) > 100:
+            raise CommandError("NAME must be 1 to 100 characters.")
+        owner = get_user_model().objects.filter(username=options["owner"]).first()
+        if owner is None:
+            raise CommandError(f"--owner: no user is named {options['owner']!r}.")
+        permissions = options["permission"] or [Permission.READ]
+        unknown = [p for p in permissions if p not in Permission.values]
+        if unknown:
+            raise CommandError(
+                f"--permission: unknown permission {unknown[0]!r}; choose from "
+                f"{', '.join(Permission.values)}."
+            )
+        expires_at = None
+        if options["expires"] is not None:
+            raw = str(options["expires"])
+            if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+                raise CommandError(
+                    f"--expires: give a whole number of days from 1 to {MAX_DAYS}, not {raw!r}."
+                )
+            expires_at = timezone.now() + timedelta(days=int(raw))
+        scope = KeyScope.ALL if options["all_connections"] else KeyScope.USERS
+        made = apikey_create(
+            name=name, owner=owner, permissions=permissions, scope=scope, expires_at=expires_at
+        )
+        key = made.key
+        reach = "every connection" if scope == KeyScope.ALL else f"{owner.username}'s connections"
+        until = f"until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "with no expiry"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created API key {key.name!r} ({key.prefix}) reaching {reach}, "
+                f"allowed: {', '.join(key.permissions)}, {until}."
+            )
+        )
+        self.stdout.write("Store the key now: it is shown only this once.")
+        self.stdout.write(made.plaintext, style_func=lambda text: text)
