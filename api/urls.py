@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -15,7 +15,13 @@ router.register("connections", ConnectionViewSet, basename="connection")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
-    path("v1/connections/<str:pk>/front/<path:front_path>", front_proxy, name="front-proxy"),
+    # Any character may follow front/ so that the proxy itself refuses (with a JSON 400) what
+    # Django's <path:> converter would turn into an HTML 404, such as an encoded line break.
+    re_path(
+        r"^v1/connections/(?P<pk>[^/]+)/front/(?P<front_path>[\s\S]+)\Z",
+        front_proxy,
+        name="front-proxy",
+    ),
     path(
         "schema/",
         login_not_required(SpectacularAPIView.as_view(authentication_classes=[])),

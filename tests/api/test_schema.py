@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from drf_spectacular.validation import validate_schema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.models import KeyScope
+from connections.models import AuthType, Connection
+from tests.conftest import API_TOKEN
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_is_valid_openapi_3_with_a_bearer_scheme(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A FrontConnect API key: Authorization: Bearer fc_live_…",
+    }
+    paths = schema["paths"]
+    assert set(paths) == {
+        "/api/v1/connections/",
+        "/api/v1/connections/{id}/",
+        "/api/v1/connections/{id}/test/",
+        "/api/v1/connections/{id}/access-token/",
+        "/api/v1/connections/{id}/front/{front_path}",
+    }
+    token = paths["/api/v1/connections/{id}/access-token/"]["post"]
+    assert {"200", "401", "403", "404", "429"} <= set(token["responses"])
+    assert token["security"] == [{"ApiKey": []}]
+    assert set(paths["/api/v1/connections/{id}/front/{front_path}"]) >= {
+        "get", "post", "put", "patch", "delete"
+    }  # fmt: skip
+
+
+def test_the_docs_page_loads_its_assets_from_this_installation_only(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "swagger-ui" in page
+    references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page)
+    assert references
+    for reference in references:
+        assert reference.startswith("/static/") or reference.startswith("/api/schema/"), reference
+    assert "cdn" not in page.lower() and "https://" not in page
+
+
+@pytest.fixture
+def api_schema(db, make_key, front_settings, echo_front, settings, owner, oauth_client, scopes):
+    # Front's API is the recording stand-in (every method); its token endpoint is the OAuth one.
+    settings.FRONT_API_URL = echo_front.url
+    connection = Connection(name="Token one", company_name="Acme", owner=owner)
+    connection.api_token = API_TOKEN
+    connection.save()
+    Connection.objects.create(
+        name="OAuth one",
+        company_name="Acme",
+        auth_type=AuthType.OAUTH2,
+        oauth_client=oauth_client,
+        owner=owner,
+    )
+    made = make_key(scope=KeyScope.ALL)
+    loaded = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    loaded.config.headers = {"Authorization": f"Bearer {made.plaintext}"}
+    return loaded
+
+
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.response_schema_conformance,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+]
+
+
+def test_the_api_keeps_its_schema_under_generated_requests(api_schema):
+    # Driven through the Python API (not @schema.parametrize) with a bounded number of examples
+    # per operation, so the run stays well under a minute.
+    headers = dict(api_schema.config.headers)
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    # Deleting last, so that the other operations still meet the connections that exist.
+    operations.sort(key=lambda operation: operation.label == "DELETE /api/v1/connections/{id}/")
+    assert len(operations) == 13
+    statuses: dict[str, set[int]] = {}
+    known_ids = list(Connection.objects.values_list("pk", flat=True))
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy(), known=st.sampled_from([None, *known_ids]))
+        @settings(
+            max_examples=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: schemathesis.Case, known: int | None) -> None:
+            # Half the time, an id that exists: random ids alone would only ever meet 404.
+            if known is not None and case.path_parameters and "id" in case.path_parameters:
+                case.path_parameters["id"] = known
+            response = case.call_and_validate(headers=headers, checks=CHECKS)
+            statuses.setdefault(case.operation.label, set()).add(response.status_code)
+
+        run()
+
+    # The key worked: the run reached the API's answers, not only its 401s.
+    assert 200 in statuses["GET /api/v1/connections/"]
+    assert statuses["POST /api/v1/connections/"] & {201, 400}
+    assert statuses["GET /api/v1/connections/{id}/front/{front_path}"] - {401, 403}
