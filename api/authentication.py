@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import SimpleLazyObject
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -31,7 +32,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         keys.apikey_touch(key, request.META.get("REMOTE_ADDR") or None)
-        return key.owner, key
+        # Loaded on first use: the proxy's hot path never needs the owner's row.
+        return SimpleLazyObject(lambda: key.owner), key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

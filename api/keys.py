@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db import connections as db_connections
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from api.models import KEY_PREFIX, ApiKey, ApiKeyUsage, KeyScope, Permission
 from connections.models import Connection
+
+logger = logging.getLogger(__name__)
 
 PUBLIC_ID_LENGTH = 12
 # fc_live_ + 12 hex characters + _ + 43 base64url characters (32 random bytes).
@@ -50,7 +56,7 @@ def apikey_create(
     scope: str = KeyScope.USERS,
     users: Iterable[User] | None = None,
     connections: Iterable[Connection] = (),
-    expires_at: timezone.datetime | None = None,
+    expires_at: datetime | None = None,
     created_by: User | None = None,
     key: ApiKey | None = None,
 ) -> NewKey:
@@ -84,12 +90,14 @@ def apikey_authenticate(plaintext: str) -> ApiKey | None:
     match = KEY_PATTERN.match(plaintext)
     if match is None:
         return None
-    key = ApiKey.objects.select_related("owner").filter(public_id=match.group(1)).first()
-    if key is None or not hmac.compare_digest(key.key_hash, key_hash(plaintext)):
+    try:
+        # The owner is checked in the query and loaded only if a request needs it.
+        key = ApiKey.objects.filter(owner__is_active=True).get(public_id=match.group(1))
+    except ApiKey.DoesNotExist:
         return None
-    if not key.is_active() or not key.owner.is_active:
+    if not hmac.compare_digest(key.key_hash, key_hash(plaintext)):
         return None
-    return key
+    return key if key.is_active() else None
 
 
 def apikey_touch(key: ApiKey, address: str | None) -> None:
@@ -115,18 +123,70 @@ def apikey_revoke(*, key: ApiKey, actor: User | None) -> bool:
     return bool(updated)
 
 
-def apikey_usage_count(*, key: ApiKey, connection: Connection) -> None:
-    """Count one use of a connection by a key: an increment, never a new row per call."""
-    now = timezone.now()
-    counter = ApiKeyUsage.objects.filter(key=key, connection=connection)
-    if counter.update(count=F("count") + 1, last_used_at=now):
+def apikey_usage_add(
+    *, key_id: int, connection_id: int, count: int = 1, when: datetime | None = None
+) -> None:
+    """Count uses of a connection by a key: an increment, never a new row per call."""
+    when = when or timezone.now()
+    counter = ApiKeyUsage.objects.filter(key_id=key_id, connection_id=connection_id)
+    if counter.update(count=F("count") + count, last_used_at=when):
         return
     try:
         with transaction.atomic():
-            ApiKeyUsage.objects.create(key=key, connection=connection, count=1, last_used_at=now)
+            ApiKeyUsage.objects.create(
+                key_id=key_id, connection_id=connection_id, count=count, last_used_at=when
+            )
     except IntegrityError:
         # Another request created the counter between our UPDATE and INSERT.
-        counter.update(count=F("count") + 1, last_used_at=now)
+        counter.update(count=F("count") + count, last_used_at=when)
+
+
+def apikey_usage_count(*, key: ApiKey, connection: Connection) -> None:
+    """Count one use now (the access-token endpoint: exact and immediate)."""
+    apikey_usage_add(key_id=key.pk, connection_id=connection.pk)
+
+
+class UsageTally:
+    """Proxy calls counted in memory and added to ApiKeyUsage by a timer, once per interval.
+
+    The proxy's hot path then writes nothing; a crash loses at most one interval of counts.
+    With ``interval=None`` only ``flush()`` writes (tests).
+    """
+
+    def __init__(self, interval: float | None) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, int], tuple[int, datetime]] = {}
+        self._timer: threading.Timer | None = None
+
+    def add(self, *, key: ApiKey, connection: Connection) -> None:
+        with self._lock:
+            count, _ = self._pending.get((key.pk, connection.pk), (0, None))
+            self._pending[(key.pk, connection.pk)] = (count + 1, timezone.now())
+            if self._timer is None and self.interval is not None:
+                self._timer = threading.Timer(self.interval, self._flush_in_background)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Write the counts gathered so far."""
+        with self._lock:
+            pending, self._pending, self._timer = self._pending, {}, None
+        for (key_id, connection_id), (count, when) in pending.items():
+            try:
+                apikey_usage_add(key_id=key_id, connection_id=connection_id, count=count, when=when)
+            except DatabaseError:
+                logger.exception("Could not record the API key usage of a proxied call.")
+
+    def _flush_in_background(self) -> None:
+        try:
+            self.flush()
+        finally:
+            db_connections.close_all()
+
+
+proxy_usage = UsageTally(interval=1.0)
+atexit.register(proxy_usage.flush)
 
 
 def connections_for_key(key: ApiKey) -> QuerySet[Connection]:
@@ -141,6 +201,33 @@ def connections_for_key(key: ApiKey) -> QuerySet[Connection]:
     return connections.filter(
         pk__in=key.connections.through.objects.filter(apikey=key).values("connection")
     )
+
+
+def connection_in_reach(key: ApiKey, pk: int, fields: Iterable[str]) -> Connection | None:
+    """One connection within the key's reach, with only ``fields`` loaded: the proxy's hot path.
+
+    The same reach as ``connections_for_key`` (a test holds them equal) in one statement that
+    skips the ORM's query building, which costs more than the query itself.
+    """
+    ops = db_connections["default"].ops
+    meta = Connection._meta
+    columns = ", ".join(ops.quote_name(meta.get_field(name).column) for name in ["id", *fields])
+    sql = f"SELECT {columns} FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name('id')} = %s"
+    params: list[object] = [pk]
+    if key.scope != KeyScope.ALL:
+        m2m = "users" if key.scope == KeyScope.USERS else "connections"
+        field = ApiKey._meta.get_field(m2m)
+        through = field.remote_field.through._meta  # type: ignore[union-attr]
+        own = through.get_field("apikey").column
+        target = through.get_field("user" if m2m == "users" else "connection").column
+        column = "owner_id" if m2m == "users" else "id"
+        sql += (
+            f" AND {ops.quote_name(column)} IN (SELECT {ops.quote_name(target)} FROM "
+            f"{ops.quote_name(through.db_table)} WHERE {ops.quote_name(own)} = %s)"
+        )
+        params.append(key.pk)
+    found = list(Connection.objects.raw(sql, params))
+    return found[0] if found else None
 
 
 def user_in_scope(key: ApiKey, user: User) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +18,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -30,6 +31,8 @@ from api.views import ID, KeyAuthenticatedMixin, connection_id
 from connections import front
 from connections.models import Connection
 
+logger = logging.getLogger(__name__)
+
 PROXY_PREFIX = "/front/"
 
 
@@ -42,6 +45,26 @@ ERROR_OR_FRONT = PolymorphicProxySerializer(
     serializers=[ErrorSerializer, FrontErrorBodySerializer],
     resource_type_field_name=None,
 )
+
+
+class ProxyResponse(StreamingHttpResponse):
+    """Front's answer streamed back; ``after`` runs once the server has sent it all."""
+
+    def __init__(self, *args: Any, after: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._after: Callable[[], None] | None = after
+
+    def close(self) -> None:
+        # The WSGI server calls close() after the last byte went out, so this work adds nothing
+        # to the caller's wait; it runs before super().close() releases the database connection.
+        after, self._after = self._after, None
+        try:
+            if after is not None:
+                after()
+        except Exception:
+            logger.exception("Could not record a proxied request's usage and rate limits.")
+        finally:
+            super().close()
 
 
 class BodyTooLarge(exceptions.APIException):
@@ -66,25 +89,14 @@ def _raw_proxy_path(request: Request) -> str | None:
     return rest
 
 
+# What the proxy reads of a connection; the other secrets are neither loaded nor decrypted.
+PROXY_FIELDS = ("name", "auth_type", "api_token", "access_token", "access_token_expires_at",
+                "status", "oauth_client", "owner", "front_company_id")  # fmt: skip
+
+
 def _lean_connection(key: ApiKey, pk: int) -> Connection:
     """The connection with what the proxy needs, and no secret it does not need decrypted."""
-    connection = (
-        keys.connections_for_key(key)
-        .only(
-            "pk",
-            "name",
-            "auth_type",
-            "api_token",
-            "access_token",
-            "access_token_expires_at",
-            "front_company_id",
-            "status",
-            "oauth_client_id",
-            "owner_id",
-        )  # fmt: skip
-        .filter(pk=pk)
-        .first()
-    )
+    connection = keys.connection_in_reach(key, pk, PROXY_FIELDS)
     if connection is None:
         raise exceptions.NotFound(NOT_FOUND)
     return connection
@@ -93,7 +105,7 @@ def _lean_connection(key: ApiKey, pk: int) -> Connection:
 class FrontProxy(KeyAuthenticatedMixin, APIView):
     """Front's API, called with a connection's credentials."""
 
-    permission_classes = [IsAuthenticated, KeyPermission]
+    permission_classes = [KeyPermission]
     content_negotiation_class = AnyContent
 
     def required_permission(self, request: Request) -> Permission:
@@ -168,7 +180,6 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
             answer = front.forward(
                 method, relative, token=token, query=query, body=body, headers=headers
             )
-            budget.budget_report(connection, answer.headers)
             return answer
 
         answer = send(bearer.token)
@@ -177,12 +188,21 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
             # The body is held in memory, so replaying it is safe.
             answer.close()
             answer = send(credentials.bearer_after_rejection(connection, actor=key.owner).token)
-        keys.apikey_usage_count(key=key, connection=connection)
-        response = StreamingHttpResponse(answer.chunks(), status=answer.status)
+        response = ProxyResponse(
+            answer.chunks(),
+            status=answer.status,
+            after=lambda: self.after_response(key, connection, answer),
+        )
         for name, value in answer.headers.items():
             response[name] = value
         response["Cache-Control"] = "no-store"
         return response
+
+    @staticmethod
+    def after_response(key: ApiKey, connection: Connection, answer: front.ForwardResponse) -> None:
+        """Bookkeeping that the caller need not wait for: the budget, the usage tally."""
+        budget.budget_report(connection, answer.headers)
+        keys.proxy_usage.add(key=key, connection=connection)
 
 
 front_proxy = FrontProxy.as_view()

@@ -16,7 +16,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -136,7 +135,7 @@ class ConnectionViewSet(
     """Connections within the API key's reach."""
 
     serializer_class = ConnectionSerializer
-    permission_classes = [IsAuthenticated, KeyPermission]
+    permission_classes = [KeyPermission]
     pagination_class = ConnectionPagination
     lookup_value_regex = "[^/]+"
 

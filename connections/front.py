@@ -372,6 +372,10 @@ def _pooled_session() -> requests.Session:
         with _forward_session_lock:
             if _forward_session is None:
                 session = requests.Session()
+                # Proxy settings are read from the environment once, not on every request
+                # (requests would scan os.environ and look for a .netrc file each time).
+                session.proxies = requests.utils.get_environ_proxies(settings.FRONT_API_URL)
+                session.trust_env = False
                 # A connect failure sent nothing, so retrying it once is safe for any method.
                 adapter = HTTPAdapter(
                     pool_connections=4,

@@ -12,10 +12,19 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from api import keys
 from api.keys import NewKey, apikey_create
 from api.models import KeyScope, Permission
 
 ALL_PERMISSIONS = list(Permission.values)
+
+
+@pytest.fixture(autouse=True)
+def usage_written_on_flush_only(monkeypatch):
+    """Proxy usage is written by a timer thread in production; tests flush it themselves."""
+    monkeypatch.setattr(keys.proxy_usage, "interval", None)
+    yield
+    keys.proxy_usage._pending.clear()
 
 
 @pytest.fixture

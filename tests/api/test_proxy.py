@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from api import budget
+from api import budget, keys
 from api.models import ApiKeyUsage, Permission
 from connections.models import Connection, Status
 from tests.conftest import API_TOKEN
@@ -150,10 +150,16 @@ def test_another_users_connection_is_404_and_nothing_is_sent(
     assert echo_front.seen == []
 
 
-def test_calls_are_counted(full_api, token_connection, echo_front):
-    full_api.get(front_url(token_connection, "me"))
-    full_api.get(front_url(token_connection, "me"))
+def test_calls_are_counted_once_the_answer_is_sent(full_api, token_connection, echo_front):
+    first = full_api.get(front_url(token_connection, "me"))
+    b"".join(first.streaming_content)
+    b"".join(full_api.get(front_url(token_connection, "me")).streaming_content)
+    assert not ApiKeyUsage.objects.exists()
+    keys.proxy_usage.flush()
     assert ApiKeyUsage.objects.get().count == 2
+    b"".join(full_api.get(front_url(token_connection, "me")).streaming_content)
+    keys.proxy_usage.flush()
+    assert ApiKeyUsage.objects.get().count == 3
 
 
 def test_an_unreachable_front_is_502(full_api, token_connection, settings):
