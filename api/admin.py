@@ -43,8 +43,8 @@ class ApiKeyForm(forms.ModelForm):
 
 class ApiKeyUsageInline(admin.TabularInline):
     model = ApiKeyUsage
-    fields = ["connection", "count", "last_used_at"]
-    readonly_fields = fields
+    fields = ("connection", "count", "last_used_at")
+    readonly_fields = ("connection", "count", "last_used_at")
     extra = 0
     can_delete = False
     verbose_name_plural = "Usage by connection"

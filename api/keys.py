@@ -12,9 +12,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.contrib.auth.models import User
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db import connections as db_connections
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -211,8 +212,12 @@ def connection_in_reach(key: ApiKey, pk: int, fields: Iterable[str]) -> Connecti
     """
     ops = db_connections["default"].ops
     meta = Connection._meta
-    columns = ", ".join(ops.quote_name(meta.get_field(name).column) for name in ["id", *fields])
-    sql = f"SELECT {columns} FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name('id')} = %s"
+    columns = ", ".join(
+        ops.quote_name(cast(models.Field, meta.get_field(name)).column) for name in ["id", *fields]
+    )
+    # Only quoted names from the models' metadata are formatted in; every value is a parameter.
+    table = ops.quote_name(meta.db_table)
+    sql = f"SELECT {columns} FROM {table} WHERE {ops.quote_name('id')} = %s"  # noqa: S608
     params: list[object] = [pk]
     if key.scope != KeyScope.ALL:
         m2m = "users" if key.scope == KeyScope.USERS else "connections"
@@ -222,7 +227,7 @@ def connection_in_reach(key: ApiKey, pk: int, fields: Iterable[str]) -> Connecti
         target = through.get_field("user" if m2m == "users" else "connection").column
         column = "owner_id" if m2m == "users" else "id"
         sql += (
-            f" AND {ops.quote_name(column)} IN (SELECT {ops.quote_name(target)} FROM "
+            f" AND {ops.quote_name(column)} IN (SELECT {ops.quote_name(target)} FROM "  # noqa: S608
             f"{ops.quote_name(through.db_table)} WHERE {ops.quote_name(own)} = %s)"
         )
         params.append(key.pk)

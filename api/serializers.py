@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.crypto import secret_state
-from connections.models import AuthType, Connection, Status
+from connections.models import AuthType, Connection, Scope, Status
 
 
 def _state(value: object) -> str:
@@ -34,7 +34,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     owner = serializers.CharField(source="owner.username", read_only=True)
     oauth_client = OAuthClientRefSerializer(read_only=True, allow_null=True)
-    scopes = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    scopes: serializers.SlugRelatedField[Scope] = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True
+    )
     secrets = serializers.SerializerMethodField()
 
     class Meta:
@@ -110,12 +112,20 @@ class AccessTokenSerializer(serializers.Serializer):
     )
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="What went wrong, in a sentence.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Field name to its error sentences; empty unless the input was refused.",
-    )
+# Built with type(): a field named "fields" would shadow Serializer.fields in a class body.
+ErrorSerializer = type(
+    "ErrorSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Every error the API answers: a sentence, and the refused fields if any.",
+        "__module__": __name__,
+        "error": serializers.CharField(help_text="What went wrong, in a sentence."),
+        "fields": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Field name to its error sentences; empty unless the input was refused.",
+        ),
+    },
+)
 
 
 class ConnectionFilterSerializer(serializers.Serializer):

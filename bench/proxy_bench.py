@@ -113,10 +113,11 @@ def prepare(env: dict[str, str]) -> tuple[int, str]:
         sqlite3.connect(env["DATABASE_URL"].removeprefix("sqlite:///")).execute(
             "PRAGMA journal_mode=WAL"
         ).close()
-    subprocess.run(
+    # Fixed argument lists, no shell.
+    subprocess.run(  # noqa: S603
         [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603
         [python, "manage.py", "shell", "-c", script],
         cwd=ROOT,
         env=env,
@@ -131,7 +132,7 @@ def prepare(env: dict[str, str]) -> tuple[int, str]:
 def gunicorn(env: dict[str, str], workers: int, threads: int) -> Iterator[tuple[int, int]]:
     port = free_port()
     gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603
         [
             gunicorn_bin,
             "frontconnect.wsgi:application",
