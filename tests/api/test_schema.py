@@ -4,7 +4,9 @@ import re
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,7 +58,28 @@ def test_the_docs_page_loads_its_assets_from_this_installation_only(client):
 
 
 @pytest.fixture
-def api_schema(db, make_key, front_settings, echo_front, settings, owner, oauth_client, scopes):
+def wsgi_keeps_the_test_connection():
+    """The real WSGI handler closes "obsolete" connections per request, and the test's open
+    transaction looks obsolete: keep it, as Django's test client does."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(
+    wsgi_keeps_the_test_connection,
+    db,
+    make_key,
+    front_settings,
+    echo_front,
+    settings,
+    owner,
+    oauth_client,
+    scopes,
+):
     # Front's API is the recording stand-in (every method); its token endpoint is the OAuth one.
     settings.FRONT_API_URL = echo_front.url
     connection = Connection(name="Token one", company_name="Acme", owner=owner)
