@@ -11,6 +11,7 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from django.core.mail.utils import DNS_NAME
 from django.test import override_settings
 
 from frontconnect.celery import app as celery_app
@@ -46,11 +47,13 @@ class Mailbox:
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[Mailbox]:
+def smtp_server(monkeypatch) -> Iterator[Mailbox]:
     """A real SMTP server (aiosmtpd) on a free port of 127.0.0.1; Django's SMTP backend uses it."""
+    # Both ends would otherwise ask DNS for this machine's name (EHLO, Message-ID).
+    monkeypatch.setattr(DNS_NAME, "_fqdn", "localhost", raising=False)
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, server_hostname="localhost")
     controller.start()
     try:
         with override_settings(
