@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -31,6 +31,9 @@ from connections.models import Status, Transition
 
 logger = logging.getLogger(__name__)
 
+# The sweep looks back this far, and leaves the newest transitions to the normal dispatch.
+REDISPATCH_WINDOW = timedelta(hours=6)
+REDISPATCH_GRACE = timedelta(minutes=5)
 # Longer than one SMTP exchange (EMAIL_TIMEOUT is 10 s); a crashed worker's claim expires.
 CLAIM_SECONDS = 120
 
@@ -64,6 +67,40 @@ def transition_dispatch(transition: Transition) -> None:
     for webhook in Webhook.objects.filter(is_active=True).only("pk", "is_active", "statuses"):
         if webhook.wants(transition):
             tasks.webhook_deliver.delay(webhook.pk, transition.pk)
+
+
+def transitions_redispatch(*, now: datetime | None = None) -> int:
+    """Queue again the alerts and webhook calls of recent transitions that never got queued.
+
+    The after-commit dispatch is lost if the broker is down at that moment; a periodic sweep
+    finds transitions from the last few hours with no notice or delivery row and queues them.
+    Tasks are idempotent, so a transition queued twice still sends each email once.
+    """
+    from alerts import tasks
+
+    now = now or timezone.now()
+    recent = Transition.objects.filter(
+        created_at__gte=now - REDISPATCH_WINDOW,
+        created_at__lt=now - REDISPATCH_GRACE,
+        connection__isnull=False,
+    ).order_by("pk")
+    alerting = Q(new_status__in=OUTAGE_STATUSES) | Q(
+        new_status=Status.ONLINE, old_status__in=OUTAGE_STATUSES
+    )
+    queued = 0
+    for transition_id in recent.filter(alerting, notifications__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        tasks.transition_notify.delay(transition_id)
+        queued += 1
+    for webhook in Webhook.objects.filter(is_active=True):
+        missing = recent.filter(new_status__in=webhook.statuses).exclude(
+            webhook_deliveries__webhook=webhook
+        )
+        for transition_id in missing.values_list("pk", flat=True):
+            tasks.webhook_deliver.delay(webhook.pk, transition_id)
+            queued += 1
+    return queued
 
 
 def transition_recipients(transition: Transition) -> list[User]:

@@ -31,3 +31,9 @@ def transition_notify(transition_id: int) -> int:
 def webhook_deliver(webhook_id: int, transition_id: int) -> bool:
     """Call one webhook about one transition until it answers 2xx (or retries run out)."""
     return webhooks.webhook_deliver(webhook_id=webhook_id, transition_id=transition_id)
+
+
+@shared_task
+def transitions_redispatch() -> int:
+    """Periodic: queue the alerts and webhook calls of recent transitions that were never queued."""
+    return services.transitions_redispatch()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -199,3 +201,20 @@ def test_the_task_declares_its_retries():
     task = tasks.transition_notify
     assert task.max_retries and task.retry_backoff
     assert OSError in task.autoretry_for
+
+
+def test_a_transition_whose_task_was_lost_is_queued_again_by_the_sweep(
+    smtp_server, online, django_capture_on_commit_callbacks
+):
+    # The broker was down: the after-commit dispatch never ran.
+    with django_capture_on_commit_callbacks(execute=False):
+        transition = connection_status_set(
+            connection=online, status=Status.OFFLINE, reason=REFUSED, source=Source.WORKER
+        )
+    assert transition is not None
+    later = transition.created_at + timedelta(minutes=10)
+
+    assert services.transitions_redispatch(now=transition.created_at) == 0  # too new: left alone
+    assert services.transitions_redispatch(now=later) == 1
+    assert services.transitions_redispatch(now=later) == 0  # notices exist now
+    assert len(smtp_server.messages) == 1

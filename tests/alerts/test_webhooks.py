@@ -223,3 +223,20 @@ def test_the_task_declares_its_retries():
     assert task.max_retries and task.retry_backoff
     assert webhooks.WebhookDeliveryFailed in task.autoretry_for
     assert webhooks.TIMEOUT_SECONDS <= 10
+
+
+def test_the_sweep_queues_a_lost_webhook_call_once(receiver, webhook, token_connection):
+    from datetime import timedelta
+
+    from alerts.services import transitions_redispatch
+
+    transition = connection_status_set(
+        connection=token_connection, status=Status.OFFLINE, reason="x", source=Source.WORKER
+    )
+    assert transition is not None
+    later = transition.created_at + timedelta(minutes=10)
+
+    # One email (the owner) and one webhook call were never queued.
+    assert transitions_redispatch(now=later) == 2
+    assert transitions_redispatch(now=later) == 0
+    assert len(receiver.calls) == 1
