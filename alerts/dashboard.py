@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -101,7 +101,7 @@ def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[Atten
             "last_check_result",
             "owner__username",
         )
-        .order_by("rank", "last_checked_at", "name", "pk")[: limit + 1]
+        .order_by("rank", F("last_checked_at").asc(nulls_first=True), "name", "pk")[: limit + 1]
     )
     items = []
     for connection in rows:

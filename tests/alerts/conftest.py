@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,8 +32,11 @@ class Mailbox:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     refuse: int = 0
     refused: int = 0
+    delay: float = 0.0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse > 0:
             self.refuse -= 1
             self.refused += 1
