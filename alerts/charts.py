@@ -22,7 +22,7 @@ LEFT, RIGHT, TOP, BOTTOM = 40, 12, 12, 28
 
 
 def _nice_max(value: int) -> int:
-    for step in (4, 8, 20, 40, 100, 200, 400, 1000, 2000, 4000, 10000):
+    for step in (4, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000):
         if value <= step:
             return step
     return value
