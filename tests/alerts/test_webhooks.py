@@ -162,11 +162,18 @@ def test_a_delivered_call_is_not_repeated(receiver, webhook, go_offline):
     assert len(receiver.calls) == 1
 
 
-def test_inactive_webhooks_and_unwanted_statuses_are_not_called(receiver, webhook, go_offline):
+def test_a_webhook_not_asking_for_the_new_status_is_not_called(receiver, webhook, go_offline):
     webhook.statuses = [Status.ONLINE]
     webhook.save()
     go_offline()
     assert receiver.calls == []
+
+
+def test_an_inactive_webhook_is_not_called(receiver, webhook, go_offline):
+    webhook.is_active = False
+    webhook.save()
+    go_offline()
+    assert receiver.calls == [] and not WebhookDelivery.objects.exists()
 
 
 def test_a_refused_connection_is_retried(webhook, go_offline):
