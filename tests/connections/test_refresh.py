@@ -115,10 +115,8 @@ def test_connection_refresh_forces_a_refresh(authorized, operator):
     authorized.access_token_expires_at = timezone.now() + timedelta(hours=1)
     authorized.save()
     new_tokens()
-    result = services.connection_refresh(
-        connection=authorized, actor=operator, source=Source.COMMAND
-    )
-    assert result.access_token == NEW_ACCESS
+    assert services.connection_refresh(connection=authorized, actor=operator, source=Source.COMMAND)
+    assert authorized.access_token == NEW_ACCESS
     event = Event.objects.get(action=Action.REFRESHED)
     assert event.actor == operator and event.source == Source.COMMAND
 
@@ -129,8 +127,8 @@ def test_connection_refresh_skips_a_connection_refreshed_elsewhere(authorized):
     authorized.access_token = NEW_ACCESS
     authorized.access_token_expires_at = timezone.now() + timedelta(hours=1)
     authorized.save()
-    result = services.connection_refresh(connection=stale, source=Source.COMMAND)
-    assert result.access_token == NEW_ACCESS and len(responses.calls) == 0
+    assert not services.connection_refresh(connection=stale, source=Source.COMMAND)
+    assert stale.access_token == NEW_ACCESS and len(responses.calls) == 0
 
 
 def test_a_never_authorized_connection_has_no_token(oauth_connection):
