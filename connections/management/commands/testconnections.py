@@ -35,7 +35,7 @@ class Command(BaseCommand):
         connections = self.selected(options["names"], options["owner"], options["status"])
         rows = []
         for connection in connections.iterator(chunk_size=200):
-            online, reason = self.check(connection)
+            online, reason = self.check_one(connection)
             owner = connection.owner.get_username()
             rows.append((terminal_safe(connection.name), terminal_safe(owner), online,
                          connection.get_status_display(), terminal_safe(reason)))  # fmt: skip
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             raise CommandError(f"{failing} of {len(rows)} connection(s) are not online.")
         self.stdout.write(self.style.SUCCESS(f"All {len(rows)} connection(s) are online."))
 
-    def check(self, connection: Connection) -> tuple[bool, str]:
+    def check_one(self, connection: Connection) -> tuple[bool, str]:
         """Check one connection; whatever goes wrong with it is reported, and the rest go on."""
         try:
             outcome = connection_check(connection=connection, actor=None, source=Source.COMMAND)
