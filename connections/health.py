@@ -183,7 +183,7 @@ def _check_record(
     for name, value in fields.items():
         setattr(connection, name, value)
     if target is None:
-        connection.status = current
+        connection.refresh_from_db(fields=["status"])
     return CheckOutcome(
         connection=connection,
         result=result,
