@@ -121,7 +121,9 @@ def _retry(method: str) -> Retry:
     return Retry(
         total=2,
         connect=2,
-        read=2,
+        # A read error means the request went out: only an idempotent GET may be sent again.
+        # (False, not 0: urllib3 then raises the timeout itself rather than "max retries".)
+        read=2 if method == "GET" else False,
         status=2,
         other=0,
         backoff_factor=0.3,
