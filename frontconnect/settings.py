@@ -104,6 +104,12 @@ if not 0 < FRONT_HTTP_TIMEOUT <= 10:
     raise ImproperlyConfigured(
         "FRONT_HTTP_TIMEOUT must be a number of seconds above 0 and at most 10."
     )
+# How long Front may stay unreachable for a connection before a check marks it Offline.
+FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = env.int(
+    "FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", default=30
+)
+if FRONTCONNECT_UNREACHABLE_GRACE_MINUTES < 0:
+    raise ImproperlyConfigured("FRONTCONNECT_UNREACHABLE_GRACE_MINUTES must be 0 or more minutes.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
