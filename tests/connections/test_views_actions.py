@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from connections.authorization import AuthorizationError
 from connections.models import Action, Connection, Event, PendingAuthorization, Source, Status
-from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.conftest import API_TOKEN, CLIENT_SECRET, closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -98,8 +98,12 @@ def test_test_reports_offline_with_the_reason_in_words(member, owner, token_conn
     assert API_TOKEN.encode() not in response.content
 
 
-def test_test_against_an_unreachable_front_records_offline(member, token_connection):
-    # The real service, with the network guard making Front unreachable.
+def test_test_against_an_unreachable_front_records_offline(
+    member, token_connection, settings, monkeypatch
+):
+    # The real service, against a local port where nothing listens, without the retry pauses.
+    settings.FRONT_API_URL = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setattr("urllib3.util.retry.Retry.sleep", lambda self, response=None: None)
     response = member.post(url("test", token_connection), follow=True)
     token_connection.refresh_from_db()
     assert response.status_code == 200
