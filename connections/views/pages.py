@@ -10,11 +10,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from common.crypto import secret_state
 from common.http import AuthenticatedHttpRequest
+from connections import flows
 from connections.forms import ConnectionForm
 from connections.models import Connection, Source
 from connections.selectors import connection_history, connection_list_for
 from connections.services import connection_delete
-from connections.views_actions import save_and_follow_up
+from connections.views.actions import save_and_follow_up
 
 PAGE_SIZE = 50
 
@@ -29,6 +30,7 @@ def form_page(
             "form": form,
             "connection": connection,
             "can_add_client": request.user.has_perm("oauthclients.add_oauthclient"),
+            **flows.submit_names(),
         },
     )
 
