@@ -9,6 +9,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
+from common.admin import FrontConnectAdmin
 from common.crypto import secret_state
 from common.http import admin_user
 from common.oauth import oauth_redirect_uri
@@ -28,7 +29,7 @@ sensitive_client_secret = method_decorator(sensitive_post_parameters("client_sec
 
 
 @admin.register(OAuthClient)
-class OAuthClientAdmin(admin.ModelAdmin):
+class OAuthClientAdmin(FrontConnectAdmin):
     form = OAuthClientForm
     list_display = ["name", "client_id", "connection_count", "updated_at"]
     search_fields = ["name", "client_id"]

@@ -38,6 +38,16 @@ def chromium_path() -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def fresh_key_verdict():
+    """Each test starts without the web process's remembered encryption key verdict."""
+    from connections.keys import encryption_key_forget
+
+    encryption_key_forget()
+    yield
+    encryption_key_forget()
+
+
 @pytest.fixture
 def operator(db):
     return get_user_model().objects.create_superuser("op", "op@example.com", PASSWORD)

@@ -275,6 +275,7 @@ def test_the_changelist_query_count_does_not_grow(operator_client, owner, oauth_
         )
 
     make(5)
+    count_changelist_queries(operator_client)  # the process's first request checks the key
     at_five = count_changelist_queries(operator_client)
     make(195)
     assert count_changelist_queries(operator_client) == at_five

@@ -10,15 +10,8 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
 from connections import keys
-from connections.keys import encryption_key_check, encryption_key_forget
+from connections.keys import encryption_key_check
 from connections.models import EncryptionKeyFingerprint
-
-
-@pytest.fixture(autouse=True)
-def fresh_key_verdict():
-    encryption_key_forget()
-    yield
-    encryption_key_forget()
 
 
 @pytest.fixture

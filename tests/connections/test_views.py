@@ -85,6 +85,7 @@ def test_list_pages_by_fifty(member, owner):
 
 def test_list_query_count_does_not_grow_with_rows(member, owner):
     make_connections(owner, 5)
+    member.get(reverse("connections:list"))  # the process's first request checks the key
     with CaptureQueriesContext(db_connection) as five:
         assert member.get(reverse("connections:list")).status_code == 200
     make_connections(owner, 195, start=5)

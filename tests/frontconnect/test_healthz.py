@@ -4,17 +4,9 @@ import base64
 import secrets
 from unittest import mock
 
-import pytest
 from django.db import DatabaseError
 
-from connections.keys import encryption_key_check, encryption_key_forget
-
-
-@pytest.fixture(autouse=True)
-def fresh_key_verdict():
-    encryption_key_forget()
-    yield
-    encryption_key_forget()
+from connections.keys import encryption_key_check
 
 
 def test_it_answers_ok_for_every_check(client, db):
