@@ -67,6 +67,14 @@ FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS = [
     for key in env.list("FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS", default=[])
 ]
 
+# History entries (Event) and status transitions older than this are deleted by `pruneevents`
+# and the worker's periodic prune.
+FRONTCONNECT_HISTORY_RETENTION_DAYS = env.int("FRONTCONNECT_HISTORY_RETENTION_DAYS", default=90)
+if FRONTCONNECT_HISTORY_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        "FRONTCONNECT_HISTORY_RETENTION_DAYS must be a number of days, at least 1."
+    )
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
