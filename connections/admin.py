@@ -139,17 +139,15 @@ class ConnectionAdmin(FrontConnectAdmin):
 
     @admin.display(description="API token")
     def api_token_status(self, obj: Connection) -> str:
-        state = secret_state(obj.api_token)
-        if state == "Set" and obj.api_token_changed_at:
+        if obj.api_token and obj.api_token_changed_at:
             return f"Set, last changed {obj.api_token_changed_at:%Y-%m-%d %H:%M} UTC"
-        return state
+        return secret_state(obj.api_token)
 
     @admin.display(description="OAuth 2.0 tokens")
     def oauth_token_status(self, obj: Connection) -> str:
-        state = secret_state(obj.access_token)
-        if state == "Set" and obj.access_token_expires_at:
+        if obj.access_token and obj.access_token_expires_at:
             return f"Set, access token expires {obj.access_token_expires_at:%Y-%m-%d %H:%M} UTC"
-        return state
+        return secret_state(obj.access_token)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # The stubs expect the strings of a query string; a pk selects the owner just the same.

@@ -59,10 +59,9 @@ class OAuthClientAdmin(FrontConnectAdmin):
     @admin.display(description="Client secret status")
     def secret_status(self, obj: OAuthClient | None) -> str:
         if obj is None or obj.pk is None:
-            return "Not set"
-        state = secret_state(obj.client_secret)
-        if state != "Set" or obj.secret_changed_at is None:
-            return state
+            return secret_state("")
+        if not obj.client_secret or obj.secret_changed_at is None:
+            return secret_state(obj.client_secret)
         by = f" by {obj.secret_changed_by}" if obj.secret_changed_by_id else ""
         return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC{by}"
 
