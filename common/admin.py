@@ -48,7 +48,11 @@ class StrictChangeList(ChangeList):
     search_form_class = BoundedSearchForm
 
     def get_filters(self, request: HttpRequest) -> Any:
-        asked = set(self.get_filters_params())
+        params = self.get_filters_params()
+        if any("\x00" in value for values in params.values() for value in values):
+            # PostgreSQL refuses NUL in text with an error, which would be a 500.
+            raise DisallowedModelAdminLookup("Filter values cannot contain NUL characters.")
+        asked = set(params)
         filters = super().get_filters(request)
         remaining = filters[2]
         # Declared filters (and the date hierarchy) consume their parameters; anything left is
