@@ -59,3 +59,14 @@ def test_the_verdict_is_remembered_and_rechecked_after_a_while(client, db, monke
     clock = keys.time.monotonic() + keys.KEY_RECHECK_SECONDS + 1
     monkeypatch.setattr(keys.time, "monotonic", lambda: clock)
     assert client.get("/accounts/login/").status_code == 503
+
+
+def test_the_readmes_deploy_check_refuses_a_wrong_key(wrong_key):
+    """The README's production check runs the database checks too, the key check among them."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with pytest.raises(SystemCheckError, match="frontconnect.E001"):
+        call_command("check", "--deploy", "--database", "default", stdout=StringIO())
