@@ -4,7 +4,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import (
@@ -19,10 +18,10 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from common.crypto import secret_state
+from common.crypto import SecretState, secret_state
 from common.http import admin_user
 from connections import authorization, services
-from connections.forms import ConnectionAdminForm
+from connections.forms import ConnectionAdminForm, form_for_actor
 from connections.models import AuthType, Connection, Event, Scope, Source, Status
 
 STATUS_COLOURS: dict[str, str] = {
@@ -72,14 +71,6 @@ class EventInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-class ConnectionChangeList(ChangeList):
-    """The changelist never shows secrets, so it neither loads nor decrypts them."""
-
-    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
-        queryset = super().get_queryset(request, exclude_parameters)
-        return queryset.defer(*Connection.SECRET_FIELDS)
 
 
 @admin.register(Connection)
@@ -142,8 +133,11 @@ class ConnectionAdmin(admin.ModelAdmin):
     inlines = [EventInline]
     actions = ["test_connections"]
 
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return ConnectionChangeList
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        # The blank-token policy depends on who edits (connections.rules.token_policy_for).
+        return form_for_actor(super().get_form(request, obj, change, **kwargs), admin_user(request))
 
     @admin.display(description="Name", ordering="name")
     def name_display(self, obj: Connection) -> str:
@@ -169,16 +163,16 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="API token")
     def api_token_status(self, obj: Connection) -> str:
         state = secret_state(obj.api_token)
-        if state == "Set" and obj.api_token_changed_at:
+        if state is SecretState.SET and obj.api_token_changed_at:
             return f"Set, last changed {obj.api_token_changed_at:%Y-%m-%d %H:%M} UTC"
-        return state
+        return str(state)
 
     @admin.display(description="OAuth 2.0 tokens")
     def oauth_token_status(self, obj: Connection) -> str:
         state = secret_state(obj.access_token)
-        if state == "Set" and obj.access_token_expires_at:
+        if state is SecretState.SET and obj.access_token_expires_at:
             return f"Set, access token expires {obj.access_token_expires_at:%Y-%m-%d %H:%M} UTC"
-        return state
+        return str(state)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # The stubs expect the strings of a query string; a pk selects the owner just the same.
@@ -191,13 +185,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         return super().changeform_view(request, *args, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
-        services.connection_save(
-            connection=obj,
-            scopes=form.cleaned_data.get("scopes") or [],
-            actor=admin_user(request),
-            source=Source.ADMIN,
-            changed_fields=form.changed_data,
-        )
+        form.save(actor=admin_user(request), source=Source.ADMIN)
         if obj.auth_type == AuthType.TOKEN:
             services.connection_test(connection=obj, actor=admin_user(request), source=Source.ADMIN)
             self.report_test(request, obj)
@@ -289,7 +277,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # connection_save already set the scopes inside its transaction.
+        # form.save already set the scopes inside its transaction.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 

@@ -15,7 +15,6 @@ from connections.models import Connection, Source, Status
 from connections.selectors import connection_list_for
 from connections.services import (
     connection_disconnect,
-    connection_save,
     connection_test,
 )
 
@@ -51,13 +50,7 @@ def authorization_redirect(
 
 def save_and_follow_up(request: AuthenticatedHttpRequest, form: ConnectionForm) -> HttpResponse:
     """Save through the service, then test a Token connection or start authorizing."""
-    connection = connection_save(
-        connection=form.save(commit=False),
-        scopes=form.cleaned_data["scopes"],
-        actor=request.user,
-        source=Source.SELF_SERVICE,
-        changed_fields=form.changed_data,
-    )
+    connection = form.save(actor=request.user, source=Source.SELF_SERVICE)
     messages.success(request, f"“{connection.name}” is saved.")
     if not connection.is_oauth:
         connection = connection_test(

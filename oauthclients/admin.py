@@ -9,7 +9,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
-from common.crypto import secret_state
+from common.crypto import SecretState, secret_state
 from common.http import admin_user
 from common.oauth import oauth_redirect_uri
 from oauthclients.forms import OAuthClientForm
@@ -60,8 +60,8 @@ class OAuthClientAdmin(admin.ModelAdmin):
         if obj is None or obj.pk is None:
             return "Not set"
         state = secret_state(obj.client_secret)
-        if state != "Set" or obj.secret_changed_at is None:
-            return state
+        if state is not SecretState.SET or obj.secret_changed_at is None:
+            return str(state)
         by = f" by {obj.secret_changed_by}" if obj.secret_changed_by_id else ""
         return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC{by}"
 
