@@ -127,7 +127,7 @@ class Stored:
 
 @dataclass(frozen=True)
 class ChangeResult:
-    """What connection_apply did: the saved connection, whether it is new, the fields it changed."""
+    """What connection_apply did: the saved connection, whether it is new, the input it changed."""
 
     connection: Connection
     created: bool
@@ -249,6 +249,22 @@ def connection_assign(
             for f in dict.fromkeys(changed)], voided  # fmt: skip
 
 
+# Columns a change writes as a consequence, not as input: history entries list only the input.
+_CONSEQUENCES = {
+    "api_token_changed_at",
+    "access_token",
+    "refresh_token",
+    "access_token_expires_at",
+    "front_company_id",
+    "front_company_name",
+}
+
+
+def input_fields(columns: Iterable[str]) -> list[str]:
+    """The fields a caller changed, for the history, from the columns connection_assign wrote."""
+    return sorted({c for c in columns if c not in _CONSEQUENCES})
+
+
 def scopes_for(data: ConnectionInput) -> frozenset[Scope]:
     """The scopes a connection keeps: none for a Token connection."""
     return data.scopes if data.auth_type == AuthType.OAUTH2 else frozenset()
@@ -305,7 +321,7 @@ def connection_apply(
                     action=Action.CREATED if created else Action.UPDATED,
                     source=source,
                     actor=actor,
-                    fields=changed,
+                    fields=input_fields(changed),
                 )
     except IntegrityError:
         # Two submissions of one new name: the loser hears "name taken", as if it came second.
@@ -316,7 +332,9 @@ def connection_apply(
         raise ValidationError(
             {"name": [ValidationError(MESSAGES["name_taken"], code="name_taken")]}
         ) from None
-    return ChangeResult(connection=connection, created=created, changed=tuple(changed))
+    return ChangeResult(
+        connection=connection, created=created, changed=tuple(input_fields(changed))
+    )
 
 
 def field_errors(errors: Errors) -> Iterable[tuple[str, str]]:
