@@ -58,15 +58,11 @@ class ImportResult:
 
 
 class CleanRow(NamedTuple):
-    """One row translated into the rules' input, with its normalised name."""
+    """One row translated into the rules' input, with its owner's id and normalised name."""
 
     where: str
     data: ConnectionInput
-
-    @property
-    def key(self) -> tuple[int, str]:
-        owner = self.data.owner
-        return (owner.pk if owner is not None else 0), name_key(self.data.name)
+    key: tuple[int, str]
 
 
 def _row_errors(where: str, errors: rules.Errors) -> list[RowError]:
@@ -157,7 +153,7 @@ class _Cleaner:
         )
         if errors:
             return sorted(errors, key=lambda e: _COLUMN_ORDER.get(e.column, len(COLUMNS)))
-        return CleanRow(where, data)
+        return CleanRow(where, data, (owner.pk if owner is not None else 0, name_key(data.name)))
 
 
 class _Names:
@@ -196,6 +192,8 @@ def _check_against(
     if stored is not None and not update:
         reason = "this owner already has a connection with this name (use --update)"
         return [RowError(row.where, "name", reason)]
+    if row.data.auth_type != AuthType.TOKEN or row.data.api_token is not None:
+        return []  # nothing else depends on the stored row; _Cleaner checked the rest
     errors = rules.connection_check(stored=stored, data=row.data, token_policy=policy)
     return _row_errors(row.where, {"api_token": errors.get("api_token", [])})
 
@@ -272,9 +270,7 @@ def _write_batch(
             continue
         scopes = rules.scopes_for(row.data)
         if connection is None:
-            connection = Connection()
-            rules.connection_assign(connection, row.data, now=now)
-            new.append((connection, scopes))
+            new.append((rules.connection_build(row.data, now=now), scopes))
             continue
         # An import matches names; it does not respell them.
         data = replace(row.data, name=connection.name)

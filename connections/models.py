@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.crypto import EncryptedTextField, UndecryptableSecret
-from common.text import name_key
+from common.text import PlainTextValidator, name_key
 from oauthclients.models import OAuthClient
 
 
@@ -14,7 +14,7 @@ class Scope(models.Model):
     """A Front permission code such as ``conversations:read``."""
 
     code = models.CharField(max_length=100, unique=True)
-    description = models.CharField(max_length=255, blank=True)
+    description = models.CharField(max_length=255, blank=True, validators=[PlainTextValidator()])
 
     class Meta:
         ordering = ["code"]
@@ -62,9 +62,13 @@ class Connection(models.Model):
 
     SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
 
-    name = models.CharField("Name your connection", max_length=100)
+    name = models.CharField(
+        "Name your connection", max_length=100, validators=[PlainTextValidator()]
+    )
     name_key = NameKeyField()
-    company_name = models.CharField("Company name", max_length=200)
+    company_name = models.CharField(
+        "Company name", max_length=200, validators=[PlainTextValidator()]
+    )
     auth_type = models.CharField(
         "Auth type", max_length=10, choices=AuthType.choices, default=AuthType.TOKEN
     )

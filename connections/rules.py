@@ -205,6 +205,21 @@ def connection_validate(
     return errors
 
 
+def connection_build(data: ConnectionInput, *, now: datetime) -> Connection:
+    """A new, unsaved connection from valid input: what connection_assign gives on a blank one."""
+    is_token = data.auth_type == AuthType.TOKEN
+    client = None if is_token else data.oauth_client
+    return Connection(
+        name=data.name,
+        company_name=data.company_name,
+        owner=data.owner,
+        auth_type=data.auth_type,
+        api_token=(data.api_token or "") if is_token else "",
+        api_token_changed_at=now if is_token and data.api_token else None,
+        oauth_client_id=client.pk if client is not None else None,
+    )
+
+
 def connection_assign(
     connection: Connection, data: ConnectionInput, *, now: datetime
 ) -> tuple[list[str], bool]:

@@ -1,4 +1,4 @@
-"""Compare connection names in one normalised form (NFKC, case-folded, invisible characters
+"""Refuse control characters in names; compare connection names in one normalised form (NFKC, case-folded, invisible characters
 removed) on every database, instead of SQLite's ASCII-only ``lower()``.
 
 Existing rows get their key; two names of one owner that only now count as the same (``Acme``
@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import migrations, models
 
+import common.text
 import connections.models
 from common.text import name_key
 
@@ -43,6 +44,31 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name="connection",
+            name="company_name",
+            field=models.CharField(
+                max_length=200,
+                validators=[common.text.PlainTextValidator()],
+                verbose_name="Company name",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connection",
+            name="name",
+            field=models.CharField(
+                max_length=100,
+                validators=[common.text.PlainTextValidator()],
+                verbose_name="Name your connection",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="scope",
+            name="description",
+            field=models.CharField(
+                blank=True, max_length=255, validators=[common.text.PlainTextValidator()]
+            ),
+        ),
         migrations.RemoveConstraint(
             model_name="connection",
             name="connection_name_unique_per_owner",
