@@ -431,8 +431,18 @@ class _NoBar:
         return None
 
 
-def connection_export(*, out: IO[str], fmt: str, owner: User | None = None) -> int:
-    """Write every connection (or one owner's) in the import format, secrets blank."""
+def connection_export(
+    *,
+    out: IO[str],
+    fmt: str,
+    owner: User | None = None,
+    cell: Callable[[str], str] | None = None,
+) -> int:
+    """Write every connection (or one owner's) in the import format, secrets blank.
+
+    ``cell`` transforms each CSV value (the command escapes non-printables for a terminal);
+    JSON escapes every control and non-ASCII character already.
+    """
     connections = Connection.objects.order_by("owner__username", "name", "pk")
     if owner is not None:
         connections = connections.filter(owner=owner)
@@ -453,7 +463,7 @@ def connection_export(*, out: IO[str], fmt: str, owner: User | None = None) -> i
             values = [name, company, auth_type, "", client or "",
                       " ".join(sorted(codes.get(pk, []))), username]  # fmt: skip
             if writer:
-                writer.writerow([csv_escape(value) for value in values])
+                writer.writerow([csv_escape(cell(v) if cell else v) for v in values])
             else:
                 prefix = "," if count else ""
                 out.write(f"{prefix}\n  " + json.dumps(dict(zip(COLUMNS, values, strict=True))))

@@ -308,13 +308,3 @@ def test_the_changelist_query_count_does_not_grow(operator_client, owner, oauth_
 def test_scopes_come_installed(db):
     assert Scope.objects.count() == 57
     assert Scope.objects.get(code="conversations:read").description == "Read conversations"
-
-
-def test_the_changelist_never_decrypts_a_secret(operator_client, token_connection):
-    from unittest import mock
-
-    with mock.patch("common.crypto.decrypt", autospec=True) as decrypt:
-        response = operator_client.get(LIST_URL)
-    assert response.status_code == 200
-    assert b"Support inbox" in response.content
-    decrypt.assert_not_called()
