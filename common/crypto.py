@@ -79,15 +79,15 @@ class SealedSecret:
 
 
 class SecretState(models.TextChoices):
-    """What a page may say about a stored secret: never its value, only this."""
+    """What a page may say about a stored secret: never its value, only this.
 
-    SET = "set", "Set"
-    NOT_SET = "not_set", "Not set"
-    UNREADABLE = "unreadable", "Cannot be decrypted: enter it again."
+    Compare members (``state is SecretState.SET``). Each value is its label, the sentence pages
+    show, so a state renders as itself and older string comparisons keep working.
+    """
 
-    def __str__(self) -> str:
-        # Pages print the state; the label is the sentence they show.
-        return str(self.label)
+    SET = "Set", "Set"
+    NOT_SET = "Not set", "Not set"
+    UNREADABLE = "Cannot be decrypted: enter it again.", "Cannot be decrypted: enter it again."
 
 
 def secret_state(value: object) -> SecretState:

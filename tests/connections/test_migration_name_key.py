@@ -1,4 +1,4 @@
-"""Migration 0005 fills name_key for existing rows and renames names that only now collide."""
+"""Migration 0006 fills name_key for existing rows and renames names that only now collide."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("connections", "0004_transition"), ("oauthclients", "0002_client_text_validators")]
-AFTER = [("connections", "0005_connection_name_key")]
+BEFORE = [
+    ("connections", "0005_refresh_lease_and_unreachable_since"),
+    ("oauthclients", "0002_client_text_validators"),
+]
+AFTER = [("connections", "0006_connection_name_key")]
 
 
 def migrate(targets):

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("connections", "0004_transition"),
+        ("connections", "0005_refresh_lease_and_unreachable_since"),
         ("oauthclients", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
