@@ -396,3 +396,21 @@ def test_the_form_only_translates_into_the_rules_input(owner, oauth_client, scop
     assert form.save(commit=False).pk is None and not Connection.objects.exists()
     connection = form.save(actor=owner, source=Source.SELF_SERVICE)
     assert Connection.objects.get() == connection
+
+
+@pytest.mark.parametrize(
+    ("stored", "posted"),
+    [
+        ("\u00c4rzte GmbH", "\u00e4rzte gmbh"),
+        ("Acme", "\uff21\uff23\uff2d\uff25"),
+        ("Acme", "Acme\u200b"),
+    ],
+)
+def test_the_form_refuses_a_look_alike_of_a_stored_name(client, owner, stored, posted):
+    Connection.objects.create(name=stored, company_name="Acme", owner=owner, api_token=API_TOKEN)
+    client.force_login(owner)
+    data = {"name": posted, "company_name": "Acme", "auth_type": "token", "api_token": API_TOKEN}
+    response = client.post(reverse("connections:new"), data)
+    assert response.status_code == 200
+    assert b"already exists for this owner" in response.content
+    assert Connection.objects.count() == 1
