@@ -1,17 +1,17 @@
-"""Bulk import and export of connections, in CSV or JSON, streamed so memory stays flat.
+"""Bulk import of connections, in CSV or JSON, streamed so memory stays flat.
 
 An import reads its input twice: a first pass validates every row and keeps only the names seen
-per owner; a second pass writes in batches with ``bulk_create``/``bulk_update`` inside one
-transaction. Nothing is written unless every row is valid. Messages cite row and column only,
-never a value, so no secret can leak through them.
+per owner; a second pass checks each row again and writes in batches inside one transaction,
+re-reading the matched rows under a row lock and writing only the columns each row changes.
+The rules of a connection are ``connections.rules``'; this module translates rows into its
+input. Nothing is written unless every row is valid. Messages cite row and column only, never a
+value, so no secret can leak through them. Export is in ``connections.bulk_export``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, NamedTuple
@@ -28,7 +28,6 @@ from connections.bulk_formats import (
     COLUMNS,
     ImportRefused,
     RowError,
-    csv_escape,
     rows_read,
 )
 from connections.keys import encryption_key_check
@@ -429,56 +428,3 @@ def connection_import(
 class _NoBar:
     def update(self, n: int) -> None:
         return None
-
-
-def connection_export(
-    *,
-    out: IO[str],
-    fmt: str,
-    owner: User | None = None,
-    cell: Callable[[str], str] | None = None,
-) -> int:
-    """Write every connection (or one owner's) in the import format, secrets blank.
-
-    ``cell`` transforms each CSV value (the command escapes non-printables for a terminal);
-    JSON escapes every control and non-ASCII character already.
-    """
-    connections = Connection.objects.order_by("owner__username", "name", "pk")
-    if owner is not None:
-        connections = connections.filter(owner=owner)
-    rows = connections.values_list("pk", "name", "company_name", "auth_type",
-                                   "oauth_client__name", "owner__username")  # fmt: skip
-    writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
-    if writer:
-        writer.writerow(COLUMNS)
-    else:
-        out.write("[")
-    count = 0
-    for batch in _chunks(rows.iterator(chunk_size=BATCH_SIZE), BATCH_SIZE):
-        codes: dict[int, list[str]] = {}
-        links = Connection.scopes.through.objects.filter(connection_id__in=[r[0] for r in batch])
-        for connection_id, code in links.values_list("connection_id", "scope__code"):
-            codes.setdefault(connection_id, []).append(code)
-        for pk, name, company, auth_type, client, username in batch:
-            values = [name, company, auth_type, "", client or "",
-                      " ".join(sorted(codes.get(pk, []))), username]  # fmt: skip
-            if writer:
-                writer.writerow([csv_escape(cell(v) if cell else v) for v in values])
-            else:
-                prefix = "," if count else ""
-                out.write(f"{prefix}\n  " + json.dumps(dict(zip(COLUMNS, values, strict=True))))
-            count += 1
-    if not writer:
-        out.write("\n]\n" if count else "]\n")
-    return count
-
-
-def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from common.text import terminal_safe
-from connections.bulk import connection_export
+from connections.bulk_export import connection_export
 from connections.bulk_formats import FORMATS
 
 USAGE = 2
