@@ -193,6 +193,14 @@ def _name_taken(*, connection: Connection | None, data: ConnectionInput) -> bool
     return taken.exists()
 
 
+def _owner_lock(owner: User | None) -> None:
+    # A caller that validates and saves in one transaction (the admin) gets its submissions for
+    # one owner checked one after the other, so the second sees the first's name in words, not
+    # as an IntegrityError at save. Outside a transaction there is nothing to hold the lock.
+    if owner is not None and transaction.get_connection().in_atomic_block:
+        list(User.objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+
+
 def connection_validate(
     *, connection: Connection | None, data: ConnectionInput, token_policy: TokenPolicy
 ) -> Errors:
@@ -200,6 +208,7 @@ def connection_validate(
     stored = Stored.of(connection) if connection is not None and connection.pk else None
     errors = connection_check(stored=stored, data=data, token_policy=token_policy)
     if "name" not in errors and "owner" not in errors:
+        _owner_lock(data.owner)
         if _name_taken(connection=connection, data=data):
             _error(errors, "name", "name_taken")
     return errors

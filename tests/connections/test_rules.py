@@ -414,3 +414,53 @@ def test_the_form_refuses_a_look_alike_of_a_stored_name(client, owner, stored, p
     assert response.status_code == 200
     assert b"already exists for this owner" in response.content
     assert Connection.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_submissions_validated_inside_a_transaction_are_serialised_per_owner(owner):
+    """The admin validates and saves in one transaction: the second sees the first's name."""
+    import time
+
+    from django.db import transaction
+
+    if db.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises every write transaction already")
+    validated = threading.Event()
+    second: list[bool] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                errors = rules.connection_validate(
+                    connection=None, data=token_input(owner, name="Race"), token_policy=KEEP
+                )
+                assert errors == {}
+                validated.set()
+                time.sleep(0.3)  # the second submission now waits for this transaction
+                connection_apply(
+                    connection=None,
+                    data=token_input(owner, name="Race"),
+                    token_policy=KEEP,
+                    actor=owner,
+                    source=Source.ADMIN,
+                )
+        finally:
+            connections.close_all()
+
+    def other() -> None:
+        try:
+            validated.wait()
+            with transaction.atomic():
+                errors = rules.connection_validate(
+                    connection=None, data=token_input(owner, name="RACE"), token_policy=KEEP
+                )
+                second.append("name" in errors)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert second == [True]
