@@ -22,15 +22,17 @@ class Bearer:
 
 
 @sensitive_variables("token")
-def bearer_for(connection: Connection) -> Bearer:
+def bearer_for(connection: Connection, *, actor: User | None = None) -> Bearer:
     """The API token, or the OAuth access token refreshed first when near expiry."""
-    token = services.connection_access_token(connection=connection)
+    token = services.connection_access_token(connection=connection, actor=actor, source=Source.API)
     expires_at = connection.access_token_expires_at if connection.is_oauth else None
     return Bearer(token=str(token), expires_at=expires_at)
 
 
-@sensitive_variables("fresh")
 def bearer_after_rejection(connection: Connection, *, actor: User | None) -> Bearer:
-    """A new access token after Front answered 401 to the one we sent (refreshed at most once)."""
-    fresh = services.connection_refresh(connection=connection, actor=actor, source=Source.API)
-    return Bearer(token=str(fresh.access_token), expires_at=fresh.access_token_expires_at)
+    """A new access token after Front answered 401 to the one sent (one refresh at most).
+
+    If another caller refreshed since this connection was read, its token is taken instead.
+    """
+    services.connection_refresh(connection=connection, actor=actor, source=Source.API)
+    return Bearer(token=str(connection.access_token), expires_at=connection.access_token_expires_at)

@@ -223,7 +223,7 @@ class ConnectionViewSet(
         connection = self.reachable().filter(pk=connection_id(pk)).first()
         if connection is None:
             raise NotFound(NOT_FOUND)
-        bearer = credentials.bearer_for(connection)
+        bearer = credentials.bearer_for(connection, actor=key.owner)
         keys.apikey_usage_count(key=key, connection=connection)
         body = AccessTokenSerializer(
             {"access_token": bearer.token, "token_type": "Bearer", "expires_at": bearer.expires_at}

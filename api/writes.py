@@ -1,4 +1,8 @@
-"""Create, change and delete connections for an API key, through the domain core's rules."""
+"""Create, change and delete connections for an API key: the request translated, then the rules.
+
+Every rule lives in ``connections.rules``; this module only turns the API's JSON (ids, codes,
+usernames, absent fields) into a ``ConnectionInput`` within the key's reach.
+"""
 
 from __future__ import annotations
 
@@ -11,88 +15,108 @@ from rest_framework.exceptions import PermissionDenied
 
 from api import keys
 from api.models import ApiKey, KeyScope
-from connections import services
-from connections.forms import ConnectionAdminForm
+from connections import rules, services
 from connections.models import Connection, Scope, Source
+from oauthclients.models import OAuthClient
 
 OWNER_OUT_OF_REACH = "No user with this username is within this API key's reach."
+UNKNOWN_CLIENT = "No OAuth 2.0 client has this id."
 CHOSEN_CONNECTIONS_ONLY = (
     "This API key reaches only chosen connections, so it cannot create new ones."
 )
 
 
-def _owner(key: ApiKey, username: str | None) -> User:
-    """The owner a request names, if the key reaches that user's connections."""
-    if username is None:
-        return key.owner
+def _refused(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [ValidationError(message, code="invalid")]})
+
+
+def _owner(key: ApiKey, username: str) -> User:
+    """The user a request names, if the key reaches that user's connections."""
     user = get_user_model().objects.filter(username=username).first()
     if user is None or not keys.user_in_scope(key, user):
-        raise ValidationError({"owner": ValidationError(OWNER_OUT_OF_REACH, code="invalid")})
+        raise _refused("owner", OWNER_OUT_OF_REACH)
     return user
 
 
-def _form_data(connection: Connection | None, data: dict[str, Any], owner: User) -> dict[str, Any]:
-    """The connection form's data: the stored values, overlaid with what the client sent."""
-    values: dict[str, Any] = {"owner": owner.pk}
-    if connection is not None:
-        values.update(
-            name=connection.name,
-            company_name=connection.company_name,
-            auth_type=connection.auth_type,
-            oauth_client=connection.oauth_client_id or "",
-            scopes=[scope.pk for scope in connection.scopes.all()],
-        )
-    for name in ("name", "company_name", "auth_type", "api_token"):
-        if name in data:
-            values[name] = data[name]
-    if "oauth_client" in data:
-        values["oauth_client"] = data["oauth_client"] or ""
-    if "scopes" in data:
-        codes = list(dict.fromkeys(data["scopes"]))
-        found = dict(Scope.objects.filter(code__in=codes).values_list("code", "pk"))
-        unknown = [code for code in codes if code not in found]
-        if unknown:
-            raise ValidationError(
-                {"scopes": ValidationError(f"Unknown scope: {', '.join(unknown)}.", code="invalid")}
-            )
-        values["scopes"] = [found[code] for code in codes]
-    return values
+def _client(pk: int | None) -> OAuthClient | None:
+    if pk is None:
+        return None
+    client = OAuthClient.objects.filter(pk=pk).first()
+    if client is None:
+        raise _refused("oauth_client", UNKNOWN_CLIENT)
+    return client
 
 
-def _apply(
-    *, key: ApiKey, connection: Connection | None, data: dict[str, Any], owner: User
-) -> Connection:
-    form = ConnectionAdminForm(
-        data=_form_data(connection, data, owner), instance=connection, owner=owner
+def _scopes(codes: list[str]) -> frozenset[Scope]:
+    wanted = list(dict.fromkeys(codes))
+    found = {scope.code: scope for scope in Scope.objects.filter(code__in=wanted)}
+    unknown = [code for code in wanted if code not in found]
+    if unknown:
+        raise _refused("scopes", f"Unknown scope: {', '.join(unknown)}.")
+    return frozenset(found.values())
+
+
+def _input(
+    key: ApiKey, connection: Connection | None, data: dict[str, Any]
+) -> rules.ConnectionInput:
+    """The requested state: what the client sent, and for a change the stored rest."""
+
+    def sent_or_stored(name: str, default: Any) -> Any:
+        return data[name] if name in data else default
+
+    stored = connection
+    owner = (
+        _owner(key, data["owner"])
+        if "owner" in data
+        else (stored.owner if stored is not None else key.owner)
     )
-    if not form.is_valid():
-        raise ValidationError(form.errors.as_data())
-    prepared = form.save(commit=False)
-    return services.connection_save(
-        connection=prepared,
-        scopes=form.cleaned_data.get("scopes") or [],
+    return rules.ConnectionInput(
+        name=sent_or_stored("name", stored.name if stored else ""),
+        company_name=sent_or_stored("company_name", stored.company_name if stored else ""),
+        auth_type=sent_or_stored("auth_type", stored.auth_type if stored else ""),
+        owner=owner,
+        # Absent or empty: a blank token, which the rules' policy for the API keeps if stored.
+        api_token=data.get("api_token") or None,
+        oauth_client=(
+            _client(data["oauth_client"])
+            if "oauth_client" in data
+            else (stored.oauth_client if stored else None)
+        ),
+        scopes=(
+            _scopes(data["scopes"])
+            if "scopes" in data
+            else frozenset(stored.scopes.all() if stored else ())
+        ),
+    )
+
+
+def _apply(*, key: ApiKey, connection: Connection | None, data: dict[str, Any]) -> Connection:
+    requested = _input(key, connection, data)
+    owner_id = connection.owner_id if connection is not None else None
+    result = rules.connection_apply(
+        connection=connection,
+        data=requested,
+        token_policy=rules.token_policy_for(actor=key.owner, source=Source.API, owner_id=owner_id),
         actor=key.owner,
         source=Source.API,
-        changed_fields=form.changed_data,
     )
+    return result.connection
 
 
 def connection_create_for_key(*, key: ApiKey, data: dict[str, Any]) -> Connection:
-    """Create a connection owned by someone the key reaches, with the form's rules."""
+    """Create a connection owned by someone the key reaches (the key's owner by default)."""
     if key.scope == KeyScope.CONNECTIONS:
         raise PermissionDenied(CHOSEN_CONNECTIONS_ONLY)
-    owner = _owner(key, data.get("owner"))
-    return _apply(key=key, connection=None, data=data, owner=owner)
+    return _apply(key=key, connection=None, data=data)
 
 
 def connection_change_for_key(
     *, key: ApiKey, connection: Connection, data: dict[str, Any]
 ) -> Connection:
-    """Change a connection with the form's rules; fields the client did not send stay."""
-    owner = _owner(key, data["owner"]) if "owner" in data else connection.owner
-    return _apply(key=key, connection=connection, data=data, owner=owner)
+    """Change a connection; fields the client did not send keep their stored values."""
+    return _apply(key=key, connection=connection, data=data)
 
 
 def connection_delete_for_key(*, key: ApiKey, connection: Connection) -> None:
-    """Delete a connection, recording who did it through which key's owner."""
+    """Delete a connection, recording the key's owner as the one who did it."""
     services.connection_delete(connection=connection, actor=key.owner, source=Source.API)

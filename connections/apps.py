@@ -8,4 +8,7 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Front connections"
 
     def ready(self) -> None:
-        from connections import checks  # noqa: F401  (registers the system checks)
+        from connections import (
+            checks,  # noqa: F401  (registers the system checks)
+            history,  # noqa: F401  (records deletions that bypass services)
+        )

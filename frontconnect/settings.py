@@ -67,6 +67,31 @@ FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS = [
     for key in env.list("FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS", default=[])
 ]
 
+# Outgoing mail (alerts): django-environ's EMAIL_URL, e.g. smtp://user:pass@host:587 or
+# consolemail:// (the default, which prints each message on the worker's console).
+try:
+    _email = env.email_url("EMAIL_URL", default="consolemail://")
+except ImproperlyConfigured as exc:
+    raise ImproperlyConfigured(
+        "EMAIL_URL is malformed: use a URL such as smtp://USER:PASSWORD@HOST:587 (smtp+tls:// "
+        f"for STARTTLS, smtps:// or smtp+ssl:// for TLS) or consolemail:// ({exc})."
+    ) from None
+# Parts the URL leaves out (host, port) keep Django's defaults instead of becoming None.
+vars().update({key: value for key, value in _email.items() if value not in (None, "")})
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FrontConnect <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How often the worker checks each connection; the dashboard flags a connection not checked in
+# twice this long.
+FRONTCONNECT_CHECK_INTERVAL_HOURS = env.int("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6)
+# History entries (Event) and status transitions older than this are deleted by `pruneevents`
+# and the worker's periodic prune.
+FRONTCONNECT_HISTORY_RETENTION_DAYS = env.int("FRONTCONNECT_HISTORY_RETENTION_DAYS", default=90)
+if FRONTCONNECT_HISTORY_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        "FRONTCONNECT_HISTORY_RETENTION_DAYS must be a number of days, at least 1."
+    )
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -86,6 +111,12 @@ if not 0 < FRONT_HTTP_TIMEOUT <= 10:
     raise ImproperlyConfigured(
         "FRONT_HTTP_TIMEOUT must be a number of seconds above 0 and at most 10."
     )
+# How long Front may stay unreachable for a connection before a check marks it Offline.
+FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = env.int(
+    "FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", default=30
+)
+if FRONTCONNECT_UNREACHABLE_GRACE_MINUTES < 0:
+    raise ImproperlyConfigured("FRONTCONNECT_UNREACHABLE_GRACE_MINUTES must be 0 or more minutes.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -99,6 +130,7 @@ INSTALLED_APPS = [
     "common",
     "oauthclients",
     "connections",
+    "alerts",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -108,6 +140,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "connections.middleware.EncryptionKeyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -221,9 +254,18 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+# How many trusted proxies append to X-Forwarded-For in front of this server.
+PROXY_HOPS = env.int("DJANGO_PROXY_HOPS", default=1)
+if PROXY_HOPS < 1:
+    raise ImproperlyConfigured("DJANGO_PROXY_HOPS must be the number of proxies, at least 1.")
+if BEHIND_PROXY:
     # Only behind a proxy that overwrites this header; otherwise a client could claim https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Sign-in throttling counts failures per client address, not per proxy address (which
+    # would let anyone lock anyone out). django-axes' own ipware settings need the optional
+    # django-ipware package, so its client-address hook takes the trusted entry instead.
+    AXES_CLIENT_IP_CALLABLE = "common.proxy.forwarded_client_ip"
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,11 +13,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from common.crypto import secret_state
 from common.http import AuthenticatedHttpRequest
+from connections import flows
 from connections.forms import ConnectionForm
-from connections.models import Connection, Source
+from connections.models import Connection, Source, Status
 from connections.selectors import connection_history, connection_list_for
 from connections.services import connection_delete
-from connections.views_actions import save_and_follow_up
+from connections.views.actions import save_and_follow_up
 
 PAGE_SIZE = 50
 
@@ -29,15 +33,21 @@ def form_page(
             "form": form,
             "connection": connection,
             "can_add_client": request.user.has_perm("oauthclients.add_oauthclient"),
+            **flows.submit_names(),
         },
     )
 
 
 def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    # Secrets are never shown on the list, so they are neither loaded nor decrypted.
-    connections = connection_list_for(request.user).defer(*Connection.SECRET_FIELDS)
+    connections = connection_list_for(request.user)
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "connections/connection_list.html", {"page": page})
+
+
+def tokens_stored(connection: Connection) -> bool:
+    """Whether any OAuth 2.0 token is stored, readable or not."""
+    unreadable = {"access_token", "refresh_token"} & set(connection.undecryptable_fields)
+    return bool(connection.access_token or connection.refresh_token or unreadable)
 
 
 def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
@@ -48,7 +58,11 @@ def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         "connection": connection,
         "events": connection_history(connection),
         "api_token_state": secret_state(connection.api_token),
+        "api_token_set": bool(connection.api_token),
         "oauth_token_state": secret_state(connection.access_token),
+        "oauth_token_set": bool(connection.access_token),
+        "can_disconnect": connection.is_oauth
+        and (connection.status != Status.NOT_AUTHORIZED or tokens_stored(connection)),
     }
     return render(request, "connections/connection_detail.html", context)
 
@@ -57,7 +71,8 @@ def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 def connection_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
-        return save_and_follow_up(request, form)
+        with suppress(ValidationError):  # a name taken meanwhile: the form says so
+            return save_and_follow_up(request, form)
     return form_page(request, form, None)
 
 
@@ -66,7 +81,8 @@ def connection_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     form = ConnectionForm(request.POST or None, instance=connection, owner=request.user)
     if request.method == "POST" and form.is_valid():
-        return save_and_follow_up(request, form)
+        with suppress(ValidationError):  # a name taken meanwhile: the form says so
+            return save_and_follow_up(request, form)
     return form_page(request, form, connection)
 
 
