@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.views.decorators.debug import sensitive_variables
 
 from connections import services
 from connections.models import Connection, Source
+
+upkeep: Any
+try:
+    upkeep = importlib.import_module("connections.upkeep")
+except ImportError:  # pragma: no cover - until the worker's refresh policy is merged
+    upkeep = None
 
 
 @dataclass(frozen=True)
@@ -36,3 +44,9 @@ def bearer_after_rejection(connection: Connection, *, actor: User | None) -> Bea
     """
     services.connection_refresh(connection=connection, actor=actor, source=Source.API)
     return Bearer(token=str(connection.access_token), expires_at=connection.access_token_expires_at)
+
+
+def mark_used(connection: Connection) -> None:
+    """Stamp the connection as used by a service, so the worker keeps its token fresh."""
+    if upkeep is not None:
+        upkeep.connection_mark_used(connection)

@@ -176,8 +176,10 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         wait = float(settings.FRONTCONNECT_PROXY_BUDGET_WAIT)
         method = request.method or "GET"
 
+        budget_key = budget.budget_key_for(connection)
+
         def send(token: str) -> front.ForwardResponse:
-            retry_after = budget.budget_wait(connection, wait=wait)
+            retry_after = budget.budget_wait(budget_key, wait=wait)
             if retry_after is not None:
                 raise RateBudgetExhausted(retry_after)
             answer = front.forward(
@@ -194,7 +196,7 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         response = ProxyResponse(
             answer.chunks(),
             status=answer.status,
-            after=lambda: self.after_response(key, connection, answer),
+            after=lambda: self.after_response(key, connection, budget_key, answer),
         )
         for name, value in answer.headers.items():
             response[name] = value
@@ -202,10 +204,13 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         return response
 
     @staticmethod
-    def after_response(key: ApiKey, connection: Connection, answer: front.ForwardResponse) -> None:
-        """Bookkeeping that the caller need not wait for: the budget, the usage tally."""
-        budget.budget_report(connection, answer.headers)
+    def after_response(
+        key: ApiKey, connection: Connection, budget_key: str, answer: front.ForwardResponse
+    ) -> None:
+        """Bookkeeping that the caller need not wait for: budget, usage tally, use stamp."""
+        budget.budget_report(budget_key, answer.status, answer.headers)
         keys.proxy_usage.add(key=key, connection=connection)
+        credentials.mark_used(connection)
 
 
 front_proxy = FrontProxy.as_view()

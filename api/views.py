@@ -225,6 +225,7 @@ class ConnectionViewSet(
             raise NotFound(NOT_FOUND)
         bearer = credentials.bearer_for(connection, actor=key.owner)
         keys.apikey_usage_count(key=key, connection=connection)
+        credentials.mark_used(connection)
         body = AccessTokenSerializer(
             {"access_token": bearer.token, "token_type": "Bearer", "expires_at": bearer.expires_at}
         ).data
