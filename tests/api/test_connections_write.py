@@ -153,3 +153,37 @@ def test_malformed_json_is_400_in_the_error_shape(full_api):
     response = full_api.generic("POST", URL, "{not json", content_type="application/json")
     assert response.status_code == 400
     assert set(response.json()) == {"error", "fields"}
+
+
+def test_a_service_may_rename_a_token_connection_without_its_token(full_api, token_connection):
+    # The API edits as an operator does: a blank token keeps the stored one.
+    response = full_api.patch(f"{URL}{token_connection.pk}/", {"name": "Renamed"}, format="json")
+    assert response.status_code == 200, response.json()
+    token_connection.refresh_from_db()
+    assert token_connection.name == "Renamed"
+    assert str(token_connection.api_token) == API_TOKEN
+
+
+def test_switching_to_oauth_voids_the_status(full_api, token_connection, oauth_client, scopes):
+    Connection.objects.filter(pk=token_connection.pk).update(status=Status.ONLINE)
+    response = full_api.patch(
+        f"{URL}{token_connection.pk}/",
+        {"auth_type": AuthType.OAUTH2, "oauth_client": oauth_client.pk,
+         "scopes": ["conversations:read"]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == Status.NOT_AUTHORIZED
+    assert body["secrets"]["api_token"] == "Not set"
+
+
+def test_an_unknown_client_is_a_field_error(full_api, front_scopes):
+    response = full_api.post(
+        URL,
+        {"name": "X", "company_name": "Y", "auth_type": AuthType.OAUTH2, "oauth_client": 999,
+         "scopes": ["conversations:read"]},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["fields"]["oauth_client"] == ["No OAuth 2.0 client has this id."]
