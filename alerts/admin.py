@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from alerts.forms import WebhookForm
 from alerts.models import AlertPreference, Notification, Webhook, WebhookDelivery
-from common.crypto import secret_state
+from common.crypto import SecretState, secret_state
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -97,7 +97,7 @@ class WebhookAdmin(admin.ModelAdmin):
         if obj is None or obj.pk is None:
             return "Not set"
         state = secret_state(obj.secret)
-        if state != "Set" or obj.secret_changed_at is None:
+        if state is not SecretState.SET or obj.secret_changed_at is None:
             return state
         return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC"
 

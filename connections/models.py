@@ -141,11 +141,25 @@ class Connection(models.Model):
         ]
 
     def tokens_clear(self) -> list[str]:
-        """Forget the OAuth 2.0 tokens (fields only, no save); return the fields it set."""
+        """Forget the OAuth 2.0 tokens (fields only, no save); return the fields it set.
+
+        The digest and lease go too: a refresh in flight compares them before writing back, so
+        it cannot bring the forgotten tokens back.
+        """
         self.access_token = ""
         self.refresh_token = ""
         self.access_token_expires_at = None
-        return ["access_token", "refresh_token", "access_token_expires_at"]
+        self.refresh_token_digest = self.refresh_lease_id = ""
+        self.refresh_lease_until = self.unreachable_since = None
+        return [
+            "access_token",
+            "refresh_token",
+            "access_token_expires_at",
+            "refresh_token_digest",
+            "refresh_lease_id",
+            "refresh_lease_until",
+            "unreachable_since",
+        ]
 
     def access_token_expires_within(self, seconds: int) -> bool:
         if self.access_token_expires_at is None:
@@ -171,6 +185,8 @@ class Source(models.TextChoices):
     COMMAND = "command", "Command"
     WORKER = "worker", "Worker"
     API = "api", "Service API"
+    # Consequences nobody asked for directly, such as a cascade from deleting a user account.
+    SYSTEM = "system", "System"
 
 
 class Event(models.Model):

@@ -279,6 +279,10 @@ _CONSEQUENCES = {
     "access_token",
     "refresh_token",
     "access_token_expires_at",
+    "refresh_token_digest",
+    "refresh_lease_id",
+    "refresh_lease_until",
+    "unreachable_since",
     "front_company_id",
     "front_company_name",
 }
