@@ -4,25 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0006_connection_name_key'),
+        ("connections", "0006_connection_name_key"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='event',
-            name='source',
-            field=models.CharField(choices=[('admin', 'Admin'), ('self_service', 'Self-service'), ('command', 'Command'), ('worker', 'Worker'), ('api', 'Service API'), ('system', 'System')], max_length=20),
+            model_name="event",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("admin", "Admin"),
+                    ("self_service", "Self-service"),
+                    ("command", "Command"),
+                    ("worker", "Worker"),
+                    ("api", "Service API"),
+                    ("system", "System"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='pendingauthorization',
-            name='source',
-            field=models.CharField(choices=[('admin', 'Admin'), ('self_service', 'Self-service'), ('command', 'Command'), ('worker', 'Worker'), ('api', 'Service API'), ('system', 'System')], max_length=20),
+            model_name="pendingauthorization",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("admin", "Admin"),
+                    ("self_service", "Self-service"),
+                    ("command", "Command"),
+                    ("worker", "Worker"),
+                    ("api", "Service API"),
+                    ("system", "System"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='transition',
-            name='source',
-            field=models.CharField(choices=[('admin', 'Admin'), ('self_service', 'Self-service'), ('command', 'Command'), ('worker', 'Worker'), ('api', 'Service API'), ('system', 'System')], max_length=20),
+            model_name="transition",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("admin", "Admin"),
+                    ("self_service", "Self-service"),
+                    ("command", "Command"),
+                    ("worker", "Worker"),
+                    ("api", "Service API"),
+                    ("system", "System"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
