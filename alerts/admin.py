@@ -12,20 +12,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from alerts.forms import WebhookForm
 from alerts.models import AlertPreference, Notification, Webhook, WebhookDelivery
-from common.crypto import secret_state
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A log: operators with view permission read it; nobody edits or deletes it here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from common.admin import FrontConnectAdmin, ReadOnlyAdmin
+from common.crypto import SecretState, secret_state
 
 
 class AlertPreferenceInline(admin.StackedInline):
@@ -46,7 +34,7 @@ class AlertsUserAdmin(UserAdmin):
 
 
 @admin.register(AlertPreference)
-class AlertPreferenceAdmin(admin.ModelAdmin):
+class AlertPreferenceAdmin(FrontConnectAdmin):
     list_display = ["user", "email_enabled", "all_connections"]
     list_filter = ["email_enabled", "all_connections"]
     search_fields = ["user__username", "user__email"]
@@ -81,7 +69,7 @@ sensitive_signing_secret = method_decorator(sensitive_post_parameters("signing_s
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(FrontConnectAdmin):
     form = WebhookForm
     list_display = ["name", "url", "is_active", "updated_at"]
     list_filter = ["is_active"]
@@ -97,7 +85,7 @@ class WebhookAdmin(admin.ModelAdmin):
         if obj is None or obj.pk is None:
             return "Not set"
         state = secret_state(obj.secret)
-        if state != "Set" or obj.secret_changed_at is None:
+        if state is not SecretState.SET or obj.secret_changed_at is None:
             return state
         return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC"
 

@@ -102,3 +102,16 @@ class FrontConnectAdmin(admin.ModelAdmin):
             # The editing form needs its editable fields; a read-only page has none.
             kwargs["form"] = forms.ModelForm
         return super().get_form(request, obj, change=change, **kwargs)
+
+
+class ReadOnlyAdmin(FrontConnectAdmin):
+    """A log: operators with view permission read it; nobody adds, edits or deletes it here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -81,13 +81,15 @@ class SealedSecret:
 class SecretState(models.TextChoices):
     """What a page may say about a stored secret: never its value, only this.
 
-    Compare members (``state is SecretState.SET``). Each value is its label, the sentence pages
-    show, so a state renders as itself and older string comparisons keep working.
+    Code compares members (``state is SecretState.SET``); pages render a state as its label.
     """
 
-    SET = "Set", "Set"
-    NOT_SET = "Not set", "Not set"
-    UNREADABLE = "Cannot be decrypted: enter it again.", "Cannot be decrypted: enter it again."
+    SET = "set", "Set"
+    NOT_SET = "not_set", "Not set"
+    UNREADABLE = "unreadable", "Cannot be decrypted: enter it again."
+
+    def __str__(self) -> str:
+        return str(self.label)
 
 
 def secret_state(value: object) -> SecretState:

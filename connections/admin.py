@@ -16,7 +16,7 @@ from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from common.admin import FrontConnectAdmin
+from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import secret_state
 from common.http import admin_user
 from connections import flows, services
@@ -305,18 +305,9 @@ class ConnectionEventFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(FrontConnectAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "connection_name", "action", "source", "actor", "success"]
     list_filter = [ConnectionEventFilter, "action", "source", "success"]
     list_select_related = ["actor"]
     search_fields = ["connection_name", "message"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

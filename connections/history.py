@@ -79,7 +79,6 @@ def deletion_recorded(sender: Any, instance: Connection, origin: Any = None, **k
         connection=None,
         connection_name=instance.name,
         action=Action.DELETED,
-        # People's accounts are deleted in the admin; no other page or command deletes them.
-        source=Source.ADMIN,
+        source=Source.SYSTEM,
         message=message,
     )

@@ -61,6 +61,16 @@ class Connection(models.Model):
     """One sign-in to Front's API, by API token or by OAuth 2.0."""
 
     SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
+    # What an OAuth 2.0 grant leaves on the row; forgetting the grant resets every one of them.
+    GRANT_FIELDS = (
+        "access_token",
+        "refresh_token",
+        "access_token_expires_at",
+        "refresh_token_digest",
+        "refresh_lease_id",
+        "refresh_lease_until",
+        "unreachable_since",
+    )
 
     name = models.CharField(
         "Name your connection", max_length=100, validators=[PlainTextValidator()]
@@ -141,11 +151,15 @@ class Connection(models.Model):
         ]
 
     def tokens_clear(self) -> list[str]:
-        """Forget the OAuth 2.0 tokens (fields only, no save); return the fields it set."""
-        self.access_token = ""
-        self.refresh_token = ""
-        self.access_token_expires_at = None
-        return ["access_token", "refresh_token", "access_token_expires_at"]
+        """Forget the OAuth 2.0 tokens (fields only, no save); return the fields it set.
+
+        The digest and lease go too: a refresh in flight compares them before writing back, so
+        it cannot bring the forgotten tokens back.
+        """
+        for field in self._meta.concrete_fields:
+            if field.name in self.GRANT_FIELDS:
+                setattr(self, field.name, field.get_default())
+        return list(self.GRANT_FIELDS)
 
     def access_token_expires_within(self, seconds: int) -> bool:
         if self.access_token_expires_at is None:
@@ -171,6 +185,8 @@ class Source(models.TextChoices):
     COMMAND = "command", "Command"
     WORKER = "worker", "Worker"
     API = "api", "Service API"
+    # Consequences nobody asked for directly, such as a cascade from deleting a user account.
+    SYSTEM = "system", "System"
 
 
 class Event(models.Model):

@@ -276,9 +276,7 @@ def connection_assign(
 # Columns a change writes as a consequence, not as input: history entries list only the input.
 _CONSEQUENCES = {
     "api_token_changed_at",
-    "access_token",
-    "refresh_token",
-    "access_token_expires_at",
+    *Connection.GRANT_FIELDS,
     "front_company_id",
     "front_company_name",
 }

@@ -290,13 +290,20 @@ def test_a_new_client_voids_the_sign_in_through_the_status_door(
 
 def test_tokens_clear_only_sets_fields(oauth_connection):
     oauth_connection.access_token, oauth_connection.refresh_token = "a", "r"
+    oauth_connection.refresh_token_digest, oauth_connection.refresh_lease_id = "d", "lease"
     oauth_connection.save()
     assert oauth_connection.tokens_clear() == [
         "access_token",
         "refresh_token",
         "access_token_expires_at",
+        "refresh_token_digest",
+        "refresh_lease_id",
+        "refresh_lease_until",
+        "unreachable_since",
     ]
     assert oauth_connection.access_token == "" and oauth_connection.refresh_token == ""
+    # A refresh in flight compares the digest and lease: forgetting them stops it writing back.
+    assert oauth_connection.refresh_token_digest == oauth_connection.refresh_lease_id == ""
     assert Connection.objects.get(pk=oauth_connection.pk).access_token == "a"
 
 
