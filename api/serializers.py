@@ -7,13 +7,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.crypto import secret_state
+from common.crypto import SecretState, secret_state
 from connections.models import AuthType, Connection, Scope, Status
 
 
 def _state(value: object) -> str:
-    state = secret_state(value)
-    return str(getattr(state, "value", state))
+    return secret_state(value).value
 
 
 class OAuthClientRefSerializer(serializers.Serializer):
@@ -22,11 +21,11 @@ class OAuthClientRefSerializer(serializers.Serializer):
 
 
 class SecretStatesSerializer(serializers.Serializer):
-    """Whether each secret is stored; never the secret itself."""
+    """Whether each secret is stored (or stored but unreadable); never the secret itself."""
 
-    api_token = serializers.CharField(read_only=True)
-    access_token = serializers.CharField(read_only=True)
-    refresh_token = serializers.CharField(read_only=True)
+    api_token = serializers.ChoiceField(choices=SecretState.choices, read_only=True)
+    access_token = serializers.ChoiceField(choices=SecretState.choices, read_only=True)
+    refresh_token = serializers.ChoiceField(choices=SecretState.choices, read_only=True)
 
 
 class ConnectionSerializer(serializers.ModelSerializer):

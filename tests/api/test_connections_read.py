@@ -23,9 +23,9 @@ def test_it_shows_secrets_only_as_their_state(full_api, token_connection):
     assert response.status_code == 200
     body = response.json()
     assert body["secrets"] == {
-        "api_token": "Set",
-        "access_token": "Not set",
-        "refresh_token": "Not set",
+        "api_token": "set",
+        "access_token": "not_set",
+        "refresh_token": "not_set",
     }
     assert body["owner"] == "alice"
     assert API_TOKEN not in response.content.decode()

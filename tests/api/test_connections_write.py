@@ -26,7 +26,7 @@ def test_it_creates_a_token_connection_for_the_keys_owner(full_api, owner):
     response = full_api.post(URL, token_body(), format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["owner"] == "alice" and body["secrets"]["api_token"] == "Set"
+    assert body["owner"] == "alice" and body["secrets"]["api_token"] == "set"
     assert NEW_TOKEN not in response.content.decode()
     connection = Connection.objects.get(pk=body["id"])
     assert str(connection.api_token) == NEW_TOKEN
@@ -175,7 +175,7 @@ def test_switching_to_oauth_voids_the_status(full_api, token_connection, oauth_c
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == Status.NOT_AUTHORIZED
-    assert body["secrets"]["api_token"] == "Not set"
+    assert body["secrets"]["api_token"] == "not_set"
 
 
 def test_an_unknown_client_is_a_field_error(full_api, front_scopes):
