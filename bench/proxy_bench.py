@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/proxy_bench.py [--requests 400] [--concurrency 8] [--latency 0.05]
 It starts a local stand-in for Front on 127.0.0.1 that answers after ``--latency`` seconds,
-a scratch SQLite database (or DATABASE_URL's) with one Token connection and one API key, and
+a scratch database (SQLite, or <name>_proxy_bench on DATABASE_URL's PostgreSQL server) with one
+Token connection and one API key, and
 gunicorn serving FrontConnect. It then sends the same requests directly to the stand-in and
 through /api/v1/connections/<id>/front/me, and prints the throughput ratio (target: at least
 0.80) and the median added latency (target: at most 10 ms), with p95, then stops everything.
@@ -91,6 +92,28 @@ def standin(latency: float) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def scratch_database(scratch: Path) -> Iterator[str]:
+    """A throwaway database: SQLite in ``scratch``, or <name>_proxy_bench beside DATABASE_URL's."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{scratch / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    bench_name = f"{name.split('?')[0]}_proxy_bench"
+    maintenance = f"{base}/postgres"
+    with psycopg.connect(maintenance, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')
+        admin.execute(f'CREATE DATABASE "{bench_name}"')
+    try:
+        yield f"{base}/{bench_name}"
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
 
 
 def prepare(env: dict[str, str]) -> tuple[int, str]:
@@ -240,7 +263,7 @@ def main() -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="proxy-bench-"))
     try:
-        with standin(args.latency) as front_url:
+        with scratch_database(scratch) as database_url, standin(args.latency) as front_url:
             # Production settings (not the test settings, whose static-file autorefresh looks
             # at the disk on every request), with throwaway keys and plain http on loopback.
             env = {
@@ -254,9 +277,7 @@ def main() -> int:
                 "DJANGO_SECURE_SSL_REDIRECT": "false",
                 "DJANGO_LOG_LEVEL": "WARNING",
                 "FRONT_API_URL": front_url,
-                "DATABASE_URL": os.environ.get(
-                    "DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}"
-                ),
+                "DATABASE_URL": database_url,
             }
             connection_id, key = prepare(env)
             front_port = int(front_url.rsplit(":", 1)[1])
