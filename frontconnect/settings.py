@@ -252,3 +252,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Front's rate limit is shared with the company's other integrations: FrontConnect takes at most
+# this fraction of it (checks, refreshes and the API proxy together).
+FRONTCONNECT_RATE_SHARE = env.float("FRONTCONNECT_RATE_SHARE", default=0.5)
+if not 0 < FRONTCONNECT_RATE_SHARE <= 1:
+    raise ImproperlyConfigured("FRONTCONNECT_RATE_SHARE must be a fraction above 0 and at most 1.")

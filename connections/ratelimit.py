@@ -1,0 +1,221 @@
+"""A rate budget per Front company, shared by every process and host through the database.
+
+Front counts requests per company across all of its tokens (50 to 200 a minute by plan; an OAuth
+app has its own 120 a minute per company). FrontConnect takes at most ``FRONTCONNECT_RATE_SHARE``
+of that limit, so the company's own integrations keep the rest. Every caller of Front (checks,
+refreshes, the API proxy) asks for a ``Permit`` before a call and reports Front's rate-limit
+headers after it; work that does not fit gets a ``Deferred`` with the seconds to wait, instead of
+provoking a 429.
+
+Each claim is one conditional UPDATE (``used < allowance`` in the current window, not blocked),
+so no lock is held across a call and two processes can never both take the last permit. It works
+the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, PositiveIntegerField, Q, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from common.crypto import UndecryptableSecret
+from connections.models import Connection, RateBudget
+
+# Front's limits are per minute; until a response says otherwise, assume the lowest plan.
+WINDOW = timedelta(minutes=1)
+STARTING_LIMIT = 50
+OAUTH_APP_LIMIT = 120
+# Front answers ``x-ratelimit-reset`` in Unix seconds; anything smaller is read as a delay.
+_EPOCH_THRESHOLD = 1_000_000_000
+_MAX_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Leave to make one call to Front on the budget ``key``."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """No room on the budget ``key`` now; try again in ``retry_after`` seconds."""
+
+    key: str
+    retry_after: float
+
+
+def budget_key(connection: Connection) -> str:
+    """The budget a connection's calls draw on: its company once Front has named it.
+
+    Before that, a Token connection is keyed by a keyed hash of its token (never the token), so
+    connections sharing a token share a budget; an OAuth connection, whose tokens rotate, by its
+    id. OAuth apps have their own bucket per company at Front, so they get their own key.
+    """
+    company = connection.front_company_id
+    if connection.is_oauth:
+        app = f":app:{connection.oauth_client_id}"
+        return f"company:{company}{app}" if company else f"connection:{connection.pk}{app}"
+    if company:
+        return f"company:{company}"
+    token = connection.api_token
+    if token and not isinstance(token, UndecryptableSecret):
+        digest = salted_hmac("connections.ratelimit.budget_key", str(token)).hexdigest()
+        return f"token:{digest[:40]}"
+    return f"connection:{connection.pk}"
+
+
+def _share() -> float:
+    return float(settings.FRONTCONNECT_RATE_SHARE)
+
+
+def _allowance(limit: int) -> int:
+    return max(1, math.floor(limit * _share()))
+
+
+def _starting_limit(key: str) -> int:
+    return OAUTH_APP_LIMIT if ":app:" in key else STARTING_LIMIT
+
+
+def _seconds(until: datetime, now: datetime) -> float:
+    return max(0.0, (until - now).total_seconds())
+
+
+def _create(key: str, *, now: datetime, used: int) -> bool:
+    """Insert the budget row for ``key``; False if another process inserted it first."""
+    limit = _starting_limit(key)
+    try:
+        with transaction.atomic():
+            RateBudget.objects.create(
+                key=key,
+                limit=limit,
+                allowance=_allowance(limit),
+                used=used,
+                window_reset=now + WINDOW,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _try_acquire(key: str) -> Permit | Deferred:
+    for _attempt in range(4):
+        now = timezone.now()
+        unblocked = Q(blocked_until__isnull=True) | Q(blocked_until__lte=now)
+        claimed = (
+            RateBudget.objects.filter(unblocked, key=key, window_reset__gt=now)
+            .filter(used__lt=F("allowance"))
+            .update(used=F("used") + 1, updated_at=now)
+        )
+        if claimed:
+            return Permit(key)
+        row = RateBudget.objects.filter(key=key).first()
+        if row is None:
+            if _create(key, now=now, used=1):
+                return Permit(key)
+            continue
+        if row.blocked_until is not None and row.blocked_until > now:
+            return Deferred(key, _seconds(row.blocked_until, now))
+        if row.window_reset > now:
+            return Deferred(key, _seconds(row.window_reset, now))
+        # The window is over: the one process whose compare-and-swap wins opens the next one.
+        rolled = (
+            RateBudget.objects.filter(unblocked, pk=row.pk, window_reset=row.window_reset).update(
+                used=1, window_reset=now + WINDOW, allowance=_allowance(row.limit), updated_at=now
+            )  # fmt: skip
+        )
+        if rolled:
+            return Permit(key)
+    return Deferred(key, 0.05)
+
+
+def budget_acquire(key: str, *, wait: float = 0.0) -> Permit | Deferred:
+    """Take one call's room on ``key``, waiting up to ``wait`` seconds for it, else Deferred."""
+    deadline = time.monotonic() + max(0.0, wait)
+    while True:
+        outcome = _try_acquire(key)
+        if isinstance(outcome, Permit):
+            return outcome
+        left = deadline - time.monotonic()
+        if outcome.retry_after > left:
+            return outcome
+        # A little jitter so that processes waiting for one window do not all retry at once.
+        time.sleep(min(left, outcome.retry_after + random.uniform(0, 0.05)))  # noqa: S311
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    try:
+        value = int(float(headers.get(name, "")))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if 0 <= value <= _MAX_LIMIT else None
+
+
+def _header_reset(headers: Mapping[str, str], now: datetime) -> datetime | None:
+    try:
+        value = float(headers.get("x-ratelimit-reset", ""))
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    if value < _EPOCH_THRESHOLD:
+        return now + timedelta(seconds=min(value, 3600))
+    try:
+        reset = datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    # A reset in the past, or absurdly far ahead, belongs to another window: ignore it.
+    return reset if now < reset <= now + timedelta(hours=1) else None
+
+
+def budget_observe(key: str, headers: Mapping[str, str]) -> None:
+    """Learn from Front's ``x-ratelimit-*`` headers: the limit, what is left, when it resets."""
+    headers = {name.lower(): value for name, value in headers.items()}
+    now = timezone.now()
+    limit = _header_int(headers, "x-ratelimit-limit")
+    remaining = _header_int(headers, "x-ratelimit-remaining")
+    reset = _header_reset(headers, now)
+    if limit == 0:
+        limit = None
+    if limit is None and remaining is None and reset is None:
+        return
+    row = RateBudget.objects.filter(key=key).first()
+    if row is None:
+        _create(key, now=now, used=0)
+        row = RateBudget.objects.get(key=key)
+    changes: dict[str, object] = {"updated_at": now}
+    allowance = row.allowance
+    if limit is not None:
+        allowance = _allowance(limit)
+        changes.update(limit=limit, allowance=allowance)
+    current = row.window_reset > now
+    if reset is not None and current:
+        changes["window_reset"] = reset
+    if remaining is not None and (current or reset is not None):
+        # Front's count includes the company's other integrations: what they spent leaves less
+        # room for FrontConnect, and Front's remaining reaching 0 closes the window for it.
+        changes["used"] = Greatest(
+            F("used"), Value(allowance - remaining), output_field=PositiveIntegerField()
+        )
+    RateBudget.objects.filter(pk=row.pk).update(**changes)
+
+
+def budget_penalise(key: str, retry_after: float) -> None:
+    """Front answered 429: block ``key`` for ``retry_after`` seconds (never shortening a block)."""
+    now = timezone.now()
+    until = now + timedelta(seconds=min(max(retry_after, 0.0), 3600))
+    if not RateBudget.objects.filter(key=key).exists():
+        _create(key, now=now, used=0)
+    RateBudget.objects.filter(key=key).filter(
+        Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
+    ).update(blocked_until=until, updated_at=now)
