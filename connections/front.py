@@ -23,6 +23,8 @@ from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 from urllib3.util.retry import Retry
 
+from connections import ratelimit
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_LIFETIME = 3600
@@ -184,11 +186,23 @@ def _send(method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
         raise_on_status=False,
         raise_on_redirect=False,
     )
+    deferred = ratelimit.budget_spend()
+    if deferred is not None:
+        raise FrontError(
+            "FrontConnect's share of this company's Front rate limit is used up: try again in "
+            f"{max(1, round(deferred.retry_after))} seconds.",
+            kind="rate_limited",
+            retry_after=deferred.retry_after,
+        )
     try:
         with requests.Session() as session:
             session.mount("https://", HTTPAdapter(max_retries=retry))
             session.mount("http://", HTTPAdapter(max_retries=retry))
-            return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+            response = session.request(
+                method, url, timeout=timeout, allow_redirects=False, **kwargs
+            )
+        ratelimit.budget_report(response.status_code, response.headers)
+        return response
     except requests.Timeout:
         raise FrontError(
             f"Front did not answer {what} within {timeout:g} seconds; try again later.",

@@ -7,6 +7,10 @@ refreshes, the API proxy) asks for a ``Permit`` before a call and reports Front'
 headers after it; work that does not fit gets a ``Deferred`` with the seconds to wait, instead of
 provoking a 429.
 
+A caller opens a ``budget_scope(key)`` around its work; the Front client calls ``budget_spend()``
+before and ``budget_report()`` after each request, so every call inside the scope is paid for
+and teaches the budget, wherever it is made.
+
 Each claim is one conditional UPDATE (``used < allowance`` in the current window, not blocked),
 so no lock is held across a call and two processes can never both take the last permit. It works
 the same on SQLite and PostgreSQL.
@@ -17,7 +21,9 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +44,10 @@ OAUTH_APP_LIMIT = 120
 # Front answers ``x-ratelimit-reset`` in Unix seconds; anything smaller is read as a delay.
 _EPOCH_THRESHOLD = 1_000_000_000
 _MAX_LIMIT = 100_000
+# How long a call made for a person (a Test button, an API request) may wait for room.
+INTERACTIVE_WAIT = 2.0
+# Front answered 429 without saying for how long: assume the rest of its window.
+DEFAULT_RETRY_AFTER = 60.0
 
 
 @dataclass(frozen=True)
@@ -219,3 +229,71 @@ def budget_penalise(key: str, retry_after: float) -> None:
     RateBudget.objects.filter(key=key).filter(
         Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
     ).update(blocked_until=until, updated_at=now)
+
+
+@dataclass
+class BudgetScope:
+    """Front calls in a ``budget_scope`` block; says afterwards whether one was refused room."""
+
+    key: str
+    permit: Permit | None
+    wait: float
+    # Set when a call in the block found no room, or Front answered 429: seconds to wait.
+    retry_after: float | None = None
+
+
+_scope: ContextVar[BudgetScope | None] = ContextVar("budget_scope", default=None)
+
+
+@contextmanager
+def budget_scope(
+    key: str, *, permit: Permit | None = None, wait: float = INTERACTIVE_WAIT
+) -> Iterator[BudgetScope]:
+    """Make Front calls in this block draw on ``key``; ``permit`` (taken earlier) pays the first.
+
+    Inside a scope for the same key (a checker that already holds a permit), the outer scope
+    goes on paying.
+    """
+    current = _scope.get()
+    if current is not None and current.key == key and permit is None:
+        yield current
+        return
+    scope = BudgetScope(key=key, permit=permit, wait=wait)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+def budget_spend() -> Deferred | None:
+    """Pay for one Front call in the current scope: None to go ahead, else Deferred."""
+    scope = _scope.get()
+    if scope is None:
+        return None
+    if scope.permit is not None:
+        scope.permit = None
+        return None
+    outcome = budget_acquire(scope.key, wait=scope.wait)
+    if isinstance(outcome, Permit):
+        return None
+    scope.retry_after = outcome.retry_after
+    return outcome
+
+
+def budget_report(status: int, headers: Mapping[str, str]) -> None:
+    """Learn from one Front response in the current scope; a 429 blocks the key (retry-after)."""
+    scope = _scope.get()
+    if scope is None:
+        return
+    budget_observe(scope.key, headers)
+    if status != 429:
+        return
+    lowered = {name.lower(): value for name, value in headers.items()}
+    try:
+        wait = float(lowered.get("retry-after", ""))
+    except (TypeError, ValueError):
+        wait = DEFAULT_RETRY_AFTER
+    wait = wait if math.isfinite(wait) and wait >= 0 else DEFAULT_RETRY_AFTER
+    budget_penalise(scope.key, wait)
+    scope.retry_after = wait

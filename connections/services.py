@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connections import front
+from connections import front, ratelimit
 from connections.models import (
     Action,
     Connection,
@@ -187,15 +187,16 @@ def connection_test(*, connection: Connection, actor: User | None, source: str) 
     """Call GET /me and record Online with the company, or Offline with the reason in words."""
     company = None
     try:
-        token = connection_access_token(connection=connection)
-        try:
-            company = front.me(token=token)
-        except front.FrontError as exc:
-            if exc.kind != "unauthorized" or not connection.is_oauth:
-                raise
-            # Front answers 401 to an access token it expired early: refresh once, then retry.
-            connection_refresh(connection=connection, actor=actor, source=source)
-            company = front.me(token=str(connection.access_token))
+        with ratelimit.budget_scope(ratelimit.budget_key(connection)):
+            token = connection_access_token(connection=connection)
+            try:
+                company = front.me(token=token)
+            except front.FrontError as exc:
+                if exc.kind != "unauthorized" or not connection.is_oauth:
+                    raise
+                # Front answers 401 to an access token it expired early: refresh, then retry.
+                connection_refresh(connection=connection, actor=actor, source=source)
+                company = front.me(token=str(connection.access_token))
     except front.FrontError as exc:
         result = str(exc)
     else:

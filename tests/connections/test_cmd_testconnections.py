@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from connections.models import Status
 
-PATCH = "connections.management.commands.testconnections.connection_test"
+PATCH = "connections.services.connection_test"
 
 
 def fake_test(*, connection, actor, source):

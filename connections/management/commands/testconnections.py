@@ -6,9 +6,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q, QuerySet
+from tqdm import tqdm
 
-from connections.models import Connection, Status
-from connections.services import connection_test
+from connections.checking import CheckReport, CheckResult, connections_check
+from connections.models import Connection, Source, Status
 
 USAGE = 2
 
@@ -16,7 +17,8 @@ USAGE = 2
 class Command(BaseCommand):
     help = (
         "Test connections against Front, as the Test connection button does, and print name, "
-        "status and reason. Exit status 1 if any connection is not online."
+        "status and reason. Exit status 1 if any connection is not online. Checks run "
+        "concurrently within each Front company's rate budget, shared with the worker."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -27,22 +29,63 @@ class Command(BaseCommand):
             choices=Status.values,
             help="Only connections currently in this status.",
         )
+        parser.add_argument(
+            "--concurrency",
+            type=positive_int,
+            default=8,
+            metavar="N",
+            help="How many checks run at once (default 8).",
+        )
+        parser.add_argument(
+            "--max-wait",
+            type=float,
+            default=300.0,
+            metavar="SECONDS",
+            help="How long to wait for a company's rate budget to have room before leaving its "
+            "remaining connections unchecked (default 300).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         connections = self.selected(options["names"], options["owner"], options["status"])
-        rows = []
-        for connection in connections.iterator(chunk_size=200):
-            tested = connection_test(connection=connection, actor=None, source="command")
-            rows.append((tested.name, tested.owner.get_username(), tested.status,
-                         tested.get_status_display(), tested.last_check_result))  # fmt: skip
-        if not rows:
+        total = connections.count()
+        if not total:
             self.stdout.write("No connections to test.")
             return
-        self.write_table(rows, options["verbosity"])
-        failing = sum(1 for row in rows if row[2] != Status.ONLINE)
+        bar = self.progress_bar(total, options["verbosity"])
+        try:
+            report = connections_check(
+                connections,
+                concurrency=options["concurrency"],
+                source=Source.COMMAND,
+                progress=(lambda _result: bar.update()) if bar is not None else None,
+                patience=max(0.0, options["max_wait"]),
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        self.write_table(report.results, options["verbosity"])
+        self.write_summary(report, options["verbosity"])
+        failing = report.not_online + report.deferred
         if failing:
-            raise CommandError(f"{failing} of {len(rows)} connection(s) are not online.")
-        self.stdout.write(self.style.SUCCESS(f"All {len(rows)} connection(s) are online."))
+            raise CommandError(f"{failing} of {len(report.results)} connection(s) are not online.")
+        self.stdout.write(
+            self.style.SUCCESS(f"All {len(report.results)} connection(s) are online.")
+        )
+
+    def progress_bar(self, total: int, verbosity: int) -> Any:
+        if verbosity < 1 or not self.stdout.isatty():
+            return None
+        return tqdm(total=total, desc="Testing", unit=" connections", file=self.stdout._out,
+                    leave=False)  # fmt: skip
+
+    def write_summary(self, report: CheckReport, verbosity: int) -> None:
+        if verbosity < 1:
+            return
+        self.stdout.write(
+            f"Tested {len(report.results) - report.deferred} connection(s) in "
+            f"{report.elapsed:.1f} s: {report.online} online, {report.not_online} not online, "
+            f"{report.deferred} not checked (rate budget)."
+        )
 
     def selected(self, names: list[str], username: str | None, status: str | None) -> QuerySet:
         connections = Connection.objects.select_related("owner", "oauth_client").order_by(
@@ -68,17 +111,25 @@ class Command(BaseCommand):
                 )
         return connections
 
-    def write_table(self, rows: Sequence[tuple[str, ...]], verbosity: int) -> None:
+    def write_table(self, results: Sequence[CheckResult], verbosity: int) -> None:
         if verbosity < 1:
             return
         table = [("NAME", "OWNER", "STATUS", "REASON")]
-        table += [(name, owner, label, reason) for name, owner, _, label, reason in rows]
+        table += [(r.name, r.owner, r.status_label, r.result) for r in results]
         widths = [max(len(row[i]) for row in table) for i in range(3)]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3]
             for row in table
         ]
         self.stdout.write(lines[0].rstrip())
-        for line, row in zip(lines[1:], rows, strict=True):
-            style = self.style.SUCCESS if row[2] == Status.ONLINE else self.style.ERROR
+        for line, result in zip(lines[1:], results, strict=True):
+            online = result.checked and result.status == Status.ONLINE
+            style = self.style.SUCCESS if online else self.style.ERROR
             self.stdout.write(style(line.rstrip()))
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number

@@ -1,0 +1,257 @@
+"""Check many connections at once: concurrent, within each Front company's rate budget.
+
+``connections_check`` runs ``services.connection_test`` in a bounded pool of threads. Before each
+check it takes a permit from the connection's budget (``connections.ratelimit``); a company whose
+budget is spent waits its turn while the others go on, because the dispatcher takes one
+connection per company in turn. A check that does not fit before ``patience`` runs out is not
+made at all and is reported as deferred, never as a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import User
+from django.db import connections as db_connections
+from django.db.models import QuerySet
+
+from connections import services
+from connections.models import Connection, Source, Status
+from connections.ratelimit import Deferred, Permit, budget_acquire, budget_key, budget_scope
+
+logger = logging.getLogger(__name__)
+
+# At most this many checks of one company are in flight together: Front also has burst limits.
+MAX_IN_FLIGHT_PER_KEY = 4
+# How long the dispatcher sleeps at most before looking at the budgets again.
+_POLL = 1.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How one connection's check went; ``checked`` is False when the rate budget deferred it."""
+
+    connection_id: int
+    name: str
+    owner: str
+    status: Status
+    result: str
+    checked: bool = True
+
+    @property
+    def status_label(self) -> str:
+        return str(self.status.label)
+
+
+@dataclass
+class CheckReport:
+    """The results of one run, in the order the connections were given."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def online(self) -> int:
+        return sum(1 for r in self.results if r.checked and r.status == Status.ONLINE)
+
+    @property
+    def not_online(self) -> int:
+        return sum(1 for r in self.results if r.checked and r.status != Status.ONLINE)
+
+    @property
+    def deferred(self) -> int:
+        return sum(1 for r in self.results if not r.checked)
+
+
+def deferred_reason(retry_after: float) -> str:
+    """The sentence shown for a check the rate budget deferred."""
+    return (
+        "Not checked: FrontConnect's share of this company's Front rate limit is used up; "
+        f"room again in {max(1, round(retry_after))} s."
+    )
+
+
+def _result(connection: Connection, *, checked: bool = True, reason: str = "") -> CheckResult:
+    return CheckResult(
+        connection_id=connection.pk,
+        name=connection.name,
+        owner=connection.owner.get_username(),
+        status=Status(connection.status),
+        result=reason or connection.last_check_result,
+        checked=checked,
+    )
+
+
+def _load(selection: QuerySet[Connection] | Iterable[int]) -> list[Connection]:
+    if isinstance(selection, QuerySet):
+        queryset = selection
+    else:
+        queryset = Connection.objects.filter(pk__in=list(selection)).order_by("pk")
+    return list(queryset.select_related("owner", "oauth_client"))
+
+
+class _Run:
+    """One call of ``connections_check``: the queues per budget key and what is in flight."""
+
+    def __init__(
+        self,
+        connections: list[Connection],
+        *,
+        concurrency: int,
+        patience: float,
+        progress: Callable[[CheckResult], None] | None,
+    ) -> None:
+        self.concurrency = concurrency
+        self.deadline = time.monotonic() + patience
+        self.progress = progress
+        self.results: dict[int, CheckResult] = {}
+        self.queues: OrderedDict[str, deque[Connection]] = OrderedDict()
+        for connection in connections:
+            self.queues.setdefault(budget_key(connection), deque()).append(connection)
+        self.ready_at: dict[str, float] = {}
+        self.running: dict[Future[float | None], tuple[str, Connection]] = {}
+        self.per_key: Counter[str] = Counter()
+
+    def finish(self, connection: Connection, result: CheckResult) -> None:
+        self.results[connection.pk] = result
+        if self.progress is not None:
+            self.progress(result)
+
+    def give_up(self, key: str, retry_after: float) -> None:
+        """The key's budget has no room before the deadline: defer what is left of its queue."""
+        for connection in self.queues.pop(key):
+            self.finish(connection, _result(connection, checked=False,
+                                            reason=deferred_reason(retry_after)))  # fmt: skip
+
+    def dispatch(self, submit: Callable[[Connection, Permit], Future[float | None]]) -> int:
+        """Start at most one check per key, in turn, while there is room; return how many."""
+        started = 0
+        now = time.monotonic()
+        for key in list(self.queues):
+            if len(self.running) >= self.concurrency:
+                break
+            if self.ready_at.get(key, 0.0) > now or self.per_key[key] >= MAX_IN_FLIGHT_PER_KEY:
+                continue
+            permit = budget_acquire(key)
+            if isinstance(permit, Deferred):
+                self.ready_at[key] = now + permit.retry_after
+                if self.ready_at[key] > self.deadline:
+                    self.give_up(key, permit.retry_after)
+                continue
+            queue = self.queues[key]
+            connection = queue.popleft()
+            if queue:
+                self.queues.move_to_end(key)
+            else:
+                del self.queues[key]
+            self.running[submit(connection, permit)] = (key, connection)
+            self.per_key[key] += 1
+            started += 1
+        return started
+
+    def collect(self, future: Future[float | None]) -> None:
+        key, connection = self.running.pop(future)
+        self.per_key[key] -= 1
+        try:
+            retry_after = future.result()
+        except Exception:
+            logger.exception("Checking connection %s failed unexpectedly.", connection.pk)
+            reason = "Not checked: an internal error stopped the check; see the server log."
+            self.finish(connection, _result(connection, checked=False, reason=reason))
+            return
+        if retry_after is not None and time.monotonic() + retry_after <= self.deadline:
+            # Front or the budget refused room mid-check: try this one again when it comes back.
+            self.ready_at[key] = time.monotonic() + retry_after
+            self.queues.setdefault(key, deque()).appendleft(connection)
+            return
+        self.finish(connection, _result(connection))
+
+    def next_wake(self) -> float:
+        """Seconds until a key that may start another check has budget again (at most _POLL)."""
+        now = time.monotonic()
+        waits = [
+            max(0.0, self.ready_at.get(key, 0.0) - now)
+            for key in self.queues
+            if self.per_key[key] < MAX_IN_FLIGHT_PER_KEY
+        ]
+        return min([_POLL, *waits])
+
+
+def _check(
+    connection: Connection, permit: Permit, *, source: str, actor: User | None
+) -> float | None:
+    """Test one connection on its permit; return seconds to wait if a call was refused room."""
+    with budget_scope(permit.key, permit=permit, wait=0.0) as scope:
+        services.connection_test(connection=connection, actor=actor, source=source)
+    connection.refresh_from_db(fields=["status", "last_check_result"])
+    return scope.retry_after
+
+
+def _check_in_thread(
+    connection: Connection, permit: Permit, *, source: str, actor: User | None
+) -> float | None:
+    try:
+        return _check(connection, permit, source=source, actor=actor)
+    finally:
+        # Pool threads outlive the run; a connection left open would linger in the database.
+        db_connections.close_all()
+
+
+def connections_check(
+    selection: QuerySet[Connection] | Iterable[int],
+    *,
+    concurrency: int,
+    source: Source | str,
+    actor: User | None = None,
+    progress: Callable[[CheckResult], None] | None = None,
+    patience: float = 0.0,
+) -> CheckReport:
+    """Test connections concurrently within their companies' rate budgets.
+
+    ``patience`` is how many seconds the run may wait for a budget to have room; what still does
+    not fit is reported as deferred (not checked), never as failed.
+    """
+    started = time.monotonic()
+    loaded = _load(selection)
+    run = _Run(loaded, concurrency=max(1, concurrency), patience=patience, progress=progress)
+    source = str(source)
+    if concurrency <= 1 or db_connections["default"].in_atomic_block:
+        # One at a time in the caller's thread; inside a transaction this is the only way, as
+        # pool threads could not see its uncommitted rows.
+        def submit_inline(connection: Connection, permit: Permit) -> Future[float | None]:
+            future: Future[float | None] = Future()
+            try:
+                future.set_result(_check(connection, permit, source=source, actor=actor))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
+
+        while run.queues:
+            if run.dispatch(submit_inline) == 0 and run.queues:
+                time.sleep(run.next_wake())
+            for future in list(run.running):
+                run.collect(future)
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check") as pool:
+
+            def submit(connection: Connection, permit: Permit) -> Future[float | None]:
+                return pool.submit(_check_in_thread, connection, permit, source=source, actor=actor)
+
+            while run.queues or run.running:
+                if run.dispatch(submit) and len(run.running) < concurrency:
+                    continue
+                if not run.running:
+                    time.sleep(run.next_wake())
+                    continue
+                timeout = None if len(run.running) >= concurrency else run.next_wake()
+                done, _ = wait(list(run.running), timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    run.collect(future)
+    report = CheckReport(elapsed=time.monotonic() - started)
+    report.results = [run.results[c.pk] for c in loaded if c.pk in run.results]
+    return report
