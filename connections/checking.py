@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 
 from connections import services
 from connections.models import Connection, Source, Status
-from connections.ratelimit import Deferred, Permit, budget_acquire, budget_key, budget_scope
+from connections.ratelimit import Deferred, budget_acquire, budget_key, budget_scope
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,14 @@ def _load(selection: QuerySet[Connection] | Iterable[int]) -> list[Connection]:
     return list(queryset.select_related("owner", "oauth_client"))
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """What one pool task did: checked (recorded) or not, and any wait the budget asked for."""
+
+    checked: bool
+    retry_after: float | None = None
+
+
 class _Run:
     """One call of ``connections_check``: the queues per budget key and what is in flight."""
 
@@ -114,7 +122,7 @@ class _Run:
         for connection in connections:
             self.queues.setdefault(budget_key(connection), deque()).append(connection)
         self.ready_at: dict[str, float] = {}
-        self.running: dict[Future[float | None], tuple[str, Connection]] = {}
+        self.running: dict[Future[_Attempt], tuple[str, Connection]] = {}
         self.per_key: Counter[str] = Counter()
 
     def finish(self, connection: Connection, result: CheckResult) -> None:
@@ -122,13 +130,7 @@ class _Run:
         if self.progress is not None:
             self.progress(result)
 
-    def give_up(self, key: str, retry_after: float) -> None:
-        """The key's budget has no room before the deadline: defer what is left of its queue."""
-        for connection in self.queues.pop(key):
-            self.finish(connection, _result(connection, checked=False,
-                                            reason=deferred_reason(retry_after)))  # fmt: skip
-
-    def dispatch(self, submit: Callable[[Connection, Permit], Future[float | None]]) -> int:
+    def dispatch(self, submit: Callable[[Connection, str], Future[_Attempt]]) -> int:
         """Start at most one check per key, in turn, while there is room; return how many."""
         started = 0
         now = time.monotonic()
@@ -137,39 +139,45 @@ class _Run:
                 break
             if self.ready_at.get(key, 0.0) > now or self.per_key[key] >= MAX_IN_FLIGHT_PER_KEY:
                 continue
-            permit = budget_acquire(key)
-            if isinstance(permit, Deferred):
-                self.ready_at[key] = now + permit.retry_after
-                if self.ready_at[key] > self.deadline:
-                    self.give_up(key, permit.retry_after)
-                continue
             queue = self.queues[key]
             connection = queue.popleft()
             if queue:
                 self.queues.move_to_end(key)
             else:
                 del self.queues[key]
-            self.running[submit(connection, permit)] = (key, connection)
+            self.running[submit(connection, key)] = (key, connection)
             self.per_key[key] += 1
             started += 1
         return started
 
-    def collect(self, future: Future[float | None]) -> None:
+    def collect(self, future: Future[_Attempt]) -> None:
         key, connection = self.running.pop(future)
         self.per_key[key] -= 1
         try:
-            retry_after = future.result()
+            attempt = future.result()
         except Exception:
             logger.exception("Checking connection %s failed unexpectedly.", connection.pk)
             reason = "Not checked: an internal error stopped the check; see the server log."
             self.finish(connection, _result(connection, checked=False, reason=reason))
             return
-        if retry_after is not None and time.monotonic() + retry_after <= self.deadline:
-            # Front or the budget refused room mid-check: try this one again when it comes back.
-            self.ready_at[key] = time.monotonic() + retry_after
-            self.queues.setdefault(key, deque()).appendleft(connection)
+        if attempt.retry_after is None:
+            self.finish(connection, _result(connection))
             return
-        self.finish(connection, _result(connection))
+        # The budget (or Front, with a 429) asked to wait: hold the key back until then.
+        now = time.monotonic()
+        self.ready_at[key] = max(self.ready_at.get(key, 0.0), now + attempt.retry_after)
+        if now + attempt.retry_after <= self.deadline:
+            self.queues.setdefault(key, deque()).appendleft(connection)
+            self.queues.move_to_end(key, last=False)
+            return
+        if attempt.checked:
+            self.finish(connection, _result(connection))
+        else:
+            reason = deferred_reason(attempt.retry_after)
+            self.finish(connection, _result(connection, checked=False, reason=reason))
+        for waiting in self.queues.pop(key, ()):
+            reason = deferred_reason(attempt.retry_after)
+            self.finish(waiting, _result(waiting, checked=False, reason=reason))
 
     def next_wake(self) -> float:
         """Seconds until a key that may start another check has budget again (at most _POLL)."""
@@ -182,21 +190,21 @@ class _Run:
         return min([_POLL, *waits])
 
 
-def _check(
-    connection: Connection, permit: Permit, *, source: str, actor: User | None
-) -> float | None:
-    """Test one connection on its permit; return seconds to wait if a call was refused room."""
-    with budget_scope(permit.key, permit=permit, wait=0.0) as scope:
+def _check(connection: Connection, key: str, *, source: str, actor: User | None) -> _Attempt:
+    """Take a permit on ``key`` and test one connection; or say how long to wait for one."""
+    permit = budget_acquire(key)
+    if isinstance(permit, Deferred):
+        return _Attempt(checked=False, retry_after=permit.retry_after)
+    with budget_scope(key, permit=permit, wait=0.0) as scope:
         services.connection_test(connection=connection, actor=actor, source=source)
-    connection.refresh_from_db(fields=["status", "last_check_result"])
-    return scope.retry_after
+    return _Attempt(checked=True, retry_after=scope.retry_after)
 
 
 def _check_in_thread(
-    connection: Connection, permit: Permit, *, source: str, actor: User | None
-) -> float | None:
+    connection: Connection, key: str, *, source: str, actor: User | None
+) -> _Attempt:
     try:
-        return _check(connection, permit, source=source, actor=actor)
+        return _check(connection, key, source=source, actor=actor)
     finally:
         # Pool threads outlive the run; a connection left open would linger in the database.
         db_connections.close_all()
@@ -223,10 +231,10 @@ def connections_check(
     if concurrency <= 1 or db_connections["default"].in_atomic_block:
         # One at a time in the caller's thread; inside a transaction this is the only way, as
         # pool threads could not see its uncommitted rows.
-        def submit_inline(connection: Connection, permit: Permit) -> Future[float | None]:
-            future: Future[float | None] = Future()
+        def submit_inline(connection: Connection, key: str) -> Future[_Attempt]:
+            future: Future[_Attempt] = Future()
             try:
-                future.set_result(_check(connection, permit, source=source, actor=actor))
+                future.set_result(_check(connection, key, source=source, actor=actor))
             except Exception as exc:
                 future.set_exception(exc)
             return future
@@ -239,8 +247,8 @@ def connections_check(
     else:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check") as pool:
 
-            def submit(connection: Connection, permit: Permit) -> Future[float | None]:
-                return pool.submit(_check_in_thread, connection, permit, source=source, actor=actor)
+            def submit(connection: Connection, key: str) -> Future[_Attempt]:
+                return pool.submit(_check_in_thread, connection, key, source=source, actor=actor)
 
             while run.queues or run.running:
                 if run.dispatch(submit) and len(run.running) < concurrency:

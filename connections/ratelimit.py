@@ -50,6 +50,10 @@ INTERACTIVE_WAIT = 2.0
 DEFAULT_RETRY_AFTER = 60.0
 
 
+# (limit, window reset) this process last stored per key: most answers repeat them.
+_seen: dict[str, tuple[int | None, datetime | None]] = {}
+
+
 @dataclass(frozen=True)
 class Permit:
     """Leave to make one call to Front on the budget ``key``."""
@@ -199,25 +203,45 @@ def budget_observe(key: str, headers: Mapping[str, str]) -> None:
         limit = None
     if limit is None and remaining is None and reset is None:
         return
+    seen = (limit, reset)
+    if remaining is not None and limit is not None and remaining >= _allowance(limit):
+        # Front has more left than FrontConnect's whole share, so ``used`` cannot rise; if this
+        # process already stored this limit and window, there is nothing to write or read.
+        if _seen.get(key) == seen:
+            return
     row = RateBudget.objects.filter(key=key).first()
     if row is None:
         _create(key, now=now, used=0)
         row = RateBudget.objects.get(key=key)
-    changes: dict[str, object] = {"updated_at": now}
+    if len(_seen) > 10_000:
+        _seen.clear()
+    _seen[key] = seen
+    changes: dict[str, object] = {}
     allowance = row.allowance
-    if limit is not None:
+    if limit is not None and limit != row.limit:
         allowance = _allowance(limit)
         changes.update(limit=limit, allowance=allowance)
     current = row.window_reset > now
-    if reset is not None and current:
+    if reset is not None and current and abs((reset - row.window_reset).total_seconds()) >= 1:
         changes["window_reset"] = reset
+    rows = RateBudget.objects.filter(pk=row.pk)
     if remaining is not None and (current or reset is not None):
         # Front's count includes the company's other integrations: what they spent leaves less
         # room for FrontConnect, and Front's remaining reaching 0 closes the window for it.
-        changes["used"] = Greatest(
-            F("used"), Value(allowance - remaining), output_field=PositiveIntegerField()
-        )
-    RateBudget.objects.filter(pk=row.pk).update(**changes)
+        spent = allowance - remaining
+        if changes:
+            changes["used"] = Greatest(F("used"), Value(spent), output_field=PositiveIntegerField())
+        elif row.used < spent:
+            # Most answers change nothing; writing only then keeps checks off the commit path.
+            changes["used"] = spent
+            rows = rows.filter(used__lt=spent)
+    if changes:
+        rows.update(updated_at=now, **changes)
+
+
+def budget_cache_clear() -> None:
+    """Forget what this process remembers of the budgets (tests roll the rows back)."""
+    _seen.clear()
 
 
 def budget_penalise(key: str, retry_after: float) -> None:

@@ -139,6 +139,14 @@ def page(browser, settings):
 
 
 @pytest.fixture(autouse=True)
+def rate_budget_cache():
+    """Each test's database starts empty, so the budget's per-process memory must too."""
+    from connections.ratelimit import budget_cache_clear
+
+    budget_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Refuse every connection that leaves this machine: tests never talk to the real Front."""
     import ipaddress

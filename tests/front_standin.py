@@ -53,6 +53,10 @@ class StandinFront:
     too_many: int = 0
     in_flight: dict[str, int] = field(default_factory=dict)
     peak_in_flight: dict[str, int] = field(default_factory=dict)
+    # Benchmarks: any token "<prefix><company>.<n>" is valid and belongs to <company>, and
+    # /_standin/stats and /_standin/reset report and clear the counters.
+    token_prefix: str | None = None
+    control: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -78,6 +82,30 @@ class StandinFront:
 
     def refresh_count(self) -> int:
         return self.token_requests.count("refresh_token")
+
+    def company_of(self, token: str) -> tuple[str, str] | None:
+        """The company a token belongs to, or None when the stand-in does not know the token."""
+        if self.token_prefix and token.startswith(self.token_prefix):
+            company = token.removeprefix(self.token_prefix).split(".")[0]
+            return company, f"Company {company}"
+        if token not in self.access_tokens and token not in self.api_tokens:
+            return None
+        return self.companies.get(token, (COMPANY_ID, COMPANY_NAME))
+
+    def stats(self) -> dict[str, object]:
+        with self.lock:
+            return {
+                "me_requests": self.me_requests,
+                "too_many": self.too_many,
+                "peak_in_flight": dict(self.peak_in_flight),
+            }
+
+    def reset(self) -> None:
+        """Clear the counters and start every company's rate window afresh."""
+        with self.lock:
+            self.me_requests = self.too_many = 0
+            self.windows.clear()
+            self.peak_in_flight.clear()
 
     def rate_headers(self, company: str) -> tuple[int, dict[str, str]]:
         """Count one request on the company's window: (status, rate-limit headers) to answer."""
@@ -131,10 +159,16 @@ class Handler(BaseHTTPRequestHandler):
             self._decide(query)
         elif parts.path == "/me":
             self._me()
+        elif parts.path == "/_standin/stats" and self.front.control:
+            self._json(200, self.front.stats())
         else:
             self._json(404, {"_error": {"status": 404, "title": "Not found", "message": "Nope"}})
 
     def do_POST(self) -> None:
+        if urlsplit(self.path).path == "/_standin/reset" and self.front.control:
+            self.front.reset()
+            self._json(200, {})
+            return
         if urlsplit(self.path).path != "/oauth/token":
             self._json(404, {"_error": {"status": 404, "title": "Not found"}})
             return
@@ -214,13 +248,14 @@ class Handler(BaseHTTPRequestHandler):
         with front.lock:
             front.me_requests += 1
         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token not in front.access_tokens and token not in front.api_tokens:
+        company = front.company_of(token)
+        if company is None:
             self._json(
                 401,
                 {"_error": {"status": 401, "title": "Unauthenticated", "message": "JWT error"}},
             )
             return
-        company_id, name = front.companies.get(token, (COMPANY_ID, COMPANY_NAME))
+        company_id, name = company
         with front.lock:
             front.in_flight[company_id] = front.in_flight.get(company_id, 0) + 1
             peak = max(front.peak_in_flight.get(company_id, 0), front.in_flight[company_id])
@@ -275,3 +310,35 @@ def front_settings(settings, front_standin: StandinFront) -> StandinFront:
     settings.FRONT_OAUTH_TOKEN_URL = front_standin.token_url
     settings.FRONT_API_URL = front_standin.url
     return front_standin
+
+
+def main() -> None:
+    """Serve a stand-in for benchmarks: ``python -m tests.front_standin --latency 0.1 ...``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per GET /me")
+    parser.add_argument("--rate-limit", type=int, default=200, help="requests per company window")
+    parser.add_argument("--window", type=float, default=60.0, help="rate window in seconds")
+    parser.add_argument("--token-prefix", default="bench.", help="tokens that are valid")
+    args = parser.parse_args()
+    front = StandinFront(
+        client_id="bench",
+        client_secret="bench",
+        me_latency=args.latency,
+        rate_limit=args.rate_limit,
+        rate_window=args.window,
+        token_prefix=args.token_prefix,
+        control=True,
+    )
+    server = standin_serve(front)
+    print(front.url, flush=True)
+    try:
+        sys.stdin.read()  # serve until the parent closes our stdin
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
