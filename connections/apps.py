@@ -8,4 +8,11 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Front connections"
 
     def ready(self) -> None:
-        from connections import checks  # noqa: F401  (registers the system checks)
+        from connections import (
+            checks,  # noqa: F401  (registers the system checks)
+            front,
+            ratelimit,
+        )
+
+        # Every call to Front that names a budget key draws on the shared per-company budget.
+        front.budget_install(ratelimit.DatabaseBudget())

@@ -17,8 +17,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from common.oauth import oauth_redirect_uri
 from connections import front
+from connections.events import event_record
 from connections.models import Action, Connection, PendingAuthorization, Status
-from connections.services import event_record
+from connections.status import connection_status_set
+from connections.tokens import token_digest
 
 
 class AuthorizationError(ValidationError):
@@ -208,7 +210,12 @@ def connection_authorize_complete(
             redirect_uri=pending.redirect_uri,
             code_verifier=str(pending.code_verifier) or None,
         )
-        company = front.me(token=tokens.access_token)
+        company = front.me(
+            token=tokens.access_token,
+            budget_key=front.budget_key(
+                company_id=connection.front_company_id, token=tokens.access_token
+            ),
+        )
     except front.FrontError as exc:
         _authorize_failed(connection, pending, request_user, str(exc))
         raise AuthorizationError(f"The authorization did not complete: {exc}") from None
@@ -221,16 +228,43 @@ def connection_authorize_complete(
         )
         _authorize_failed(connection, pending, request_user, message)
         raise AuthorizationError(message)
+    result = f"Online: authorized for Front company {company.name}."
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         locked.access_token = tokens.access_token
         locked.refresh_token = tokens.refresh_token
+        locked.refresh_token_digest = token_digest(tokens.refresh_token)
+        # A refresh still in flight for the old grant must not overwrite the new one.
+        locked.refresh_lease_id, locked.refresh_lease_until = "", None
         locked.access_token_expires_at = tokens.expires_at
         locked.authorized_at = locked.last_checked_at = timezone.now()
-        locked.status = Status.ONLINE
+        locked.unreachable_since = None
         locked.front_company_id, locked.front_company_name = company.id, company.name
-        locked.last_check_result = f"Online: authorized for Front company {company.name}."
-        locked.save()
+        locked.last_check_result = result
+        locked.save(
+            update_fields=[
+                "access_token",
+                "refresh_token",
+                "refresh_token_digest",
+                "refresh_lease_id",
+                "refresh_lease_until",
+                "access_token_expires_at",
+                "authorized_at",
+                "last_checked_at",
+                "unreachable_since",
+                "front_company_id",
+                "front_company_name",
+                "last_check_result",
+                "updated_at",
+            ]
+        )
+        connection_status_set(
+            connection=locked,
+            status=Status.ONLINE,
+            reason=result,
+            source=pending.source,
+            actor=request_user,
+        )
         event_record(
             connection=locked,
             action=Action.AUTHORIZED,

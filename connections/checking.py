@@ -1,6 +1,6 @@
 """Check many connections at once: concurrent, within each Front company's rate budget.
 
-``connections_check`` runs ``services.connection_test`` in a bounded pool of threads. Before each
+``connections_check`` runs ``services.connection_check`` in a bounded pool of threads. Before each
 check it takes a permit from the connection's budget (``connections.ratelimit``); a company whose
 budget is spent waits its turn while the others go on, because the dispatcher takes one
 connection per company in turn. A check that does not fit before ``patience`` runs out is not
@@ -20,9 +20,9 @@ from django.contrib.auth.models import User
 from django.db import connections as db_connections
 from django.db.models import QuerySet
 
-from connections import services
 from connections.models import Connection, Source, Status
 from connections.ratelimit import Deferred, budget_acquire, budget_key, budget_scope
+from connections.services import CheckOutcome, connection_check
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,13 @@ _POLL = 1.0
 
 
 @dataclass(frozen=True)
-class CheckResult:
-    """How one connection's check went; ``checked`` is False when the rate budget deferred it."""
+class CheckedConnection:
+    """How one connection's check went.
+
+    ``checked`` is False when the check was not made (the rate budget deferred it);
+    ``retryable`` when it was made but Front could not be asked (a 429, an outage, a timeout):
+    the worker checks those again with backoff.
+    """
 
     connection_id: int
     name: str
@@ -42,6 +47,8 @@ class CheckResult:
     status: Status
     result: str
     checked: bool = True
+    online: bool = False
+    retryable: bool = False
 
     @property
     def status_label(self) -> str:
@@ -52,16 +59,16 @@ class CheckResult:
 class CheckReport:
     """The results of one run, in the order the connections were given."""
 
-    results: list[CheckResult] = field(default_factory=list)
+    results: list[CheckedConnection] = field(default_factory=list)
     elapsed: float = 0.0
 
     @property
     def online(self) -> int:
-        return sum(1 for r in self.results if r.checked and r.status == Status.ONLINE)
+        return sum(1 for r in self.results if r.online)
 
     @property
     def not_online(self) -> int:
-        return sum(1 for r in self.results if r.checked and r.status != Status.ONLINE)
+        return sum(1 for r in self.results if r.checked and not r.online)
 
     @property
     def deferred(self) -> int:
@@ -76,14 +83,18 @@ def deferred_reason(retry_after: float) -> str:
     )
 
 
-def _result(connection: Connection, *, checked: bool = True, reason: str = "") -> CheckResult:
-    return CheckResult(
+def _result(
+    connection: Connection, outcome: CheckOutcome | None = None, *, reason: str = ""
+) -> CheckedConnection:
+    return CheckedConnection(
         connection_id=connection.pk,
         name=connection.name,
         owner=connection.owner.get_username(),
         status=Status(connection.status),
-        result=reason or connection.last_check_result,
-        checked=checked,
+        result=outcome.message if outcome is not None else reason,
+        checked=outcome is not None,
+        online=outcome is not None and outcome.online,
+        retryable=outcome is not None and outcome.retryable,
     )
 
 
@@ -97,9 +108,9 @@ def _load(selection: QuerySet[Connection] | Iterable[int]) -> list[Connection]:
 
 @dataclass(frozen=True)
 class _Attempt:
-    """What one pool task did: checked (recorded) or not, and any wait the budget asked for."""
+    """What one pool task did: its outcome (None if not made), and any wait the budget asked."""
 
-    checked: bool
+    outcome: CheckOutcome | None
     retry_after: float | None = None
 
 
@@ -112,12 +123,12 @@ class _Run:
         *,
         concurrency: int,
         patience: float,
-        progress: Callable[[CheckResult], None] | None,
+        progress: Callable[[CheckedConnection], None] | None,
     ) -> None:
         self.concurrency = concurrency
         self.deadline = time.monotonic() + patience
         self.progress = progress
-        self.results: dict[int, CheckResult] = {}
+        self.results: dict[int, CheckedConnection] = {}
         self.queues: OrderedDict[str, deque[Connection]] = OrderedDict()
         for connection in connections:
             self.queues.setdefault(budget_key(connection), deque()).append(connection)
@@ -125,7 +136,7 @@ class _Run:
         self.running: dict[Future[_Attempt], tuple[str, Connection]] = {}
         self.per_key: Counter[str] = Counter()
 
-    def finish(self, connection: Connection, result: CheckResult) -> None:
+    def finish(self, connection: Connection, result: CheckedConnection) -> None:
         self.results[connection.pk] = result
         if self.progress is not None:
             self.progress(result)
@@ -155,13 +166,14 @@ class _Run:
         self.per_key[key] -= 1
         try:
             attempt = future.result()
-        except Exception:
-            logger.exception("Checking connection %s failed unexpectedly.", connection.pk)
-            reason = "Not checked: an internal error stopped the check; see the server log."
-            self.finish(connection, _result(connection, checked=False, reason=reason))
+        except Exception as exc:
+            # The exception's text could quote a secret: only its class name is shown.
+            logger.error("Checking connection %s failed: %s", connection.pk, type(exc).__name__)
+            reason = f"Could not be tested ({type(exc).__name__}); see the log."
+            self.finish(connection, _result(connection, reason=reason))
             return
         if attempt.retry_after is None:
-            self.finish(connection, _result(connection))
+            self.finish(connection, _result(connection, attempt.outcome))
             return
         # The budget (or Front, with a 429) asked to wait: hold the key back until then.
         now = time.monotonic()
@@ -170,14 +182,10 @@ class _Run:
             self.queues.setdefault(key, deque()).appendleft(connection)
             self.queues.move_to_end(key, last=False)
             return
-        if attempt.checked:
-            self.finish(connection, _result(connection))
-        else:
-            reason = deferred_reason(attempt.retry_after)
-            self.finish(connection, _result(connection, checked=False, reason=reason))
+        reason = deferred_reason(attempt.retry_after)
+        self.finish(connection, _result(connection, attempt.outcome, reason=reason))
         for waiting in self.queues.pop(key, ()):
-            reason = deferred_reason(attempt.retry_after)
-            self.finish(waiting, _result(waiting, checked=False, reason=reason))
+            self.finish(waiting, _result(waiting, reason=reason))
 
     def next_wake(self) -> float:
         """Seconds until a key that may start another check has budget again (at most _POLL)."""
@@ -194,10 +202,10 @@ def _check(connection: Connection, key: str, *, source: str, actor: User | None)
     """Take a permit on ``key`` and test one connection; or say how long to wait for one."""
     permit = budget_acquire(key)
     if isinstance(permit, Deferred):
-        return _Attempt(checked=False, retry_after=permit.retry_after)
-    with budget_scope(key, permit=permit, wait=0.0) as scope:
-        services.connection_test(connection=connection, actor=actor, source=source)
-    return _Attempt(checked=True, retry_after=scope.retry_after)
+        return _Attempt(outcome=None, retry_after=permit.retry_after)
+    with budget_scope(permit=permit) as scope:
+        outcome = connection_check(connection=connection, actor=actor, source=source)
+    return _Attempt(outcome=outcome, retry_after=scope.retry_after)
 
 
 def _check_in_thread(
@@ -216,7 +224,7 @@ def connections_check(
     concurrency: int,
     source: Source | str,
     actor: User | None = None,
-    progress: Callable[[CheckResult], None] | None = None,
+    progress: Callable[[CheckedConnection], None] | None = None,
     patience: float = 0.0,
 ) -> CheckReport:
     """Test connections concurrently within their companies' rate budgets.

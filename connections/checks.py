@@ -38,3 +38,18 @@ def encryption_key_matches(app_configs: Any = None, databases: Any = None, **kwa
     if problem is None:
         return []
     return [Error(problem, id="frontconnect.E001")]
+
+
+@register(Tags.security, deploy=True)
+def front_urls_are_https(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Front's URLs carry client secrets, codes and tokens: https only outside development."""
+    names = ("FRONT_OAUTH_TOKEN_URL", "FRONT_OAUTH_AUTHORIZE_URL", "FRONT_API_URL")
+    return [
+        Error(
+            f"{name} is not an https URL, so secrets would cross the network in plain text.",
+            hint=f"Set {name} to Front's https URL (plain http is only for a local test stand-in).",
+            id="frontconnect.E010",
+        )
+        for name in names
+        if not str(getattr(settings, name)).startswith("https://")
+    ]

@@ -71,6 +71,14 @@ class Connection(models.Model):
     last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
     # Front's refresh token lives 6 months from here; the worker keeps the grant alive near its end.
     refresh_token_obtained_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set on the first check that could not reach Front, cleared by any definite answer.
+    unreachable_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # A refresh is claimed with a short lease (a conditional UPDATE), so that Front is called
+    # outside any transaction and by one process only; the write-back compares the digest of
+    # the refresh token it started from (the encrypted column cannot be compared in SQL).
+    refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    refresh_lease_id = models.CharField(max_length=32, blank=True, editable=False)
+    refresh_token_digest = models.CharField(max_length=64, blank=True, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="front_connections"
     )

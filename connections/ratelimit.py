@@ -7,9 +7,10 @@ refreshes, the API proxy) asks for a ``Permit`` before a call and reports Front'
 headers after it; work that does not fit gets a ``Deferred`` with the seconds to wait, instead of
 provoking a 429.
 
-A caller opens a ``budget_scope(key)`` around its work; the Front client calls ``budget_spend()``
-before and ``budget_report()`` after each request, so every call inside the scope is paid for
-and teaches the budget, wherever it is made.
+``DatabaseBudget`` is the ``front.Budget`` installed for the whole process when the app loads:
+the Front client calls its ``acquire`` before and ``observe`` after every request that names a
+budget key. A caller that took a permit itself (the concurrent checker, which defers work rather
+than fail it) passes it down with ``budget_scope``; the first call inside spends it.
 
 Each claim is one conditional UPDATE (``used < allowance`` in the current window, not blocked),
 so no lock is held across a call and two processes can never both take the last permit. It works
@@ -32,15 +33,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, PositiveIntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from common.crypto import UndecryptableSecret
+from connections import front
+from connections.front_types import FrontError, FrontErrorKind, RateLimit
 from connections.models import Connection, RateBudget
 
 # Front's limits are per minute; until a response says otherwise, assume the lowest plan.
 WINDOW = timedelta(minutes=1)
 STARTING_LIMIT = 50
-OAUTH_APP_LIMIT = 120
 # Front answers ``x-ratelimit-reset`` in Unix seconds; anything smaller is read as a delay.
 _EPOCH_THRESHOLD = 1_000_000_000
 _MAX_LIMIT = 100_000
@@ -72,20 +73,13 @@ class Deferred:
 def budget_key(connection: Connection) -> str:
     """The budget a connection's calls draw on: its company once Front has named it.
 
-    Before that, a Token connection is keyed by a keyed hash of its token (never the token), so
-    connections sharing a token share a budget; an OAuth connection, whose tokens rotate, by its
-    id. OAuth apps have their own bucket per company at Front, so they get their own key.
+    Before that, a keyed digest of its token (never the token; ``front.budget_key``, the same
+    key the Front client is given); a connection without a readable token, its id.
     """
-    company = connection.front_company_id
-    if connection.is_oauth:
-        app = f":app:{connection.oauth_client_id}"
-        return f"company:{company}{app}" if company else f"connection:{connection.pk}{app}"
-    if company:
-        return f"company:{company}"
-    token = connection.api_token
-    if token and not isinstance(token, UndecryptableSecret):
-        digest = salted_hmac("connections.ratelimit.budget_key", str(token)).hexdigest()
-        return f"token:{digest[:40]}"
+    secret = connection.access_token if connection.is_oauth else connection.api_token
+    if connection.front_company_id or (secret and not isinstance(secret, UndecryptableSecret)):
+        token = "" if isinstance(secret, UndecryptableSecret) else str(secret or "")
+        return front.budget_key(company_id=connection.front_company_id, token=token)
     return f"connection:{connection.pk}"
 
 
@@ -98,7 +92,7 @@ def _allowance(limit: int) -> int:
 
 
 def _starting_limit(key: str) -> int:
-    return OAUTH_APP_LIMIT if ":app:" in key else STARTING_LIMIT
+    return STARTING_LIMIT
 
 
 def _seconds(until: datetime, now: datetime) -> float:
@@ -175,9 +169,9 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
     return value if 0 <= value <= _MAX_LIMIT else None
 
 
-def _header_reset(headers: Mapping[str, str], now: datetime) -> datetime | None:
+def _reset_time(raw: object, now: datetime) -> datetime | None:
     try:
-        value = float(headers.get("x-ratelimit-reset", ""))
+        value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
     if not math.isfinite(value) or value < 0:
@@ -195,15 +189,23 @@ def _header_reset(headers: Mapping[str, str], now: datetime) -> datetime | None:
 def budget_observe(key: str, headers: Mapping[str, str]) -> None:
     """Learn from Front's ``x-ratelimit-*`` headers: the limit, what is left, when it resets."""
     headers = {name.lower(): value for name, value in headers.items()}
+    _learn(
+        key,
+        limit=_header_int(headers, "x-ratelimit-limit"),
+        remaining=_header_int(headers, "x-ratelimit-remaining"),
+        reset=headers.get("x-ratelimit-reset"),
+    )
+
+
+def _learn(key: str, *, limit: int | None, remaining: int | None, reset: object) -> None:
+    """Store what one answer says of the budget ``key``; write only when it changes something."""
     now = timezone.now()
-    limit = _header_int(headers, "x-ratelimit-limit")
-    remaining = _header_int(headers, "x-ratelimit-remaining")
-    reset = _header_reset(headers, now)
+    window_end = _reset_time(reset, now)
     if limit == 0:
         limit = None
-    if limit is None and remaining is None and reset is None:
+    if limit is None and remaining is None and window_end is None:
         return
-    seen = (limit, reset)
+    seen = (limit, window_end)
     if remaining is not None and limit is not None and remaining >= _allowance(limit):
         # Front has more left than FrontConnect's whole share, so ``used`` cannot rise; if this
         # process already stored this limit and window, there is nothing to write or read.
@@ -222,10 +224,14 @@ def budget_observe(key: str, headers: Mapping[str, str]) -> None:
         allowance = _allowance(limit)
         changes.update(limit=limit, allowance=allowance)
     current = row.window_reset > now
-    if reset is not None and current and abs((reset - row.window_reset).total_seconds()) >= 1:
-        changes["window_reset"] = reset
+    if (
+        window_end is not None
+        and current
+        and abs((window_end - row.window_reset).total_seconds()) >= 1
+    ):
+        changes["window_reset"] = window_end
     rows = RateBudget.objects.filter(pk=row.pk)
-    if remaining is not None and (current or reset is not None):
+    if remaining is not None and (current or window_end is not None):
         # Front's count includes the company's other integrations: what they spent leaves less
         # room for FrontConnect, and Front's remaining reaching 0 closes the window for it.
         spent = allowance - remaining
@@ -259,7 +265,6 @@ def budget_penalise(key: str, retry_after: float) -> None:
 class BudgetScope:
     """Front calls in a ``budget_scope`` block; says afterwards whether one was refused room."""
 
-    key: str
     permit: Permit | None
     wait: float
     # Set when a call in the block found no room, or Front answered 429: seconds to wait.
@@ -270,19 +275,10 @@ _scope: ContextVar[BudgetScope | None] = ContextVar("budget_scope", default=None
 
 
 @contextmanager
-def budget_scope(
-    key: str, *, permit: Permit | None = None, wait: float = INTERACTIVE_WAIT
-) -> Iterator[BudgetScope]:
-    """Make Front calls in this block draw on ``key``; ``permit`` (taken earlier) pays the first.
-
-    Inside a scope for the same key (a checker that already holds a permit), the outer scope
-    goes on paying.
-    """
-    current = _scope.get()
-    if current is not None and current.key == key and permit is None:
-        yield current
-        return
-    scope = BudgetScope(key=key, permit=permit, wait=wait)
+def budget_scope(*, permit: Permit | None = None, wait: float = 0.0) -> Iterator[BudgetScope]:
+    """Front calls in this block: ``permit`` (taken earlier) pays the first, the rest wait up
+    to ``wait`` seconds for room."""
+    scope = BudgetScope(permit=permit, wait=wait)
     token = _scope.set(scope)
     try:
         yield scope
@@ -290,34 +286,35 @@ def budget_scope(
         _scope.reset(token)
 
 
-def budget_spend() -> Deferred | None:
-    """Pay for one Front call in the current scope: None to go ahead, else Deferred."""
-    scope = _scope.get()
-    if scope is None:
-        return None
-    if scope.permit is not None:
-        scope.permit = None
-        return None
-    outcome = budget_acquire(scope.key, wait=scope.wait)
-    if isinstance(outcome, Permit):
-        return None
-    scope.retry_after = outcome.retry_after
-    return outcome
+class DatabaseBudget:
+    """The ``front.Budget`` of this process: the shared budgets in the database."""
 
+    def acquire(self, key: str) -> None:
+        """Pay for one call on ``key``, or raise a rate-limited FrontError to defer it."""
+        scope = _scope.get()
+        if scope is not None and scope.permit is not None:
+            scope.permit = None
+            return
+        outcome = budget_acquire(key, wait=scope.wait if scope is not None else INTERACTIVE_WAIT)
+        if isinstance(outcome, Permit):
+            return
+        if scope is not None:
+            scope.retry_after = outcome.retry_after
+        raise FrontError(
+            "FrontConnect's share of this company's Front rate limit is used up: try again in "
+            f"{max(1, round(outcome.retry_after))} seconds.",
+            kind=FrontErrorKind.RATE_LIMITED,
+            retry_after=outcome.retry_after,
+        )
 
-def budget_report(status: int, headers: Mapping[str, str]) -> None:
-    """Learn from one Front response in the current scope; a 429 blocks the key (retry-after)."""
-    scope = _scope.get()
-    if scope is None:
-        return
-    budget_observe(scope.key, headers)
-    if status != 429:
-        return
-    lowered = {name.lower(): value for name, value in headers.items()}
-    try:
-        wait = float(lowered.get("retry-after", ""))
-    except (TypeError, ValueError):
-        wait = DEFAULT_RETRY_AFTER
-    wait = wait if math.isfinite(wait) and wait >= 0 else DEFAULT_RETRY_AFTER
-    budget_penalise(scope.key, wait)
-    scope.retry_after = wait
+    def observe(self, key: str, rate: RateLimit) -> None:
+        """Learn from one answer's rate headers; a 429 blocks ``key`` for its retry-after."""
+        _learn(key, limit=rate.limit, remaining=rate.remaining, reset=rate.reset)
+        if rate.status != 429:
+            return
+        wait = rate.retry_after if rate.retry_after is not None else DEFAULT_RETRY_AFTER
+        wait = wait if math.isfinite(wait) else DEFAULT_RETRY_AFTER
+        budget_penalise(key, wait)
+        scope = _scope.get()
+        if scope is not None:
+            scope.retry_after = wait

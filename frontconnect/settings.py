@@ -67,6 +67,24 @@ FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS = [
     for key in env.list("FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS", default=[])
 ]
 
+# Outgoing mail (alerts): django-environ's EMAIL_URL, e.g. smtp://user:pass@host:587 or
+# consolemail:// (the default, which prints each message on the worker's console).
+try:
+    _email = env.email_url("EMAIL_URL", default="consolemail://")
+except ImproperlyConfigured as exc:
+    raise ImproperlyConfigured(
+        "EMAIL_URL is malformed: use a URL such as smtp://USER:PASSWORD@HOST:587 (smtp+tls:// "
+        f"for STARTTLS, smtps:// or smtp+ssl:// for TLS) or consolemail:// ({exc})."
+    ) from None
+# Parts the URL leaves out (host, port) keep Django's defaults instead of becoming None.
+vars().update({key: value for key, value in _email.items() if value not in (None, "")})
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FrontConnect <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How often the worker checks each connection; the dashboard flags a connection not checked in
+# twice this long.
+FRONTCONNECT_CHECK_INTERVAL_HOURS = env.int("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6)
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -86,6 +104,12 @@ if not 0 < FRONT_HTTP_TIMEOUT <= 10:
     raise ImproperlyConfigured(
         "FRONT_HTTP_TIMEOUT must be a number of seconds above 0 and at most 10."
     )
+# How long Front may stay unreachable for a connection before a check marks it Offline.
+FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = env.int(
+    "FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", default=30
+)
+if FRONTCONNECT_UNREACHABLE_GRACE_MINUTES < 0:
+    raise ImproperlyConfigured("FRONTCONNECT_UNREACHABLE_GRACE_MINUTES must be 0 or more minutes.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -99,6 +123,7 @@ INSTALLED_APPS = [
     "common",
     "oauthclients",
     "connections",
+    "alerts",
 ]
 
 MIDDLEWARE = [

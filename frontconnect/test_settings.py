@@ -15,3 +15,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Tasks queued by the code under test (alerts, webhooks) run in-process instead of being written
+# to the embedded broker; tests of the worker against Redis turn this off for themselves.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection as db_connection
 
-from connections.checking import CheckResult, connections_check
+from connections.checking import CheckedConnection, connections_check
 from connections.models import Action, AuthType, Connection, Event, RateBudget, Source, Status
 from connections.ratelimit import budget_key, budget_observe
 
@@ -27,7 +27,7 @@ def make(owner, front, name: str, company: str, *, known: bool = True) -> Connec
 
 def test_it_checks_every_connection_and_reports_them_in_order(front_settings, owner):
     made = [make(owner, front_settings, f"c{i}", f"cmp_{i % 3}") for i in range(6)]
-    seen: list[CheckResult] = []
+    seen: list[CheckedConnection] = []
     report = connections_check(
         Connection.objects.order_by("name"),
         concurrency=1,

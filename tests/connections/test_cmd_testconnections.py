@@ -6,11 +6,13 @@ from io import StringIO
 from unittest import mock
 
 import pytest
+import responses
 from django.core.management import CommandError, call_command
 
-from connections.models import Status
+from connections.health import CheckOutcome, CheckResult
+from connections.models import Connection, Status
 
-PATCH = "connections.services.connection_test"
+PATCH = "connections.checking.connection_check"
 
 
 def fake_test(*, connection, actor, source):
@@ -19,7 +21,8 @@ def fake_test(*, connection, actor, source):
     connection.status = Status.ONLINE if online else Status.OFFLINE
     connection.last_check_result = "Online: Front company Acme." if online else "Front said 401."
     connection.save()
-    return connection
+    result = CheckResult.ONLINE if online else CheckResult.REFUSED
+    return CheckOutcome(connection, result, connection.last_check_result)
 
 
 def test_all_online_exits_0_with_table(token_connection):
@@ -82,3 +85,47 @@ def test_unknown_name_or_owner_is_bad_usage(token_connection):
 def test_unknown_status_is_refused(token_connection):
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("testconnections", "--status", "broken", stdout=StringIO())
+
+
+def test_one_row_that_breaks_is_reported_and_the_rest_go_on(token_connection, oauth_connection):
+    def breaks(*, connection, actor, source):
+        if connection.name == "Sales inbox":
+            raise RuntimeError("tok-SECRET")
+        return fake_test(connection=connection, actor=actor, source=source)
+
+    out = StringIO()
+    with mock.patch(PATCH, autospec=True, side_effect=breaks) as tested:
+        with pytest.raises(CommandError, match="1 of 2"):
+            call_command("testconnections", stdout=out)
+    assert tested.call_count == 2
+    assert "Could not be tested (RuntimeError)" in out.getvalue()
+    assert "tok-SECRET" not in out.getvalue()
+
+
+@responses.activate
+def test_a_stored_token_front_never_issues_is_one_offline_row(token_connection, owner, settings):
+    """Issue 9 item 3: a token stored before validation existed, written directly."""
+    settings.FRONT_API_URL = "https://api2.frontapp.com"
+    responses.get("https://api2.frontapp.com/me", json={"id": "cmp_1", "name": "Acme"})
+    broken = Connection(name="Euro", company_name="Acme", auth_type="token", owner=owner)
+    broken.api_token = "tok€uro"
+    broken.save()
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 of 2 connection"):
+        call_command("testconnections", stdout=out)
+    text = out.getvalue()
+    assert "Euro" in text and "characters that Front never issues" in text
+    assert "tok€uro" not in text and len(responses.calls) == 1  # only the good row reached Front
+    broken.refresh_from_db()
+    token_connection.refresh_from_db()
+    assert broken.status == Status.OFFLINE and token_connection.status == Status.ONLINE
+
+
+def test_names_are_printed_with_control_characters_escaped(token_connection):
+    Connection.objects.filter(pk=token_connection.pk).update(name="Fake\x1b[2J\rAll online")
+    out = StringIO()
+    with mock.patch(PATCH, autospec=True, side_effect=fake_test):
+        with pytest.raises(CommandError):
+            call_command("testconnections", stdout=out)
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+    assert "Fake\\x1b[2J\\rAll online" in out.getvalue()

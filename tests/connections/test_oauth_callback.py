@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import authorization, services
+from connections import authorization, front
 from connections.models import Action, Connection, Event, PendingAuthorization, Source, Status
 from tests.conftest import CLIENT_SECRET
 
@@ -305,7 +305,7 @@ def test_an_unexpected_error_renders_a_page_without_the_code(
     def explode(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(services.front, "exchange_code", explode)
+    monkeypatch.setattr(front, "exchange_code", explode)
     response = owner_client.get(CALLBACK, {"code": CODE, "state": state})
     assert response.status_code == 403
     assert CODE not in response.content.decode()

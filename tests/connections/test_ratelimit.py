@@ -6,13 +6,14 @@ import threading
 from datetime import timedelta
 
 import pytest
+import responses
 from django.db import connection as db_connection
 from django.db import connections
 from django.utils import timezone
 
+from connections import front
 from connections.models import AuthType, Connection, RateBudget
 from connections.ratelimit import (
-    OAUTH_APP_LIMIT,
     Deferred,
     Permit,
     budget_acquire,
@@ -147,11 +148,12 @@ def test_wait_gives_up_at_once_when_room_comes_too_late():
     assert isinstance(budget_acquire("company:cmp_1", wait=0.5), Deferred)
 
 
-def test_a_token_connection_is_budgeted_by_a_hash_of_its_token_until_front_names_the_company(
+def test_a_token_connection_is_budgeted_by_a_digest_of_its_token_until_front_names_the_company(
     token_connection, owner
 ):
     key = budget_key(token_connection)
     assert key.startswith("token:")
+    assert key == front.budget_key(company_id="", token=API_TOKEN)
     assert API_TOKEN not in key and API_TOKEN[-20:] not in key
     twin = Connection(name="Twin", company_name="Acme", auth_type=AuthType.TOKEN, owner=owner)
     twin.api_token = API_TOKEN
@@ -171,13 +173,61 @@ def test_token_keyed_budget_starts_at_the_lowest_plan(token_connection):
     assert take_all(key) == 25
 
 
-def test_oauth_connections_have_the_app_bucket(oauth_connection):
-    unknown = budget_key(oauth_connection)
-    assert unknown == f"connection:{oauth_connection.pk}:app:{oauth_connection.oauth_client_id}"
+def test_an_oauth_connection_without_tokens_is_keyed_by_its_id(oauth_connection):
+    assert budget_key(oauth_connection) == f"connection:{oauth_connection.pk}"
     oauth_connection.front_company_id = "cmp_9"
-    key = budget_key(oauth_connection)
-    assert key == f"company:cmp_9:app:{oauth_connection.oauth_client_id}"
-    assert take_all(key) == OAUTH_APP_LIMIT // 2
+    assert budget_key(oauth_connection) == "company:cmp_9"
+
+
+def test_the_installed_budget_defers_a_call_that_does_not_fit(settings):
+    from connections.front_types import FrontError, FrontErrorKind
+
+    budget_penalise("company:cmp_1", 30)
+    with pytest.raises(FrontError) as excinfo:
+        front.me(token="tok", budget_key="company:cmp_1")
+    assert excinfo.value.kind == FrontErrorKind.RATE_LIMITED
+    assert 25 < excinfo.value.retry_after <= 30
+
+
+@responses.activate
+def test_the_installed_budget_learns_from_answers_and_honours_429(settings):
+    settings.FRONT_API_URL = "https://api2.frontapp.com"
+    reset = str(int(timezone.now().timestamp()) + 50)
+    headers = {
+        "x-ratelimit-limit": "200",
+        "x-ratelimit-remaining": "10",
+        "x-ratelimit-reset": reset,
+    }
+    responses.get(
+        "https://api2.frontapp.com/me", json={"id": "cmp_1", "name": "A"}, headers=headers
+    )
+    front.me(token="tok", budget_key="company:cmp_1")
+    row = RateBudget.objects.get(key="company:cmp_1")
+    assert (row.limit, row.allowance, row.used) == (200, 100, 90)
+    responses.get(
+        "https://api2.frontapp.com/me", status=429, headers={**headers, "retry-after": "40"}
+    )
+    with pytest.raises(front.FrontError):
+        front.me(token="tok", budget_key="company:cmp_1")
+    row.refresh_from_db()
+    assert row.blocked_until is not None
+    assert 35 < (row.blocked_until - timezone.now()).total_seconds() <= 40
+
+
+def test_a_permit_taken_beforehand_pays_the_first_call_in_its_scope():
+    from connections.ratelimit import budget_scope
+
+    permit = budget_acquire("company:cmp_1")
+    assert isinstance(permit, Permit)
+    budget_penalise("company:cmp_1", 30)
+    with budget_scope(permit=permit) as scope:
+        # The permit is spent by the first call, whatever blocks the key meanwhile.
+        from connections.ratelimit import DatabaseBudget
+
+        DatabaseBudget().acquire("company:cmp_1")
+        with pytest.raises(front.FrontError):
+            DatabaseBudget().acquire("company:cmp_1")
+    assert scope.retry_after is not None and scope.retry_after > 25
 
 
 @pytest.mark.postgres

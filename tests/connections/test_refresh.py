@@ -115,10 +115,8 @@ def test_connection_refresh_forces_a_refresh(authorized, operator):
     authorized.access_token_expires_at = timezone.now() + timedelta(hours=1)
     authorized.save()
     new_tokens()
-    result = services.connection_refresh(
-        connection=authorized, actor=operator, source=Source.COMMAND
-    )
-    assert result.access_token == NEW_ACCESS
+    assert services.connection_refresh(connection=authorized, actor=operator, source=Source.COMMAND)
+    assert authorized.access_token == NEW_ACCESS
     event = Event.objects.get(action=Action.REFRESHED)
     assert event.actor == operator and event.source == Source.COMMAND
 
@@ -129,8 +127,8 @@ def test_connection_refresh_skips_a_connection_refreshed_elsewhere(authorized):
     authorized.access_token = NEW_ACCESS
     authorized.access_token_expires_at = timezone.now() + timedelta(hours=1)
     authorized.save()
-    result = services.connection_refresh(connection=stale, source=Source.COMMAND)
-    assert result.access_token == NEW_ACCESS and len(responses.calls) == 0
+    assert not services.connection_refresh(connection=stale, source=Source.COMMAND)
+    assert stale.access_token == NEW_ACCESS and len(responses.calls) == 0
 
 
 def test_a_never_authorized_connection_has_no_token(oauth_connection):
@@ -156,3 +154,116 @@ def test_disconnect_clears_the_tokens(authorized, operator):
     assert authorized.access_token_expires_at is None
     assert authorized.status == Status.NOT_AUTHORIZED
     assert Event.objects.get(action=Action.DISCONNECTED).actor == operator
+
+
+@pytest.mark.django_db(transaction=True)
+@responses.activate
+def test_front_is_called_outside_any_transaction(authorized):
+    from django.db import connection as db
+
+    seen: list[bool] = []
+
+    def token_endpoint(request):
+        seen.append(db.in_atomic_block)
+        return (200, {}, '{"access_token": "new-access-SECRET", "refresh_token": "n"}')
+
+    responses.add_callback(responses.POST, TOKEN_URL, callback=token_endpoint)
+    assert services.connection_access_token(connection=authorized) == NEW_ACCESS
+    assert seen == [False]
+
+
+@responses.activate
+def test_a_refusal_of_a_token_someone_else_already_replaced_is_not_reauthorization(authorized):
+    """The lease expired mid-call and another process refreshed: its invalid_grant is stale."""
+    from connections.models import Connection
+
+    def token_endpoint(request):
+        Connection.objects.filter(pk=authorized.pk).update(
+            refresh_token_digest="newer",
+            access_token_expires_at=timezone.now() + timedelta(hours=1),
+        )
+        return (400, {}, '{"error": "invalid_grant"}')
+
+    responses.add_callback(responses.POST, TOKEN_URL, callback=token_endpoint)
+    services.connection_access_token(connection=authorized)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.ONLINE
+
+
+@responses.activate
+def test_tokens_that_arrive_after_a_disconnect_are_not_stored(authorized, operator):
+    from connections.models import Connection
+
+    def token_endpoint(request):
+        services.connection_disconnect(
+            connection=Connection.objects.get(pk=authorized.pk), actor=operator, source="admin"
+        )
+        return (200, {}, '{"access_token": "new-access-SECRET", "refresh_token": "n"}')
+
+    responses.add_callback(responses.POST, TOKEN_URL, callback=token_endpoint)
+    with pytest.raises(front.FrontError, match="changed while"):
+        services.connection_access_token(connection=authorized)
+    authorized.refresh_from_db()
+    assert (authorized.access_token, authorized.refresh_token) == ("", "")
+    assert authorized.status == Status.NOT_AUTHORIZED
+
+
+@pytest.mark.django_db(transaction=True)
+@responses.activate
+def test_a_caller_that_loses_the_claim_waits_and_takes_the_stored_token(authorized):
+    import threading
+
+    from connections.models import Connection
+    from connections.tokens import token_digest
+
+    Connection.objects.filter(pk=authorized.pk).update(
+        refresh_lease_id="other", refresh_lease_until=timezone.now() + timedelta(seconds=30)
+    )
+
+    def other_process_finishes() -> None:
+        from django.db import connections
+
+        try:
+            Connection.objects.filter(pk=authorized.pk).update(
+                access_token=NEW_ACCESS,
+                refresh_token=NEW_REFRESH,
+                refresh_token_digest=token_digest(NEW_REFRESH),
+                access_token_expires_at=timezone.now() + timedelta(hours=1),
+                refresh_lease_id="",
+                refresh_lease_until=None,
+            )
+        finally:
+            connections.close_all()
+
+    timer = threading.Timer(0.3, other_process_finishes)
+    timer.start()
+    try:
+        assert services.connection_access_token(connection=authorized) == NEW_ACCESS
+    finally:
+        timer.join()
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_without_waiting_a_held_lease_is_reported_busy(authorized):
+    from connections.models import Connection
+
+    Connection.objects.filter(pk=authorized.pk).update(
+        refresh_lease_id="other", refresh_lease_until=timezone.now() + timedelta(seconds=30)
+    )
+    with pytest.raises(services.RefreshBusy):
+        services.connection_refresh(connection=authorized, source=Source.COMMAND, wait=False)
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_an_expired_lease_of_a_crashed_process_is_taken_over(authorized):
+    from connections.models import Connection
+
+    Connection.objects.filter(pk=authorized.pk).update(
+        refresh_lease_id="crashed", refresh_lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    new_tokens()
+    assert services.connection_access_token(connection=authorized) == NEW_ACCESS
+    authorized.refresh_from_db()
+    assert authorized.refresh_lease_id == "" and authorized.refresh_lease_until is None

@@ -54,6 +54,24 @@ def test_a_good_api_token_is_online_with_the_company(token_connection, operator)
     [
         ({"status": 401, "json": {"_error": {"message": "JSON Web Token error"}}}, "rejected"),
         ({"status": 403, "json": {}}, "lacks a permission"),
+    ],
+)
+@responses.activate
+def test_a_refused_credential_is_offline_with_the_reason(token_connection, failure, words):
+    responses.get(ME_URL, **failure)
+    services.connection_test(connection=token_connection, actor=None, source=Source.COMMAND)
+    token_connection.refresh_from_db()
+    assert token_connection.status == Status.OFFLINE
+    assert words in token_connection.last_check_result
+    assert API_TOKEN not in token_connection.last_check_result
+    assert token_connection.last_checked_at is not None
+    event = Event.objects.get(action=Action.TESTED)
+    assert not event.success and words in event.message
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
         ({"status": 429, "json": {}, "headers": {"retry-after": "40"}}, "try again in 40 seconds"),
         ({"status": 503, "json": {}}, "unavailable"),
         ({"body": requests.ConnectionError()}, "Could not reach Front"),
@@ -61,13 +79,14 @@ def test_a_good_api_token_is_online_with_the_company(token_connection, operator)
     ],
 )
 @responses.activate
-def test_a_failing_check_is_offline_with_the_reason(token_connection, failure, words):
+def test_a_check_that_cannot_reach_front_keeps_the_status(token_connection, failure, words):
+    Connection.objects.filter(pk=token_connection.pk).update(status=Status.ONLINE)
     responses.get(ME_URL, **failure)
     services.connection_test(connection=token_connection, actor=None, source=Source.COMMAND)
     token_connection.refresh_from_db()
-    assert token_connection.status == Status.OFFLINE
+    assert token_connection.status == Status.ONLINE
+    assert token_connection.last_check_result.startswith("Could not check: ")
     assert words in token_connection.last_check_result
-    assert API_TOKEN not in token_connection.last_check_result
     assert token_connection.last_checked_at is not None
     event = Event.objects.get(action=Action.TESTED)
     assert not event.success and words in event.message

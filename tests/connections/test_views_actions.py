@@ -98,12 +98,13 @@ def test_test_reports_offline_with_the_reason_in_words(member, owner, token_conn
     assert API_TOKEN.encode() not in response.content
 
 
-def test_test_against_an_unreachable_front_records_offline(member, token_connection):
-    # The real service, with the network guard making Front unreachable.
+def test_test_against_an_unreachable_front_records_could_not_check(member, token_connection):
+    # The real service, with the network guard making Front unreachable: the status stays.
     response = member.post(url("test", token_connection), follow=True)
     token_connection.refresh_from_db()
     assert response.status_code == 200
-    assert token_connection.status == Status.OFFLINE
+    assert token_connection.status == Status.NOT_AUTHORIZED
+    assert token_connection.last_check_result.startswith("Could not check: ")
     assert token_connection.last_checked_at is not None
     assert Event.objects.get(action=Action.TESTED).success is False
     assert API_TOKEN.encode() not in response.content

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q, QuerySet
 from tqdm import tqdm
 
-from connections.checking import CheckReport, CheckResult, connections_check
+from common.text import terminal_safe
+from connections.checking import CheckedConnection, CheckReport, connections_check
 from connections.models import Connection, Source, Status
 
 USAGE = 2
@@ -111,11 +112,14 @@ class Command(BaseCommand):
                 )
         return connections
 
-    def write_table(self, results: Sequence[CheckResult], verbosity: int) -> None:
+    def write_table(self, results: Sequence[CheckedConnection], verbosity: int) -> None:
         if verbosity < 1:
             return
         table = [("NAME", "OWNER", "STATUS", "REASON")]
-        table += [(r.name, r.owner, r.status_label, r.result) for r in results]
+        table += [
+            (terminal_safe(r.name), terminal_safe(r.owner), r.status_label, terminal_safe(r.result))
+            for r in results
+        ]
         widths = [max(len(row[i]) for row in table) for i in range(3)]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3]
@@ -123,8 +127,7 @@ class Command(BaseCommand):
         ]
         self.stdout.write(lines[0].rstrip())
         for line, result in zip(lines[1:], results, strict=True):
-            online = result.checked and result.status == Status.ONLINE
-            style = self.style.SUCCESS if online else self.style.ERROR
+            style = self.style.SUCCESS if result.online else self.style.ERROR
             self.stdout.write(style(line.rstrip()))
 
 

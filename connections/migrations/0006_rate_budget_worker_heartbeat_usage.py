@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0004_transition"),
+        ("connections", "0005_refresh_lease_and_unreachable_since"),
     ]
 
     operations = [

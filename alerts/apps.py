@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AlertsConfig(AppConfig):
+    name = "alerts"
+    verbose_name = "Alerts"
+
+    def ready(self) -> None:
+        from alerts.services import transition_dispatch
+        from connections.status import transition_subscribe
+
+        transition_subscribe(transition_dispatch)

@@ -1,0 +1,191 @@
+"""The operator's dashboard on the admin index: read-only selectors, four queries in all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts.models import OUTAGE_STATUSES
+from connections.models import AuthType, Connection, Status, Transition
+
+ATTENTION_LIMIT = 20
+RECENT_LIMIT = 20
+CHART_DAYS = 30
+# Front's refresh token lasts about six months from when it was obtained; warn in the last two
+# weeks, as the owner is told (SPEC: refresh policy).
+GRANT_LIFETIME = timedelta(days=182)
+GRANT_WARNING = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    label: str
+    count: int
+    url: str
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    connection: Connection
+    reasons: list[str]
+    url: str
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    day: date
+    counts: dict[str, int]
+
+
+@dataclass
+class Dashboard:
+    counts: list[StatusCount]
+    total: int
+    attention: list[AttentionItem]
+    attention_more: bool
+    transitions: list[Transition]
+    history: list[DayCounts] = field(default_factory=list)
+
+
+def _changelist_url() -> str:
+    return reverse("admin:connections_connection_changelist")
+
+
+def _change_url(connection_id: int) -> str:
+    return reverse("admin:connections_connection_change", args=[connection_id])
+
+
+def status_counts() -> dict[str, int]:
+    """How many connections are in each status now (every status present, zeros included)."""
+    counts = {status.value: 0 for status in Status}
+    rows = Connection.objects.order_by().values_list("status").annotate(n=Count("pk"))
+    for status, n in rows:
+        counts[status] = n
+    return counts
+
+
+def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
+    """Connections needing attention, worst first: broken, grant expiring, not checked lately."""
+    stale_before = now - timedelta(hours=2 * settings.FRONTCONNECT_CHECK_INTERVAL_HOURS)
+    grant_before = now - (GRANT_LIFETIME - GRANT_WARNING)
+    broken = Q(status__in=OUTAGE_STATUSES)
+    expiring = Q(auth_type=AuthType.OAUTH2, status=Status.ONLINE, authorized_at__lt=grant_before)
+    stale = Q(status=Status.ONLINE) & (
+        Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=stale_before)
+    )
+    rows = (
+        Connection.objects.filter(broken | expiring | stale)
+        .annotate(
+            rank=Case(
+                When(status=Status.OFFLINE, then=Value(0)),
+                When(status=Status.REAUTHORIZE, then=Value(1)),
+                When(expiring, then=Value(2)),
+                default=Value(3),
+                output_field=IntegerField(),
+            )
+        )
+        .select_related("owner")
+        .only(
+            "name",
+            "status",
+            "auth_type",
+            "authorized_at",
+            "last_checked_at",
+            "last_check_result",
+            "owner__username",
+        )
+        .order_by("rank", F("last_checked_at").asc(nulls_first=True), "name", "pk")[: limit + 1]
+    )
+    items = []
+    for connection in rows:
+        reasons = []
+        if connection.status in OUTAGE_STATUSES:
+            reasons.append(connection.get_status_display())
+        if (
+            connection.auth_type == AuthType.OAUTH2
+            and connection.status == Status.ONLINE
+            and connection.authorized_at is not None
+            and connection.authorized_at < grant_before
+        ):
+            lapses = connection.authorized_at + GRANT_LIFETIME
+            reasons.append(f"Authorization lapses around {lapses:%Y-%m-%d}: authorize it again")
+        if connection.status == Status.ONLINE and (
+            connection.last_checked_at is None or connection.last_checked_at < stale_before
+        ):
+            reasons.append(
+                "Never checked"
+                if connection.last_checked_at is None
+                else f"Not checked since {connection.last_checked_at:%Y-%m-%d %H:%M} UTC"
+            )
+        items.append(AttentionItem(connection, reasons, _change_url(connection.pk)))
+    return items
+
+
+def transitions_recent(*, limit: int = RECENT_LIMIT) -> list[Transition]:
+    """The latest status changes, newest first, with who made them."""
+    return list(Transition.objects.select_related("actor").order_by("-created_at", "-pk")[:limit])
+
+
+def status_history(
+    *, counts: dict[str, int], now: datetime, days: int = CHART_DAYS
+) -> list[DayCounts]:
+    """Status counts at the end of each of the last ``days`` days, oldest first.
+
+    Rebuilt from the stored transitions by walking back from today's counts: undoing a day's
+    transitions (one fewer in the new status, one more in the old) gives the day before. It
+    describes today's connections, so transitions of deleted connections are left out.
+    """
+    today = timezone.localdate(now)
+    first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first + timedelta(days=1), datetime.min.time()))
+    changes: dict[date, list[tuple[str, str, int]]] = {}
+    rows = (
+        Transition.objects.filter(created_at__gte=start, connection__isnull=False)
+        .annotate(day=TruncDate("created_at"))
+        .order_by()
+        .values_list("day", "old_status", "new_status")
+        .annotate(n=Count("pk"))
+    )
+    for day, old, new, n in rows:
+        changes.setdefault(day, []).append((old, new, n))
+    history = [DayCounts(today, dict(counts))]
+    running = dict(counts)
+    for offset in range(1, days):
+        later = today - timedelta(days=offset - 1)
+        for old, new, n in changes.get(later, []):
+            running[new] = max(0, running.get(new, 0) - n)
+            running[old] = running.get(old, 0) + n
+        history.append(DayCounts(later - timedelta(days=1), dict(running)))
+    history.reverse()
+    return history
+
+
+def dashboard_build(*, now: datetime | None = None) -> Dashboard:
+    """Everything the admin index shows about connections."""
+    now = now or timezone.now()
+    counts = status_counts()
+    base = _changelist_url()
+    attention = attention_list(now=now)
+    return Dashboard(
+        counts=[
+            StatusCount(
+                status.value,
+                status.label,
+                counts[status.value],
+                f"{base}?status__exact={status.value}",
+            )
+            for status in Status
+        ],
+        total=sum(counts.values()),
+        attention=attention[:ATTENTION_LIMIT],
+        attention_more=len(attention) > ATTENTION_LIMIT,
+        transitions=transitions_recent(),
+        history=status_history(counts=counts, now=now),
+    )

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from alerts.models import Webhook
+from common.text import SecretTextValidator
+from connections.models import Status
+
+SECRET_MIN_LENGTH = 24
+SECRET_HOWTO = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+class WebhookForm(forms.ModelForm):
+    """The webhook form: the signing secret is write-only, and blank on edit keeps it."""
+
+    signing_secret = forms.CharField(
+        label="Signing secret",
+        required=False,
+        strip=True,
+        min_length=SECRET_MIN_LENGTH,
+        max_length=256,
+        validators=[SecretTextValidator("The signing secret")],
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
+    statuses = forms.MultipleChoiceField(
+        label="Send when a connection becomes",
+        choices=Status.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One call is made for each change of status into one of these.",
+    )
+
+    error_messages = {
+        "signing_secret_required": "Enter a signing secret: the receiver checks each call's "
+        f"signature with it. Generate one with: {SECRET_HOWTO}",
+    }
+
+    class Meta:
+        model = Webhook
+        fields = ["name", "url", "is_active", "statuses"]
+        help_texts = {
+            "url": "An https:// address that accepts a JSON POST; redirects are not followed.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["signing_secret"]
+        if self.instance.pk:
+            field.help_text = "Stored encrypted and never shown. Leave blank to keep it."
+        else:
+            field.help_text = (
+                "At least 24 characters, shared with the receiver; stored encrypted and never "
+                f"shown again. Generate one with: {SECRET_HOWTO}"
+            )
+
+    def clean_signing_secret(self) -> str:
+        secret: str = self.cleaned_data["signing_secret"]
+        if not secret and not self.instance.pk:
+            raise ValidationError(
+                self.error_messages["signing_secret_required"], code="signing_secret_required"
+            )
+        return secret
+
+    def save(self, commit: bool = True) -> Webhook:
+        webhook: Webhook = super().save(commit=False)
+        if self.cleaned_data["signing_secret"]:
+            webhook.secret = self.cleaned_data["signing_secret"]
+            webhook.secret_changed_at = timezone.now()
+        if commit:
+            webhook.save()
+        return webhook

@@ -1,0 +1,165 @@
+"""Who is told about status changes, and the record of each email and webhook call."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from common.crypto import EncryptedTextField
+from common.text import PlainTextValidator
+from connections.models import Status, Transition
+
+# A connection in one of these has stopped working: its owner is told, and told again when
+# it is back Online.
+OUTAGE_STATUSES = (Status.OFFLINE, Status.REAUTHORIZE)
+
+
+def webhook_statuses_default() -> list[str]:
+    return [Status.OFFLINE.value, Status.REAUTHORIZE.value, Status.ONLINE.value]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and loopback addresses: the only hosts a webhook may call over http."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_url_validate(url: str) -> None:
+    """Refuse a webhook URL that is not https (plain http only to a loopback host, for tests)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and is_loopback_host(host):
+        return
+    raise ValidationError(
+        "Enter an https:// URL: webhooks carry connection names and statuses, so they are "
+        "never sent unencrypted (plain http is accepted only for localhost).",
+        code="webhook_url_insecure",
+    )
+
+
+class AlertPreference(models.Model):
+    """One user's alert settings; users without a row get their own connections' emails."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preference"
+    )
+    email_enabled = models.BooleanField(
+        "Email alerts",
+        default=True,
+        help_text="Send this user an email when one of their connections stops or starts working.",
+    )
+    all_connections = models.BooleanField(
+        "Alerts for every connection",
+        default=False,
+        help_text="Operators only: also email this user about every other user's connections.",
+    )
+
+    class Meta:
+        verbose_name = "alert preference"
+
+    def __str__(self) -> str:
+        return f"Alerts for {self.user}"
+
+
+class NoticeKind(models.TextChoices):
+    OUTAGE = "outage", "Stopped working"
+    RECOVERY = "recovery", "Working again"
+
+
+class NoticeState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Notification(models.Model):
+    """One email about one transition to one user; the unique pair is what stops a second send."""
+
+    transition = models.ForeignKey(
+        Transition, on_delete=models.CASCADE, related_name="notifications"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=NoticeKind.choices)
+    state = models.CharField(max_length=10, choices=NoticeState.choices, default="pending")
+    # A worker sending this email holds it until then; a crashed worker's claim runs out.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transition", "user"], name="notification_once_per_transition_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} email to {self.user} about {self.transition}"
+
+
+class Webhook(models.Model):
+    """An https endpoint told about status changes, with a signing secret it shares with us."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[PlainTextValidator()])
+    url = models.URLField("URL", max_length=500, validators=[webhook_url_validate])
+    secret = EncryptedTextField("signing secret")
+    secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField("Active", default=True)
+    statuses = models.JSONField(
+        "Send when a connection becomes",
+        default=webhook_statuses_default,
+        help_text="A call is made for each change of status into one of these.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def wants(self, transition: Transition) -> bool:
+        return self.is_active and transition.new_status in self.statuses
+
+
+class WebhookDelivery(models.Model):
+    """The calls made to one webhook for one transition: how many, and how the last one went."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    transition = models.ForeignKey(
+        Transition, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "transition"], name="webhook_delivery_once_per_transition"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.webhook} about {self.transition}"

@@ -1,0 +1,264 @@
+"""Alerts: decide who hears about a transition, and email each of them exactly once.
+
+A transition is claimed per recipient by a ``Notification`` row (unique per transition and user,
+created insert-or-skip) and a short lease taken with a conditional UPDATE, so two workers, or a
+retry of a task that already sent, never email anyone twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import EmailMessage
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from alerts.models import (
+    OUTAGE_STATUSES,
+    AlertPreference,
+    NoticeKind,
+    NoticeState,
+    Notification,
+    Webhook,
+)
+from connections.models import Status, Transition
+
+logger = logging.getLogger(__name__)
+
+# The sweep looks back this far, and leaves the newest transitions to the normal dispatch.
+REDISPATCH_WINDOW = timedelta(hours=6)
+REDISPATCH_GRACE = timedelta(minutes=5)
+# Longer than one SMTP exchange (EMAIL_TIMEOUT is 10 s); a crashed worker's claim expires.
+CLAIM_SECONDS = 120
+
+
+class OutageNoticeInFlight(Exception):
+    """The outage email a recovery email follows is being sent right now: try again shortly."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    subject: str
+    body: str
+    to: str
+
+
+def transition_alert_kind(transition: Transition) -> NoticeKind | None:
+    """Outage for a change into Offline or Needs reauthorization, recovery for back to Online."""
+    if transition.new_status in OUTAGE_STATUSES:
+        return NoticeKind.OUTAGE
+    if transition.new_status == Status.ONLINE and transition.old_status in OUTAGE_STATUSES:
+        return NoticeKind.RECOVERY
+    return None
+
+
+def transition_dispatch(transition: Transition) -> None:
+    """Queue the emails and webhook calls a transition asks for; runs after its commit."""
+    from alerts import tasks
+
+    if transition_alert_kind(transition) is not None:
+        tasks.transition_notify.delay(transition.pk)
+    for webhook in Webhook.objects.filter(is_active=True).only("pk", "is_active", "statuses"):
+        if webhook.wants(transition):
+            tasks.webhook_deliver.delay(webhook.pk, transition.pk)
+
+
+def transitions_redispatch(*, now: datetime | None = None) -> int:
+    """Queue again the alerts and webhook calls of recent transitions that never got queued.
+
+    The after-commit dispatch is lost if the broker is down at that moment; a periodic sweep
+    finds transitions from the last few hours with no notice or delivery row and queues them.
+    Tasks are idempotent, so a transition queued twice still sends each email once.
+    """
+    from alerts import tasks
+
+    now = now or timezone.now()
+    recent = Transition.objects.filter(
+        created_at__gte=now - REDISPATCH_WINDOW,
+        created_at__lt=now - REDISPATCH_GRACE,
+        connection__isnull=False,
+    ).order_by("pk")
+    alerting = Q(new_status__in=OUTAGE_STATUSES) | Q(
+        new_status=Status.ONLINE, old_status__in=OUTAGE_STATUSES
+    )
+    queued = 0
+    for transition_id in recent.filter(alerting, notifications__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        tasks.transition_notify.delay(transition_id)
+        queued += 1
+    for webhook in Webhook.objects.filter(is_active=True):
+        missing = recent.filter(new_status__in=webhook.statuses).exclude(
+            webhook_deliveries__webhook=webhook
+        )
+        for transition_id in missing.values_list("pk", flat=True):
+            tasks.webhook_deliver.delay(webhook.pk, transition_id)
+            queued += 1
+    return queued
+
+
+def transition_recipients(transition: Transition) -> list[User]:
+    """The owner (unless they turned emails off) and every operator subscribed to all alerts."""
+    connection = transition.connection
+    if connection is None:
+        return []
+    recipients: dict[int, User] = {}
+    owner = connection.owner
+    owner_wants = not AlertPreference.objects.filter(user=owner, email_enabled=False).exists()
+    if owner.is_active and owner.email and owner_wants:
+        recipients[owner.pk] = owner
+    subscribed = (
+        AlertPreference.objects.filter(
+            all_connections=True, email_enabled=True, user__is_staff=True, user__is_active=True
+        )
+        .exclude(user__email="")
+        .select_related("user")
+        .order_by("user_id")
+    )
+    for preference in subscribed:
+        recipients.setdefault(preference.user_id, preference.user)
+    return list(recipients.values())
+
+
+def _fix_url(transition: Transition, user: User) -> str:
+    assert transition.connection is not None  # noqa: S101 - checked by the caller
+    connection = transition.connection
+    if user.pk != connection.owner_id and user.is_staff:
+        path = reverse("admin:connections_connection_change", args=[connection.pk])
+    else:
+        path = reverse("connections:detail", args=[connection.pk])
+    return settings.FRONTCONNECT_BASE_URL + path
+
+
+def _one_line(text: str) -> str:
+    # A header may not contain line breaks; names are validated, but older rows may predate that.
+    return " ".join(text.split())
+
+
+def notice_alert(notice: Notification, transition: Transition) -> Alert:
+    """The email for one notice: name, what happened in words, and where to fix it; no secret."""
+    name = _one_line(transition.connection_name)
+    new_label = Status(transition.new_status).label
+    if notice.kind == NoticeKind.RECOVERY:
+        subject = f"FrontConnect: {name} is back Online"
+    else:
+        subject = f"FrontConnect: {name} is {new_label}"
+    body = render_to_string(
+        "alerts/email/transition.txt",
+        {
+            "name": name,
+            "kind": notice.kind,
+            "old_label": Status(transition.old_status).label,
+            "new_label": new_label,
+            "reason": transition.reason,
+            "when": transition.created_at,
+            "url": _fix_url(transition, notice.user),
+            "is_owner": transition.connection is not None
+            and notice.user.pk == transition.connection.owner_id,
+        },
+    )
+    return Alert(subject=subject, body=body, to=notice.user.email)
+
+
+def _skip_reason(notice: Notification, transition: Transition) -> str:
+    """Why this notice should not be sent (empty when it should)."""
+    later = Transition.objects.filter(connection=transition.connection, pk__gt=transition.pk)
+    if later.exists():
+        return "The connection changed status again before this email went out."
+    if notice.kind != NoticeKind.RECOVERY:
+        return ""
+    outage = (
+        Transition.objects.filter(
+            connection=transition.connection,
+            pk__lt=transition.pk,
+            new_status__in=OUTAGE_STATUSES,
+        )
+        .order_by("-pk")
+        .first()
+    )
+    earlier = (
+        Notification.objects.filter(transition=outage, user_id=notice.user_id).first()
+        if outage is not None
+        else None
+    )
+    if earlier is not None and earlier.state == NoticeState.SENT:
+        return ""
+    if earlier is not None and earlier.state == NoticeState.PENDING:
+        raise OutageNoticeInFlight(f"Outage notice {earlier.pk} is not settled yet.")
+    return "No email was sent about the outage, so none is sent about the recovery."
+
+
+def _claim(notice: Notification) -> bool:
+    now = timezone.now()
+    return bool(
+        Notification.objects.filter(pk=notice.pk, state=NoticeState.PENDING)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
+    )
+
+
+def alert_send(alert: Alert) -> None:
+    """Send one alert through the configured email backend (EMAIL_URL)."""
+    EmailMessage(
+        subject=alert.subject,
+        body=alert.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[alert.to],
+    ).send()
+
+
+def transition_notify(*, transition_id: int) -> int:
+    """Email everyone who should hear about a transition, each at most once; return how many.
+
+    Raises the first delivery error after trying every recipient, so the task retries the ones
+    that failed; the ones already sent are never sent again.
+    """
+    transition = (
+        Transition.objects.select_related("connection__owner").filter(pk=transition_id).first()
+    )
+    if transition is None or transition.connection is None:
+        return 0
+    kind = transition_alert_kind(transition)
+    if kind is None:
+        return 0
+    Notification.objects.bulk_create(
+        [
+            Notification(transition=transition, user=user, kind=kind)
+            for user in transition_recipients(transition)
+        ],
+        ignore_conflicts=True,
+    )
+    sent = 0
+    failure: OSError | None = None
+    pending = Notification.objects.filter(transition=transition, state=NoticeState.PENDING)
+    for notice in pending.select_related("user").order_by("pk"):
+        reason = _skip_reason(notice, transition)
+        if reason:
+            Notification.objects.filter(pk=notice.pk, state=NoticeState.PENDING).update(
+                state=NoticeState.SKIPPED, note=reason[:200]
+            )
+            continue
+        if not _claim(notice):
+            continue  # another worker is sending it
+        try:
+            alert_send(notice_alert(notice, transition))
+        except OSError as exc:  # smtplib.SMTPException is an OSError
+            logger.warning("Alert email %s failed: %s", notice.pk, type(exc).__name__)
+            Notification.objects.filter(pk=notice.pk).update(
+                claimed_until=None, error=f"{type(exc).__name__}: {exc}"[:200]
+            )
+            failure = failure or exc
+            continue
+        Notification.objects.filter(pk=notice.pk).update(
+            state=NoticeState.SENT, sent_at=timezone.now(), claimed_until=None, error=""
+        )
+        sent += 1
+    if failure is not None:
+        raise failure
+    return sent

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from alerts.charts import STATUS_COLOURS, status_chart_svg
+from alerts.dashboard import dashboard_build
+from connections.models import Status
+
+register = template.Library()
+
+
+@register.inclusion_tag("alerts/dashboard.html", takes_context=True)
+def operator_dashboard(context: template.Context) -> dict[str, Any]:
+    """The dashboard for operators who may view connections; nothing for anyone else."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.has_perm("connections.view_connection"):
+        return {"dashboard": None}
+    dashboard = dashboard_build()
+    return {
+        "dashboard": dashboard,
+        "chart": status_chart_svg(dashboard.history),
+        "legend": [(status.label, STATUS_COLOURS[status.value]) for status in Status],
+    }

@@ -1,0 +1,151 @@
+"""What a call to Front returns or raises: plain data, no HTTP library (that is ``front.py``).
+
+``FrontError.kind`` is a ``FrontErrorKind``: code branches on the kind (or on
+``refuses_credential`` / ``is_transient``), never on the sentence, which is only for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class FrontErrorKind(StrEnum):
+    INVALID_GRANT = "invalid_grant"  # the code or refresh token is spent, expired or revoked
+    INVALID_CLIENT = "invalid_client"  # the OAuth 2.0 client's ID or secret was refused
+    UNAUTHORIZED = "unauthorized"  # 401: the token is not (or no longer) valid
+    FORBIDDEN = "forbidden"  # 403: the token lacks a permission
+    RATE_LIMITED = "rate_limited"  # 429, or the rate budget had no room
+    UNAVAILABLE = "unavailable"  # 5xx
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"  # no connection: DNS, refused, TLS, reset
+    BAD_RESPONSE = "bad_response"  # an answer FrontConnect cannot use (not JSON, a redirect)
+    REFUSED = "refused"  # any other refusal (400, 404, an http URL in production)
+
+
+CREDENTIAL_REFUSALS = frozenset(
+    {
+        FrontErrorKind.INVALID_GRANT,
+        FrontErrorKind.INVALID_CLIENT,
+        FrontErrorKind.UNAUTHORIZED,
+        FrontErrorKind.FORBIDDEN,
+    }
+)
+TRANSIENT_KINDS = frozenset(
+    {
+        FrontErrorKind.RATE_LIMITED,
+        FrontErrorKind.UNAVAILABLE,
+        FrontErrorKind.TIMEOUT,
+        FrontErrorKind.UNREACHABLE,
+    }
+)
+
+
+def _number(headers: Mapping[str, str], name: str) -> float | None:
+    try:
+        value = float(headers.get(name, ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Front's rate-limit headers on one response, for the per-company budget."""
+
+    status: int
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None  # Unix seconds when the window starts again
+    retry_after: float | None = None  # seconds, sent with a 429
+
+    @classmethod
+    def from_headers(cls, status: int, headers: Mapping[str, str]) -> RateLimit:
+        """Parse ``x-ratelimit-limit``, ``-remaining``, ``-reset`` and ``retry-after``."""
+        limit, remaining = (
+            _number(headers, "x-ratelimit-limit"),
+            _number(headers, "x-ratelimit-remaining"),
+        )
+        return cls(
+            status=status,
+            limit=int(limit) if limit is not None else None,
+            remaining=int(remaining) if remaining is not None else None,
+            reset=_number(headers, "x-ratelimit-reset"),
+            retry_after=_number(headers, "retry-after"),
+        )
+
+
+class FrontError(Exception):
+    """A call to Front failed; ``str()`` is a sentence safe to show, log and store."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: FrontErrorKind | str = FrontErrorKind.REFUSED,
+        retry_after: float | None = None,
+        rate: RateLimit | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = FrontErrorKind(kind)
+        self.retry_after = retry_after
+        self.rate = rate
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def refuses_credential(self) -> bool:
+        """Front said no to the credential itself (401, 403, invalid_grant, invalid_client)."""
+        return self.kind in CREDENTIAL_REFUSALS
+
+    @property
+    def is_transient(self) -> bool:
+        """Asking again later may work: rate limited, 5xx, timeout or no connection."""
+        return self.kind in TRANSIENT_KINDS
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """Front's answer from the token endpoint, parsed; the tokens never appear in its repr."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: datetime
+    rate: RateLimit | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Company:
+    """The Front company that ``GET /me`` reports for a token."""
+
+    id: str
+    name: str
+    rate: RateLimit | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """One answer of Front's API, passed through as it came (for the service API's proxy)."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes = field(repr=False)
+    rate: RateLimit
+
+
+class Budget(Protocol):
+    """A per-company rate budget that every call to Front draws from (``connections.ratelimit``).
+
+    ``acquire`` runs before each request: it returns when the call fits, or raises
+    ``FrontError(kind=RATE_LIMITED, retry_after=...)`` to defer it. ``observe`` runs after each
+    answer with Front's rate headers. ``key`` is the company's key (see ``front.budget_key``).
+    """
+
+    def acquire(self, key: str) -> None: ...
+
+    def observe(self, key: str, rate: RateLimit) -> None: ...

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from alerts.models import AlertPreference, Notification, Webhook, WebhookDelivery
+from connections.models import Source, Status
+from connections.status import connection_status_set
+
+pytestmark = pytest.mark.django_db
+
+SIGNING_SECRET = "whsec-SECRET-4444-abcdefghijklmnop"
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook(name="<b>Pager</b>", url="https://hooks.example.com/in")
+    hook.secret = SIGNING_SECRET
+    hook.save()
+    return hook
+
+
+@pytest.fixture
+def transition(token_connection):
+    return connection_status_set(
+        connection=token_connection, status=Status.OFFLINE, reason="Refused.", source=Source.ADMIN
+    )
+
+
+def test_adding_a_webhook_stores_the_secret_encrypted_and_never_shows_it(operator_client):
+    response = operator_client.post(
+        "/admin/alerts/webhook/add/",
+        {
+            "name": "Pager",
+            "url": "https://hooks.example.com/in",
+            "is_active": "on",
+            "statuses": ["offline", "reauthorize"],
+            "signing_secret": SIGNING_SECRET,
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    webhook = Webhook.objects.get()
+    assert str(webhook.secret) == SIGNING_SECRET
+    assert webhook.statuses == ["offline", "reauthorize"]
+
+    page = operator_client.get(f"/admin/alerts/webhook/{webhook.pk}/change/").content.decode()
+    assert SIGNING_SECRET not in page
+    assert "Set, last changed" in page
+    listing = operator_client.get("/admin/alerts/webhook/").content.decode()
+    assert SIGNING_SECRET not in listing
+
+
+def test_a_plain_http_webhook_url_is_refused(operator_client):
+    response = operator_client.post(
+        "/admin/alerts/webhook/add/",
+        {
+            "name": "Pager",
+            "url": "http://hooks.example.com/in",
+            "statuses": ["offline"],
+            "signing_secret": SIGNING_SECRET,
+        },
+    )
+    assert response.status_code == 200
+    assert "url" in response.context["adminform"].form.errors
+    assert not Webhook.objects.exists()
+
+
+def test_the_delivery_log_is_read_only_and_escapes_names(operator_client, webhook, transition):
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, transition=transition, attempts=2, http_status=500, error="HTTP 500"
+    )
+
+    listing = operator_client.get("/admin/alerts/webhookdelivery/").content.decode()
+    assert "&lt;b&gt;Pager&lt;/b&gt;" in listing and "<b>Pager</b>" not in listing
+    assert "HTTP 500" in listing
+    assert operator_client.get("/admin/alerts/webhookdelivery/add/").status_code == 403
+    detail = operator_client.get(f"/admin/alerts/webhookdelivery/{delivery.pk}/change/")
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    deleted = operator_client.post(
+        f"/admin/alerts/webhookdelivery/{delivery.pk}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 403
+    assert SIGNING_SECRET not in detail.content.decode()
+
+
+def test_the_notification_log_is_read_only(operator_client, owner, transition):
+    Notification.objects.create(transition=transition, user=owner, kind="outage")
+
+    assert operator_client.get("/admin/alerts/notification/").status_code == 200
+    assert operator_client.get("/admin/alerts/notification/add/").status_code == 403
+
+
+def test_an_operator_subscribes_to_every_alert_on_the_user_page(operator_client, operator):
+    page = operator_client.get(f"/admin/auth/user/{operator.pk}/change/").content.decode()
+    assert "Alerts for every connection" in page
+
+    data = {
+        "username": operator.username,
+        "email": operator.email,
+        "is_active": "on",
+        "is_staff": "on",
+        "is_superuser": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2024-01-01",
+        "date_joined_1": "00:00:00",
+        "alert_preference-TOTAL_FORMS": "1",
+        "alert_preference-INITIAL_FORMS": "0",
+        "alert_preference-MIN_NUM_FORMS": "0",
+        "alert_preference-MAX_NUM_FORMS": "1",
+        "alert_preference-0-email_enabled": "on",
+        "alert_preference-0-all_connections": "on",
+        "alert_preference-0-user": str(operator.pk),
+    }
+    response = operator_client.post(f"/admin/auth/user/{operator.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    preference = AlertPreference.objects.get(user=operator)
+    assert preference.all_connections and preference.email_enabled
+
+
+def test_the_preference_admin_lists_and_searches(operator_client, operator):
+    AlertPreference.objects.create(user=operator, all_connections=True)
+    other = get_user_model().objects.create_user("bob", "bob@example.com")
+    AlertPreference.objects.create(user=other)
+
+    page = operator_client.get("/admin/alerts/alertpreference/?q=op").content.decode()
+    assert "Alerts for op" in page or ">op<" in page
+    assert "bob" not in page

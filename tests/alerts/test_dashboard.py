@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+
+from alerts.charts import status_chart_svg
+from alerts.dashboard import dashboard_build, status_counts, status_history
+from connections.models import AuthType, Connection, Source, Status, Transition
+from connections.status import connection_status_set
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def make(owner, name: str, status: Status | None = None, **fields) -> Connection:
+    connection = Connection(name=name, company_name="Acme", owner=owner, **fields)
+    connection.api_token = "tok-SECRET-9999"
+    connection.save()
+    if status is not None:
+        connection_status_set(
+            connection=connection,
+            status=status,
+            reason=f"{name} became {status.label}.",
+            source=Source.WORKER,
+        )
+    return connection
+
+
+def test_counts_by_status_link_to_the_filtered_list(operator_client, owner):
+    make(owner, "A", Status.OFFLINE)
+    make(owner, "B", Status.OFFLINE)
+    make(owner, "C", Status.ONLINE, last_checked_at=timezone.now())
+    make(owner, "D")
+
+    page = operator_client.get("/admin/").content.decode()
+
+    for status, count in (("offline", 2), ("online", 1), ("not_authorized", 1), ("reauthorize", 0)):
+        link = f'href="/admin/connections/connection/?status__exact={status}"'
+        assert link in page
+        assert f'data-status="{status}"><strong>{count}</strong>' in page
+    assert "4 in all" in page
+    listed = operator_client.get("/admin/connections/connection/?status__exact=offline")
+    assert listed.status_code == 200
+    assert [c.name for c in listed.context["cl"].result_list] == ["A", "B"]
+
+
+def test_attention_lists_broken_then_expiring_then_unchecked(owner, oauth_client, settings):
+    settings.FRONTCONNECT_CHECK_INTERVAL_HOURS = 6
+    now = timezone.now()
+    make(owner, "Fine", Status.ONLINE, last_checked_at=now - timedelta(hours=11))
+    make(owner, "Stale", Status.ONLINE, last_checked_at=now - timedelta(hours=13))
+    make(owner, "Never", Status.ONLINE)
+    make(owner, "Reauth", Status.REAUTHORIZE)
+    make(owner, "Down", Status.OFFLINE)
+    make(owner, "Unused")
+    make(
+        owner,
+        "Old grant",
+        Status.ONLINE,
+        auth_type=AuthType.OAUTH2,
+        oauth_client=oauth_client,
+        authorized_at=now - timedelta(days=175),
+        last_checked_at=now,
+    )
+
+    attention = dashboard_build(now=now).attention
+
+    assert [item.connection.name for item in attention] == [
+        "Down",
+        "Reauth",
+        "Old grant",
+        "Never",
+        "Stale",
+    ]
+    assert attention[0].reasons == ["Offline"]
+    assert attention[2].reasons[0].startswith("Authorization lapses around")
+    assert attention[3].reasons == ["Never checked"]
+    assert attention[4].reasons[0].startswith("Not checked since")
+
+
+def test_recent_transitions_link_to_the_connection_and_escape_names(operator_client, owner):
+    connection = make(owner, "<script>alert(1)</script>", Status.OFFLINE)
+
+    page = operator_client.get("/admin/").content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert f'href="/admin/connections/connection/{connection.pk}/change/"' in page
+    assert "Not authorized → Offline" in page
+
+
+def test_status_history_walks_back_from_todays_counts(owner):
+    now = timezone.now()
+    a = make(owner, "A", Status.ONLINE)
+    b = make(owner, "B", Status.ONLINE)
+    connection_status_set(connection=a, status=Status.OFFLINE, reason="x", source=Source.WORKER)
+    # A: online 10 days ago, offline 2 days ago; B: online 5 days ago.
+    first_a, second_a = Transition.objects.filter(connection=a).order_by("pk")
+    Transition.objects.filter(pk=first_a.pk).update(created_at=now - timedelta(days=10))
+    Transition.objects.filter(pk=second_a.pk).update(created_at=now - timedelta(days=2))
+    Transition.objects.filter(connection=b).update(created_at=now - timedelta(days=5))
+
+    history = status_history(counts=status_counts(), now=now)
+
+    assert len(history) == 30
+    assert history[-1].day == timezone.localdate(now)
+    by_age = {(history[-1].day - day.day).days: day.counts for day in history}
+    assert by_age[0]["offline"] == 1 and by_age[0]["online"] == 1
+    assert by_age[2]["offline"] == 1 and by_age[2]["online"] == 1
+    assert by_age[3]["offline"] == 0 and by_age[3]["online"] == 2
+    assert by_age[5]["online"] == 2
+    assert by_age[6]["online"] == 1 and by_age[6]["not_authorized"] == 1
+    assert by_age[10]["online"] == 1
+    assert by_age[11]["online"] == 0 and by_age[11]["not_authorized"] == 2
+    assert all(sum(day.counts.values()) == 2 for day in history)
+
+
+def test_the_chart_is_inline_svg_without_scripts(operator_client, owner):
+    make(owner, "A", Status.ONLINE)
+
+    page = operator_client.get("/admin/").content.decode()
+
+    assert '<svg class="fc-chart"' in page
+    assert page.count("<polyline") == 4
+    assert "<script" not in page.split('id="fc-dashboard"')[1].split("</svg>")[0]
+    assert "cdn" not in page.lower()
+
+
+def test_the_chart_has_an_honest_scale():
+    svg = status_chart_svg(status_history(counts={"online": 3}, now=timezone.now(), days=3))
+    assert svg.count("<polyline") == 4
+    assert ">4</text>" in svg  # the scale's top
+
+
+def test_the_dashboard_takes_four_queries_whatever_the_size(django_assert_max_num_queries, owner):
+    for i in range(30):
+        make(owner, f"C{i}", Status.OFFLINE if i % 2 else Status.ONLINE)
+
+    with django_assert_max_num_queries(4):
+        dashboard = dashboard_build()
+        for item in dashboard.attention:
+            assert item.connection.owner.username == "alice"
+        for transition in dashboard.transitions:
+            assert transition.actor is None
+
+
+def test_the_admin_index_stays_within_a_fixed_query_budget(
+    django_assert_max_num_queries, operator_client, owner
+):
+    for i in range(30):
+        make(owner, f"C{i}", Status.OFFLINE)
+
+    with django_assert_max_num_queries(10):
+        assert operator_client.get("/admin/").status_code == 200
+
+
+def test_staff_without_view_permission_see_no_dashboard(client):
+    user = get_user_model().objects.create_user("helper", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_webhook"))
+    client.force_login(user)
+
+    page = client.get("/admin/").content.decode()
+
+    assert 'id="fc-dashboard"' not in page
+
+
+def test_members_never_reach_the_dashboard(client, owner):
+    client.force_login(owner)
+    response = client.get("/admin/")
+    assert response.status_code == 302

@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from alerts import tasks, webhooks
+from alerts.forms import WebhookForm
+from alerts.models import Webhook, WebhookDelivery, webhook_url_validate
+from connections.models import Source, Status
+from connections.status import connection_status_set
+from tests.conftest import API_TOKEN
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
+
+SIGNING_SECRET = "whsec-SECRET-3333-abcdefghijklmnop"
+
+
+@dataclass
+class Receiver:
+    """A local webhook endpoint; ``answers`` are the statuses it gives, then 204."""
+
+    url: str = ""
+    answers: list[int] = field(default_factory=list)
+    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    location: str = ""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.calls.append((dict(self.headers.items()), body))
+            status = state.answers.pop(0) if state.answers else 204
+            self.send_response(status)
+            if state.location:
+                self.send_header("Location", state.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def webhook(receiver):
+    hook = Webhook(name="Ops pager", url=receiver.url)
+    hook.secret = SIGNING_SECRET
+    hook.save()
+    return hook
+
+
+@pytest.fixture
+def go_offline(token_connection, django_capture_on_commit_callbacks):
+    def go_offline():
+        with django_capture_on_commit_callbacks(execute=True):
+            return connection_status_set(
+                connection=token_connection,
+                status=Status.OFFLINE,
+                reason="Front refused the API token (HTTP 401).",
+                source=Source.WORKER,
+            )
+
+    return go_offline
+
+
+def verify(headers: dict[str, str], body: bytes, secret: str = SIGNING_SECRET) -> bool:
+    """What a receiver does: recompute the signature over timestamp.body, check it is recent."""
+    timestamp = headers["X-FrontConnect-Timestamp"]
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    fresh = abs(time.time() - int(timestamp)) < 300
+    return fresh and hmac.compare_digest(
+        "sha256=" + expected.hexdigest(), headers["X-FrontConnect-Signature"]
+    )
+
+
+def test_a_transition_posts_signed_json_without_secrets(
+    receiver, webhook, go_offline, token_connection
+):
+    transition = go_offline()
+
+    ((headers, body),) = receiver.calls
+    assert headers["Content-Type"] == "application/json"
+    assert verify(headers, body)
+    assert not verify(headers, body, secret="another-secret-of-enough-length")
+    assert not verify(headers, body.replace(b"Offline", b"Online!"))
+    data = json.loads(body)
+    assert data["connection"] == {"id": token_connection.pk, "name": "Support inbox"}
+    assert (data["old_status"], data["new_status"]) == ("not_authorized", "offline")
+    assert data["new_status_label"] == "Offline"
+    assert data["reason"] == "Front refused the API token (HTTP 401)."
+    assert data["source"] == "worker"
+    assert data["transition_id"] == transition.pk
+    assert API_TOKEN not in body.decode() and SIGNING_SECRET not in body.decode()
+    assert SIGNING_SECRET not in json.dumps(headers)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.http_status == 204 and delivery.attempts == 1
+    assert delivery.delivered_at is not None
+
+
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(receiver, webhook, go_offline):
+    receiver.answers = [500, 503]
+
+    go_offline()
+
+    assert len(receiver.calls) == 3
+    # Each attempt is signed afresh; the body stays the same.
+    assert len({body for _, body in receiver.calls}) == 1
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.attempts == 3
+    assert delivery.http_status == 204 and delivery.error == ""
+    assert delivery.delivered_at is not None
+
+
+def test_a_receiver_that_stays_down_is_logged_not_lost(receiver, webhook, go_offline):
+    receiver.answers = [500] * 100
+
+    go_offline()
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.delivered_at is None
+    assert delivery.attempts == tasks.webhook_deliver.max_retries + 1
+    assert (delivery.http_status, delivery.error) == (500, "HTTP 500")
+
+
+def test_redirects_are_not_followed(receiver, webhook, go_offline):
+    receiver.answers = [302] * 100
+    receiver.location = "http://127.0.0.1:1/elsewhere"
+
+    go_offline()
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.delivered_at is None and delivery.http_status == 302
+    assert "redirects are not followed" in delivery.error
+    assert len(receiver.calls) == tasks.webhook_deliver.max_retries + 1
+
+
+def test_a_delivered_call_is_not_repeated(receiver, webhook, go_offline):
+    transition = go_offline()
+
+    assert webhooks.webhook_deliver(webhook_id=webhook.pk, transition_id=transition.pk)
+    tasks.webhook_deliver.apply(args=[webhook.pk, transition.pk])
+    assert len(receiver.calls) == 1
+
+
+def test_a_webhook_not_asking_for_the_new_status_is_not_called(receiver, webhook, go_offline):
+    webhook.statuses = [Status.ONLINE]
+    webhook.save()
+    go_offline()
+    assert receiver.calls == []
+
+
+def test_an_inactive_webhook_is_not_called(receiver, webhook, go_offline):
+    webhook.is_active = False
+    webhook.save()
+    go_offline()
+    assert receiver.calls == [] and not WebhookDelivery.objects.exists()
+
+
+def test_a_refused_connection_is_retried(webhook, go_offline):
+    webhook.url = "http://127.0.0.1:1/nothing-listens-here"
+    webhook.save()
+
+    go_offline()
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.delivered_at is None and delivery.error == "ConnectionError"
+    assert delivery.attempts == tasks.webhook_deliver.max_retries + 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://hooks.example.com/x", "ftp://127.0.0.1/x", "http://10.0.0.1/x", "https:///x"],
+)
+def test_only_https_or_loopback_http_urls_are_accepted(url):
+    with pytest.raises(ValidationError):
+        webhook_url_validate(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hooks.example.com/x", "http://127.0.0.1:8080/x", "http://localhost/x"]
+)
+def test_https_and_loopback_http_urls_pass(url):
+    webhook_url_validate(url)
+
+
+def test_a_url_refused_at_send_time_is_logged_and_not_retried(receiver, webhook, go_offline):
+    Webhook.objects.filter(pk=webhook.pk).update(url="http://hooks.example.com/x")
+
+    go_offline()
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.attempts == 1 and "https://" in delivery.error
+
+
+def test_the_form_needs_a_secret_on_add_and_keeps_it_when_blank_on_edit(webhook):
+    data = {"name": "Pager", "url": "https://hooks.example.com/x", "statuses": ["offline"]}
+    form = WebhookForm(data=data)
+    assert not form.is_valid() and "signing_secret" in form.errors
+
+    edit = WebhookForm(data={**data, "is_active": "on"}, instance=webhook)
+    assert edit.is_valid(), edit.errors
+    edit.save()
+    webhook.refresh_from_db()
+    assert str(webhook.secret) == SIGNING_SECRET
+    assert webhook.statuses == ["offline"]
+
+
+def test_the_task_declares_its_retries():
+    task = tasks.webhook_deliver
+    assert task.max_retries and task.retry_backoff
+    assert webhooks.WebhookDeliveryFailed in task.autoretry_for
+    assert webhooks.TIMEOUT_SECONDS <= 10
+
+
+def test_the_sweep_queues_a_lost_webhook_call_once(receiver, webhook, token_connection):
+    from datetime import timedelta
+
+    from alerts.services import transitions_redispatch
+
+    transition = connection_status_set(
+        connection=token_connection, status=Status.OFFLINE, reason="x", source=Source.WORKER
+    )
+    assert transition is not None
+    later = transition.created_at + timedelta(minutes=10)
+
+    # One email (the owner) and one webhook call were never queued.
+    assert transitions_redispatch(now=later) == 2
+    assert transitions_redispatch(now=later) == 0
+    assert len(receiver.calls) == 1
