@@ -47,7 +47,7 @@ def test_member_creates_token_and_oauth_connections_and_authorizes(
     page.get_by_label("API token").fill(API_TOKEN)
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_url(re.compile(r"/connections/\d+/$"))
-    expect(page.locator(".status-online")).to_have_text("Online")
+    expect(page.locator(".status.status-online")).to_have_text("Online")
     assert page.get_by_text("Stand-in Paper Company").first.is_visible()
     assert API_TOKEN not in page.content()
 
@@ -72,7 +72,7 @@ def test_member_creates_token_and_oauth_connections_and_authorizes(
     page.wait_for_url(re.compile(r"/oauth/authorize\?"))
     page.get_by_role("button", name="Accept").click()
     page.wait_for_url(re.compile(r"/connections/\d+/$"))
-    expect(page.locator(".status-online")).to_have_text("Online")
+    expect(page.locator(".status.status-online")).to_have_text("Online")
 
     sales = Connection.objects.get(owner=owner, name="Sales inbox")
     assert sales.auth_type == AuthType.OAUTH2
@@ -83,7 +83,7 @@ def test_member_creates_token_and_oauth_connections_and_authorizes(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My connections").click()
     page.wait_for_url(f"{live_server.url}/connections/")
     expect(page.locator("tbody tr")).to_have_count(2)
-    expect(page.locator(".status-online")).to_have_count(2)
+    expect(page.locator(".status.status-online")).to_have_count(2)
 
 
 def test_a_second_member_gets_404_on_the_first_members_pages(
