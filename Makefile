@@ -6,8 +6,13 @@ MANAGE := $(BIN)/python manage.py
 
 .PHONY: run test lint install install-dev requirements clean
 
+# The SQLite database of `make run` holds password hashes and encrypted secrets: only this user
+# may read it, as .env. umask makes SQLite create it (and its journal) 0600; chmod fixes older files.
+SQLITE_DB := db.sqlite3
+
 run: $(VENV)/.installed .env
-	$(MANAGE) migrate --noinput
+	umask 077 && $(MANAGE) migrate --noinput
+	@chmod 600 .env; if [ -e $(SQLITE_DB) ]; then chmod 600 $(SQLITE_DB); fi
 	$(MANAGE) check --database default
 	$(MANAGE) createoperator
 	$(MANAGE) runserver 127.0.0.1:8000
@@ -35,9 +40,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
-# Written once with fresh random keys; an existing .env is never overwritten.
+# Written once with fresh random keys, readable by this user only; never overwritten.
 .env:
-	@$(PYTHON) -c "import base64, secrets; print('DJANGO_DEBUG=true'); print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50)); print('FRONTCONNECT_ENCRYPTION_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())" > $@
+	@umask 077 && $(PYTHON) -c "import base64, secrets; print('DJANGO_DEBUG=true'); print('DJANGO_SECRET_KEY=' + secrets.token_urlsafe(50)); print('FRONTCONNECT_ENCRYPTION_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())" > $@
 	@echo "Wrote .env with new random keys. Keep it: the encryption key is needed to read stored secrets."
 
 # Re-pin every package (transitive ones included) from the short requirements*.in files.

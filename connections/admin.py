@@ -1,80 +1,47 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseNotAllowed,
-    HttpResponseRedirect,
-)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 
+from common.admin import FrontConnectAdmin, StrictChangeList
 from common.crypto import secret_state
 from common.http import admin_user
-from connections import authorization, services
+from connections import flows, services
 from connections.forms import ConnectionAdminForm
-from connections.models import AuthType, Connection, Event, Scope, Source, Status
+from connections.models import Connection, Event, Scope, Source, Status
+from connections.selectors import connection_history
 
-STATUS_COLOURS: dict[str, str] = {
-    Status.ONLINE: "#1a7f37",
-    Status.OFFLINE: "#b42318",
-    Status.REAUTHORIZE: "#b54708",
-    Status.NOT_AUTHORIZED: "#475467",
-}
+# The change page lists this many history entries and links to the full, filtered history.
+HISTORY_ON_PAGE = 20
 
 sensitive_secrets = method_decorator(sensitive_post_parameters("api_token"))
 
 
 def status_badge(connection: Connection) -> str:
-    return format_html(
-        '<span class="fc-status fc-status-{}" style="color:{};font-weight:600">{}</span>',
-        connection.status,
-        STATUS_COLOURS.get(connection.status, "#475467"),
-        connection.get_status_display(),
-    )
+    """The status badge of the member pages; its colours live in frontconnect/status.css."""
+    return render_to_string("connections/_status.html", {"connection": connection})
 
 
-EVENT_FIELDS = ("created_at", "action", "source", "actor", "success", "message", "changed_fields")
+def event_changelist_url(connection: Connection) -> str:
+    query = urlencode({ConnectionEventFilter.parameter_name: connection.pk})
+    return f"{reverse('admin:connections_event_changelist')}?{query}"
 
 
-class EventInline(admin.TabularInline):
-    model = Event
-    fields = EVENT_FIELDS
-    readonly_fields = EVENT_FIELDS
-    extra = 0
-    can_delete = False
-    show_change_link = False
-    verbose_name_plural = "History"
-    ordering = ["-created_at", "-pk"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
-        return super().get_queryset(request).select_related("actor")
-
-    @admin.display(description="Changed fields")
-    def changed_fields(self, obj: Event) -> str:
-        return ", ".join(obj.fields) or "-"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ConnectionChangeList(ChangeList):
+class ConnectionChangeList(StrictChangeList):
     """The changelist never shows secrets, so it neither loads nor decrypts them."""
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
@@ -83,7 +50,7 @@ class ConnectionChangeList(ChangeList):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(FrontConnectAdmin):
     form = ConnectionAdminForm
     list_display = [
         "name_display",
@@ -98,6 +65,8 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     search_fields = ["name", "company_name"]
     autocomplete_fields = ["owner"]
+    # The member page is the owner's only: for any other operator it would be a 404.
+    view_on_site = False
     readonly_fields = [
         "status_display",
         "front_company",
@@ -139,8 +108,10 @@ class ConnectionAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    inlines = [EventInline]
     actions = ["test_connections"]
+
+    class Media:
+        css = {"all": ["frontconnect/status.css"]}
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ConnectionChangeList
@@ -168,17 +139,15 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="API token")
     def api_token_status(self, obj: Connection) -> str:
-        state = secret_state(obj.api_token)
-        if state == "Set" and obj.api_token_changed_at:
+        if obj.api_token and obj.api_token_changed_at:
             return f"Set, last changed {obj.api_token_changed_at:%Y-%m-%d %H:%M} UTC"
-        return state
+        return secret_state(obj.api_token)
 
     @admin.display(description="OAuth 2.0 tokens")
     def oauth_token_status(self, obj: Connection) -> str:
-        state = secret_state(obj.access_token)
-        if state == "Set" and obj.access_token_expires_at:
+        if obj.access_token and obj.access_token_expires_at:
             return f"Set, access token expires {obj.access_token_expires_at:%Y-%m-%d %H:%M} UTC"
-        return state
+        return secret_state(obj.access_token)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # The stubs expect the strings of a query string; a pk selects the owner just the same.
@@ -186,9 +155,52 @@ class ConnectionAdmin(admin.ModelAdmin):
         initial.setdefault("owner", request.user.pk)
         return initial
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), **self.history_context(request, object_id)}
+        return super().change_view(request, object_id, form_url, context)
+
+    def history_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+        """The latest history entries for the change page, if this operator may see them."""
+        if not request.user.has_perm("connections.view_event"):
+            return {}
+        connection = self.get_object(request, unquote(object_id))
+        if connection is None:
+            return {}
+        return {
+            "history": connection_history(connection, limit=HISTORY_ON_PAGE),
+            "history_total": connection.events.count(),
+            "history_url": event_changelist_url(connection),
+        }
+
     @sensitive_secrets
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        return super().changeform_view(request, *args, **kwargs)
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        context = {**(extra_context or {}), **flows.submit_names()}
+        response = super().changeform_view(request, object_id, form_url, context)
+        saved: Connection | None = getattr(request, "fc_saved_connection", None)
+        if saved is None:
+            return response
+        # After the admin's transaction has committed: the test or the authorization start
+        # calls Front, which must never happen inside a transaction.
+        follow_up = flows.follow_up_save(
+            request,
+            saved,
+            user=admin_user(request),
+            source=Source.ADMIN,
+            return_url=reverse("admin:connections_connection_change", args=[saved.pk]),
+        )
+        return follow_up or response
 
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
         services.connection_save(
@@ -198,77 +210,44 @@ class ConnectionAdmin(admin.ModelAdmin):
             source=Source.ADMIN,
             changed_fields=form.changed_data,
         )
-        if obj.auth_type == AuthType.TOKEN:
-            services.connection_test(connection=obj, actor=admin_user(request), source=Source.ADMIN)
-            self.report_test(request, obj)
-
-    def report_test(self, request: HttpRequest, obj: Connection) -> None:
-        """Tell the operator what Front answered to the latest test of one connection."""
-        if obj.status == Status.ONLINE:
-            self.message_user(
-                request,
-                f"Test connection: \u201c{obj.name}\u201d is Online "
-                f"(Front company {obj.front_company_name}).",
-                messages.SUCCESS,
-            )
-        else:
-            self.message_user(
-                request,
-                f"Test connection: \u201c{obj.name}\u201d is {obj.get_status_display()}: "
-                f"{obj.last_check_result}",
-                messages.WARNING,
-            )
-
-    def response_add(self, request: HttpRequest, obj: Connection, *args: Any) -> HttpResponse:
-        return self.authorize_or(request, obj) or super().response_add(request, obj, *args)
-
-    def response_change(self, request: HttpRequest, obj: Connection) -> HttpResponse:
-        return self.authorize_or(request, obj) or super().response_change(request, obj)
-
-    def authorize_or(self, request: HttpRequest, obj: Connection) -> HttpResponse | None:
-        """After Save and authorize, send the operator to Front; None for the other buttons."""
-        if "_authorize" not in request.POST:
-            return None
-        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
-        if not obj.is_oauth:
-            self.message_user(
-                request,
-                f"\u201c{obj.name}\u201d was saved. Save and authorize is only for OAuth 2.0 "
-                "connections.",
-                messages.WARNING,
-            )
-            return HttpResponseRedirect(change_url)
-        try:
-            url = authorization.connection_authorize_start(
-                connection=obj,
-                user=admin_user(request),
-                session=request.session,
-                return_url=change_url,
-                source=Source.ADMIN,
-            )
-        except authorization.AuthorizationError as exc:
-            self.message_user(request, f"\u201c{obj.name}\u201d was saved. {exc}", messages.ERROR)
-            return HttpResponseRedirect(change_url)
-        return HttpResponseRedirect(url)
+        request.fc_saved_connection = obj  # type: ignore[attr-defined]
 
     def get_urls(self) -> list[URLPattern]:
-        test = self.admin_site.admin_view(sensitive_post_parameters("api_token")(self.test_view))
+        def action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            return self.admin_site.admin_view(require_POST(view))
+
         return [
-            path("<path:object_id>/test/", test, name="connections_connection_test"),
+            path(
+                "<path:object_id>/test/", action(self.test_view), name="connections_connection_test"
+            ),
+            path(
+                "<path:object_id>/disconnect/",
+                action(self.disconnect_view),
+                name="connections_connection_disconnect",
+            ),
             *super().get_urls(),
         ]
 
-    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The Test connection button of the change page (POST only, change permission)."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+    def changeable_connection(self, request: HttpRequest, object_id: str) -> Connection:
+        """The connection a change-page button acts on; 404 if unknown, 403 without change."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404("No connection has this id; it may have been deleted.")
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
-        services.connection_test(connection=obj, actor=admin_user(request), source=Source.ADMIN)
-        self.report_test(request, obj)
+        return obj
+
+    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The Test connection button of the change page (POST only, change permission)."""
+        obj = self.changeable_connection(request, object_id)
+        flows.test(request, obj, actor=admin_user(request), source=Source.ADMIN)
+        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
+        return HttpResponseRedirect(change_url, status=303)
+
+    def disconnect_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The Disconnect button of an OAuth 2.0 connection (POST only, change permission)."""
+        obj = self.changeable_connection(request, object_id)
+        flows.disconnect(request, obj, actor=admin_user(request), source=Source.ADMIN)
         change_url = reverse("admin:connections_connection_change", args=[obj.pk])
         return HttpResponseRedirect(change_url, status=303)
 
@@ -303,15 +282,44 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Scope)
-class ScopeAdmin(admin.ModelAdmin):
+class ScopeAdmin(FrontConnectAdmin):
     list_display = ["code", "description"]
     search_fields = ["code", "description"]
 
 
+class ConnectionEventFilter(admin.SimpleListFilter):
+    """The history of one connection, the target of the change page's "full history" link."""
+
+    title = "connection"
+    parameter_name = "connection"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        # Listing every connection here would be one row per connection: offer only the
+        # chosen one, so the sidebar shows what is filtered and how to clear it.
+        value = self.value()
+        if not value:
+            return []
+        names = Event.objects.filter(connection_id=self.connection_id()).values_list(
+            "connection_name", flat=True
+        )
+        return [(value, names.first() or f"#{value}")]
+
+    def connection_id(self) -> int:
+        try:
+            return int(self.value() or "")
+        except ValueError:
+            raise IncorrectLookupParameters("connection must be a connection id") from None
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> QuerySet[Event]:
+        if not self.value():
+            return queryset
+        return queryset.filter(connection_id=self.connection_id())
+
+
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(FrontConnectAdmin):
     list_display = ["created_at", "connection_name", "action", "source", "actor", "success"]
-    list_filter = ["action", "source", "success"]
+    list_filter = [ConnectionEventFilter, "action", "source", "success"]
     list_select_related = ["actor"]
     search_fields = ["connection_name", "message"]
     date_hierarchy = "created_at"

@@ -11,6 +11,7 @@ class ConnectionsConfig(AppConfig):
         from connections import (
             checks,  # noqa: F401  (registers the system checks)
             front,
+            history,  # noqa: F401  (records deletions that bypass services)
             ratelimit,
         )
 

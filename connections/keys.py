@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +22,9 @@ from connections.models import (
 from oauthclients.models import OAuthClient
 
 BATCH_SIZE = 500
+# A web process re-reads the stored fingerprint this often: one small query a minute notices a
+# rotation done elsewhere (with a key this process lacks) without a query per request.
+KEY_RECHECK_SECONDS = 60.0
 
 
 class KeyMismatchError(Exception):
@@ -168,3 +173,37 @@ def encryption_key_record() -> None:
     """Record the current key as the one every secret is now written with."""
     current = crypto.key_fingerprint(crypto.current_key())
     EncryptionKeyFingerprint.objects.update_or_create(pk=1, defaults={"fingerprint": current})
+
+
+@dataclass(frozen=True)
+class _KeyVerdict:
+    keys: tuple[str, ...]
+    problem: str | None
+    checked_at: float
+
+
+_verdict: _KeyVerdict | None = None
+_verdict_lock = threading.Lock()
+
+
+def encryption_key_problem() -> str | None:
+    """``encryption_key_check``, remembered by this process and re-checked once a minute.
+
+    Raises DatabaseError when the database cannot answer; nothing is remembered then.
+    """
+    global _verdict
+    keys = tuple(crypto.all_keys())
+    now = time.monotonic()
+    verdict = _verdict
+    if verdict and verdict.keys == keys and now - verdict.checked_at < KEY_RECHECK_SECONDS:
+        return verdict.problem
+    with _verdict_lock:
+        problem = encryption_key_check()
+        _verdict = _KeyVerdict(keys=keys, problem=problem, checked_at=now)
+    return problem
+
+
+def encryption_key_forget() -> None:
+    """Drop the remembered verdict, so the next request checks again."""
+    global _verdict
+    _verdict = None

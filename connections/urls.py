@@ -1,18 +1,27 @@
+"""Every URL of the connections app; frontconnect/urls.py mounts them at the site root."""
+
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from connections import views_actions, views_pages
+from common.oauth import CALLBACK_PATH
+from connections.views import actions, health, oauth, pages
 
-app_name = "connections"
+member_patterns = [
+    path("", pages.connection_list, name="list"),
+    path("new/", pages.connection_new, name="new"),
+    path("<int:pk>/", pages.connection_detail, name="detail"),
+    path("<int:pk>/edit/", pages.connection_edit, name="edit"),
+    path("<int:pk>/delete/", pages.connection_confirm_delete, name="delete"),
+    path("<int:pk>/test/", actions.test, name="test"),
+    path("<int:pk>/authorize/", actions.authorize, name="authorize"),
+    path("<int:pk>/disconnect/", actions.disconnect, name="disconnect"),
+]
+
+oauth_patterns = [path("", oauth.callback, name="callback")]
 
 urlpatterns = [
-    path("", views_pages.connection_list, name="list"),
-    path("new/", views_pages.connection_new, name="new"),
-    path("<int:pk>/", views_pages.connection_detail, name="detail"),
-    path("<int:pk>/edit/", views_pages.connection_edit, name="edit"),
-    path("<int:pk>/delete/", views_pages.connection_confirm_delete, name="delete"),
-    path("<int:pk>/test/", views_actions.test, name="test"),
-    path("<int:pk>/authorize/", views_actions.authorize, name="authorize"),
-    path("<int:pk>/disconnect/", views_actions.disconnect, name="disconnect"),
+    path("connections/", include((member_patterns, "connections"))),
+    path(CALLBACK_PATH, include((oauth_patterns, "oauth"))),
+    path("healthz", health.healthz, name="healthz"),
 ]

@@ -84,6 +84,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # How often the worker checks each connection; the dashboard flags a connection not checked in
 # twice this long.
 FRONTCONNECT_CHECK_INTERVAL_HOURS = env.int("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6)
+# History entries (Event) and status transitions older than this are deleted by `pruneevents`
+# and the worker's periodic prune.
+FRONTCONNECT_HISTORY_RETENTION_DAYS = env.int("FRONTCONNECT_HISTORY_RETENTION_DAYS", default=90)
+if FRONTCONNECT_HISTORY_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        "FRONTCONNECT_HISTORY_RETENTION_DAYS must be a number of days, at least 1."
+    )
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -129,6 +136,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "connections.middleware.EncryptionKeyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -247,9 +255,18 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+# How many trusted proxies append to X-Forwarded-For in front of this server.
+PROXY_HOPS = env.int("DJANGO_PROXY_HOPS", default=1)
+if PROXY_HOPS < 1:
+    raise ImproperlyConfigured("DJANGO_PROXY_HOPS must be the number of proxies, at least 1.")
+if BEHIND_PROXY:
     # Only behind a proxy that overwrites this header; otherwise a client could claim https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Sign-in throttling counts failures per client address, not per proxy address (which
+    # would let anyone lock anyone out). django-axes' own ipware settings need the optional
+    # django-ipware package, so its client-address hook takes the trusted entry instead.
+    AXES_CLIENT_IP_CALLABLE = "common.proxy.forwarded_client_ip"
 
 LOGGING = {
     "version": 1,

@@ -7,25 +7,19 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
-from common.oauth import CALLBACK_PATH
-from connections import oauth_views
-from connections.views import healthz
-
 admin.site.site_header = "FrontConnect"
 admin.site.site_title = "FrontConnect"
 admin.site.index_title = "Connections to Front"
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
-    path("healthz", healthz, name="healthz"),
-    path(CALLBACK_PATH, include(([path("", oauth_views.callback, name="callback")], "oauth"))),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("connections/", include("connections.urls")),
+    path("", include("connections.urls")),
     # The scopes selector (FilteredSelectMultiple) reads its texts from this catalog.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", RedirectView.as_view(pattern_name="connections:list"), name="home"),

@@ -9,6 +9,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
+from common.admin import FrontConnectAdmin
 from common.crypto import secret_state
 from common.http import admin_user
 from common.oauth import oauth_redirect_uri
@@ -28,7 +29,7 @@ sensitive_client_secret = method_decorator(sensitive_post_parameters("client_sec
 
 
 @admin.register(OAuthClient)
-class OAuthClientAdmin(admin.ModelAdmin):
+class OAuthClientAdmin(FrontConnectAdmin):
     form = OAuthClientForm
     list_display = ["name", "client_id", "connection_count", "updated_at"]
     search_fields = ["name", "client_id"]
@@ -58,10 +59,9 @@ class OAuthClientAdmin(admin.ModelAdmin):
     @admin.display(description="Client secret status")
     def secret_status(self, obj: OAuthClient | None) -> str:
         if obj is None or obj.pk is None:
-            return "Not set"
-        state = secret_state(obj.client_secret)
-        if state != "Set" or obj.secret_changed_at is None:
-            return state
+            return secret_state("")
+        if not obj.client_secret or obj.secret_changed_at is None:
+            return secret_state(obj.client_secret)
         by = f" by {obj.secret_changed_by}" if obj.secret_changed_by_id else ""
         return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC{by}"
 

@@ -21,12 +21,31 @@ API_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.api-token-SECRET-1111"
 CLIENT_SECRET = "client-secret-SECRET-2222"
 
 
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connecting to it is refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def chromium_path() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
         if found:
             return found
     return None
+
+
+@pytest.fixture(autouse=True)
+def fresh_key_verdict():
+    """Each test starts without the web process's remembered encryption key verdict."""
+    from connections.keys import encryption_key_forget
+
+    encryption_key_forget()
+    yield
+    encryption_key_forget()
 
 
 @pytest.fixture
@@ -138,6 +157,9 @@ def page(browser, settings):
     context.close()
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 @pytest.fixture(autouse=True)
 def rate_budget_cache():
     """Each test's database starts empty, so the budget's per-process memory must too."""
@@ -148,11 +170,26 @@ def rate_budget_cache():
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Refuse every connection that leaves this machine: tests never talk to the real Front."""
+    """Refuse every name lookup and connection that leaves this machine.
+
+    Tests never talk to the real Front, and a DNS query is already talking to the outside. The
+    code under test may swallow the refusal (a failed test call is a normal outcome), so every
+    attempt is also recorded and fails the test at teardown.
+    """
     import ipaddress
     import socket
 
+    attempts: list[str] = []
+
     real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name not in LOCAL_HOSTS:
+            attempts.append(f"name lookup of {name}")
+            raise socket.gaierror(socket.EAI_NONAME, f"tests may not look up {name}")
+        return real_getaddrinfo(host, *args, **kwargs)
 
     def guarded_connect(sock, address):
         host = address[0] if isinstance(address, tuple) else None
@@ -162,7 +199,12 @@ def no_network(monkeypatch):
             except ValueError:
                 loopback = host == "localhost"
             if not loopback:
+                attempts.append(f"connection to {host}")
                 raise ConnectionRefusedError(f"tests may not connect to {host}")
         return real_connect(sock, address)
 
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    yield attempts
+    if attempts:
+        pytest.fail(f"the test tried to reach outside this machine: {', '.join(attempts)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -43,8 +44,30 @@ def form_data(connection, **extra):
 def test_the_change_form_shows_both_buttons(operator_client, oauth_connection):
     content = operator_client.get(change_url(oauth_connection)).content.decode()
     assert 'name="_authorize" value="Save and authorize" data-oauth-only' in content
-    test = reverse("admin:connections_connection_test", args=[oauth_connection.pk])
-    assert f'formaction="{test}"' in content and "Test connection" in content
+    assert 'form="fc-test-form"' in content and "Test connection" in content
+
+
+def test_the_test_button_posts_its_own_form_not_the_change_form(operator_client, token_connection):
+    """Issue 9 item 16: the typed API token and unsaved edits are never posted to the test."""
+    content = operator_client.get(change_url(token_connection)).content.decode()
+    change_form = re.search(r'<form [^>]*id="connection_form".*?</form>', content, re.S)
+    test_form = re.search(
+        r'<form id="fc-test-form" method="post" action="([^"]+)">(.*?)</form>', content, re.S
+    )
+    assert change_form and test_form
+    assert test_form.group(1) == reverse(
+        "admin:connections_connection_test", args=[token_connection.pk]
+    )
+    # The small form holds the CSRF token and nothing else, and it is not nested in the big one.
+    assert re.findall(r"<input [^>]*name=\"([^\"]+)\"", test_form.group(2)) == [
+        "csrfmiddlewaretoken"
+    ]
+    assert test_form.start() > change_form.end()
+    assert "formaction" not in content
+    button = re.search(
+        r'<button type="submit" form="fc-test-form"[^>]*>Test connection</button>', content
+    )
+    assert button and change_form.start() < button.start() < change_form.end()
 
 
 def test_the_add_form_offers_save_and_authorize_but_no_test(operator_client):

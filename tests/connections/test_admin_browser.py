@@ -72,3 +72,28 @@ def test_the_plus_button_adds_a_client_and_selects_it(page, live_server, operato
     popup.wait_for_event("close")
     selected = page.locator("#id_oauth_client option:checked")
     assert selected.inner_text() == "New Front app"
+
+
+def test_the_test_button_sends_nothing_typed_in_the_change_form(
+    page, live_server, operator, token_connection, settings
+):
+    """Issue 9 item 16: Test connection posts its own form; the typed token stays in the page."""
+    from tests.conftest import closed_port
+
+    settings.FRONT_API_URL = f"http://127.0.0.1:{closed_port()}"  # the test fails fast, locally
+    sign_in(page, live_server, operator.username)
+    page.goto(f"{live_server.url}/admin/connections/connection/{token_connection.pk}/change/")
+    page.fill("#id_api_token", "typed-token-NOT-SAVED-5555")
+    page.fill("#id_name", "Renamed but not saved")
+    with page.expect_request(lambda r: r.url.endswith("/test/")) as posted:
+        page.click("button[form=fc-test-form]")
+    request = posted.value
+    assert request.method == "POST"
+    body = request.post_data or ""
+    assert "typed-token-NOT-SAVED-5555" not in body and "Renamed" not in body
+    assert body.startswith("csrfmiddlewaretoken=") and "&" not in body
+    page.wait_for_url(
+        f"{live_server.url}/admin/connections/connection/{token_connection.pk}/change/"
+    )
+    token_connection.refresh_from_db()
+    assert token_connection.name == "Support inbox"

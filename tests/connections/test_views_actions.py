@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from connections.authorization import AuthorizationError
 from connections.models import Action, Connection, Event, PendingAuthorization, Source, Status
-from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.conftest import API_TOKEN, CLIENT_SECRET, closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def test_actions_on_another_members_connection_are_not_found(
     client, stranger, oauth_connection, name
 ):
     client.force_login(stranger)
-    with mock.patch("connections.views_actions.connection_test", autospec=True) as tested:
+    with mock.patch("connections.flows.connection_test", autospec=True) as tested:
         assert client.post(url(name, oauth_connection)).status_code == 404
     tested.assert_not_called()
     assert not PendingAuthorization.objects.exists()
@@ -73,7 +73,7 @@ def test_a_post_with_the_csrf_token_from_the_page_works(owner, token_connection)
     client.force_login(owner)
     page = client.get(token_connection.get_absolute_url())
     token = page.context["csrf_token"]
-    with mock.patch("connections.views_actions.connection_test", autospec=True) as tested:
+    with mock.patch("connections.flows.connection_test", autospec=True) as tested:
         tested.return_value = token_connection
         response = client.post(url("test", token_connection), {"csrfmiddlewaretoken": str(token)})
     assert response.status_code == 302
@@ -87,19 +87,27 @@ def test_test_reports_offline_with_the_reason_in_words(member, owner, token_conn
         return connection
 
     with mock.patch(
-        "connections.views_actions.connection_test", autospec=True, side_effect=offline
+        "connections.flows.connection_test", autospec=True, side_effect=offline
     ) as tested:
         response = member.post(url("test", token_connection), follow=True)
     tested.assert_called_once_with(
         connection=token_connection, actor=owner, source=Source.SELF_SERVICE
     )
-    assert b"Front did not accept the connection." in response.content
+    assert (
+        "Front did not accept \u201cSupport inbox\u201d: it is Offline."
+        in response.content.decode()
+    )
     assert b"Front refused the API token (401 Unauthenticated)." in response.content
     assert API_TOKEN.encode() not in response.content
 
 
-def test_test_against_an_unreachable_front_records_could_not_check(member, token_connection):
-    # The real service, with the network guard making Front unreachable: the status stays.
+def test_test_against_an_unreachable_front_records_could_not_check(
+    member, token_connection, settings, monkeypatch
+):
+    # The real service, against a local port where nothing listens, without the retry pauses:
+    # Front being unreachable is not a refusal, so the status stays.
+    settings.FRONT_API_URL = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setattr("urllib3.util.retry.Retry.sleep", lambda self, response=None: None)
     response = member.post(url("test", token_connection), follow=True)
     token_connection.refresh_from_db()
     assert response.status_code == 200
@@ -127,7 +135,7 @@ def test_authorize_redirects_to_front_with_a_state_and_keeps_secrets_out(member,
 
 def test_authorize_explains_a_refusal_and_stays_on_the_page(member, oauth_connection):
     with mock.patch(
-        "connections.views_actions.connection_authorize_start",
+        "connections.flows.connection_authorize_start",
         autospec=True,
         side_effect=AuthorizationError("The OAuth 2.0 client has no readable client secret."),
     ):
@@ -137,7 +145,7 @@ def test_authorize_explains_a_refusal_and_stays_on_the_page(member, oauth_connec
 
 
 def test_authorize_refuses_a_token_connection(member, token_connection):
-    with mock.patch("connections.views_actions.connection_authorize_start", autospec=True) as start:
+    with mock.patch("connections.flows.connection_authorize_start", autospec=True) as start:
         response = member.post(url("authorize", token_connection), follow=True)
     start.assert_not_called()
     assert b"Only OAuth 2.0 connections are authorized" in response.content

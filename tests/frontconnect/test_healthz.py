@@ -1,17 +1,37 @@
 from __future__ import annotations
 
+import base64
+import secrets
 from unittest import mock
 
 from django.db import DatabaseError
 
+from connections.keys import encryption_key_check
 
-def test_it_answers_ok_when_the_database_answers(client, db):
+
+def test_it_answers_ok_for_every_check(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.content == b"ok\n"
+    assert response.json() == {"database": "ok", "encryption_key": "ok"}
 
 
 def test_it_answers_503_when_the_database_does_not(client, db):
-    with mock.patch("connections.views.connection.cursor", side_effect=DatabaseError("down")):
+    with mock.patch(
+        "connections.views.health.connection.cursor", side_effect=DatabaseError("down")
+    ):
         response = client.get("/healthz")
     assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+def test_it_answers_503_saying_why_when_the_key_does_not_match(client, db, settings):
+    encryption_key_check()  # records the fingerprint of the key the secrets are written with
+    settings.FRONTCONNECT_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+        secrets.token_bytes(32)
+    ).decode()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["encryption_key"].startswith("mismatch: FRONTCONNECT_ENCRYPTION_KEY is not the key")
+    assert settings.FRONTCONNECT_ENCRYPTION_KEY not in response.content.decode()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -34,3 +36,23 @@ def test_the_lockout_is_per_username(client, owner, stranger, settings):
         client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
     response = client.post("/accounts/login/", {"username": "mallory", "password": PASSWORD})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("cooloff", "words"),
+    [
+        (timedelta(minutes=15), "15 minutes"),
+        (timedelta(hours=2), "2 hours"),
+        (timedelta(days=1), "1 day"),
+        (timedelta(days=2, hours=3), "2 days, 3 hours"),
+    ],
+)
+def test_the_lockout_page_says_how_long_in_words(client, owner, settings, cooloff, words):
+    """Issue 9 item 19: a lockout of a day or more said "0 minutes"."""
+    settings.AXES_FAILURE_LIMIT = 1
+    settings.AXES_COOLOFF_TIME = cooloff
+    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+    assert response.status_code == 429
+    content = response.content.decode()
+    assert f"Try again in {words}," in content
+    assert "0 minutes" not in content

@@ -10,11 +10,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from common.crypto import secret_state
 from common.http import AuthenticatedHttpRequest
+from connections import flows
 from connections.forms import ConnectionForm
-from connections.models import Connection, Source
+from connections.models import Connection, Source, Status
 from connections.selectors import connection_history, connection_list_for
 from connections.services import connection_delete
-from connections.views_actions import save_and_follow_up
+from connections.views.actions import save_and_follow_up
 
 PAGE_SIZE = 50
 
@@ -29,6 +30,7 @@ def form_page(
             "form": form,
             "connection": connection,
             "can_add_client": request.user.has_perm("oauthclients.add_oauthclient"),
+            **flows.submit_names(),
         },
     )
 
@@ -40,6 +42,12 @@ def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "connections/connection_list.html", {"page": page})
 
 
+def tokens_stored(connection: Connection) -> bool:
+    """Whether any OAuth 2.0 token is stored, readable or not."""
+    unreadable = {"access_token", "refresh_token"} & set(connection.undecryptable_fields)
+    return bool(connection.access_token or connection.refresh_token or unreadable)
+
+
 def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(
         connection_list_for(request.user).prefetch_related("scopes"), pk=pk
@@ -48,7 +56,11 @@ def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         "connection": connection,
         "events": connection_history(connection),
         "api_token_state": secret_state(connection.api_token),
+        "api_token_set": bool(connection.api_token),
         "oauth_token_state": secret_state(connection.access_token),
+        "oauth_token_set": bool(connection.access_token),
+        "can_disconnect": connection.is_oauth
+        and (connection.status != Status.NOT_AUTHORIZED or tokens_stored(connection)),
     }
     return render(request, "connections/connection_detail.html", context)
 

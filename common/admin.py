@@ -1,0 +1,104 @@
+"""Admin building blocks that every FrontConnect ModelAdmin uses.
+
+``SecretsNeverShown`` keeps encrypted fields out of every rendered value, whatever the
+operator's permissions; ``StrictChangeList`` accepts only the declared filters and a bounded
+search, so the query string cannot run arbitrary lookups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList, ChangeListSearchForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.text import smart_split
+
+from common.crypto import EncryptedTextField
+
+MAX_SEARCH_LENGTH = 200
+MAX_SEARCH_TERMS = 10
+
+
+class BoundedSearchForm(ChangeListSearchForm):
+    """The changelist's search box, refusing searches that would build huge queries."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        query = cleaned.get(SEARCH_VAR) or ""
+        if len(query) > MAX_SEARCH_LENGTH or len(list(smart_split(query))) > MAX_SEARCH_TERMS:
+            # A field error drops the search, so the admin lists without it and says why.
+            self.add_error(
+                SEARCH_VAR,
+                ValidationError(
+                    f"Search for at most {MAX_SEARCH_TERMS} words and {MAX_SEARCH_LENGTH} "
+                    "characters; this search was not run.",
+                    code="search_too_long",
+                ),
+            )
+        return self.cleaned_data
+
+
+class StrictChangeList(ChangeList):
+    """A changelist that answers 400 to any query parameter no declared filter uses."""
+
+    search_form_class = BoundedSearchForm
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        params = self.get_filters_params()
+        if any("\x00" in value for values in params.values() for value in values):
+            # PostgreSQL refuses NUL in text with an error, which would be a 500.
+            raise DisallowedModelAdminLookup("Filter values cannot contain NUL characters.")
+        asked = set(params)
+        filters = super().get_filters(request)
+        remaining = filters[2]
+        # Declared filters (and the date hierarchy) consume their parameters; anything left is
+        # an arbitrary lookup such as name__regex, which the admin would otherwise run.
+        undeclared = sorted(asked & set(remaining))
+        if undeclared:
+            raise DisallowedModelAdminLookup(f"Filtering by {undeclared[0]} is not offered.")
+        return filters
+
+
+def secret_field_names(model: type[Any]) -> frozenset[str]:
+    """The model's encrypted fields: never shown as values."""
+    return frozenset(
+        field.name for field in model._meta.concrete_fields if isinstance(field, EncryptedTextField)
+    )
+
+
+class FrontConnectAdmin(admin.ModelAdmin):
+    """The base of every FrontConnect ModelAdmin: strict changelists, secrets never shown."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return StrictChangeList
+
+    def is_read_only(self, request: HttpRequest, obj: Any) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.is_read_only(request, obj):
+            return fieldsets
+        # A read-only page renders every field's model value: the secret itself. Its state
+        # (set, not set, cannot be decrypted) is shown by a display field instead.
+        secrets = secret_field_names(self.model)
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in secrets]})
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        secrets = secret_field_names(self.model)
+        return [f for f in super().get_readonly_fields(request, obj) if f not in secrets]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if self.is_read_only(request, obj):
+            # The editing form needs its editable fields; a read-only page has none.
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, change=change, **kwargs)

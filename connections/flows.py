@@ -1,0 +1,104 @@
+"""The steps the admin and the member pages share, written once: the follow-up after a save,
+the message after a test, starting an authorization and disconnecting.
+
+Each takes the request (for its messages), the person acting and the source; the services
+in ``connections.services`` and ``connections.authorization`` do the work.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from connections.authorization import AuthorizationError, connection_authorize_start
+from connections.models import Connection, Status
+from connections.services import connection_disconnect, connection_test
+
+# The POST key of the "Save and authorize" button. Templates get it from
+# ``submit_names()``, so the name is written here only.
+AUTHORIZE_SUBMIT = "_authorize"
+
+
+def submit_names() -> dict[str, str]:
+    """Template context naming the form buttons that the views look for."""
+    return {"authorize_submit": AUTHORIZE_SUBMIT}
+
+
+def report_test(request: HttpRequest, connection: Connection) -> None:
+    """Tell the person, in words, what Front answered to the latest test."""
+    if connection.status == Status.ONLINE:
+        messages.success(
+            request,
+            f"Front accepted \u201c{connection.name}\u201d: it is Online "
+            f"(Front company {connection.front_company_name}).",
+        )
+    else:
+        reason = connection.last_check_result or connection.get_status_display()
+        messages.warning(
+            request,
+            f"Front did not accept \u201c{connection.name}\u201d: it is "
+            f"{connection.get_status_display()}. {reason}",
+        )
+
+
+def test(request: HttpRequest, connection: Connection, *, actor: User, source: str) -> None:
+    """Test one connection now and say how it went."""
+    connection = connection_test(connection=connection, actor=actor, source=source)
+    report_test(request, connection)
+
+
+def authorize(
+    request: HttpRequest, connection: Connection, *, user: User, source: str, return_url: str
+) -> HttpResponse:
+    """Send the person to Front to authorize an OAuth 2.0 connection, or explain why not."""
+    if not connection.is_oauth:
+        messages.error(request, "Only OAuth 2.0 connections are authorized; test this one.")
+        return HttpResponseRedirect(return_url)
+    try:
+        url = connection_authorize_start(
+            connection=connection,
+            user=user,
+            session=request.session,
+            return_url=return_url,
+            source=source,
+        )
+    except (AuthorizationError, ValidationError) as exc:
+        reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        messages.error(request, reason)
+        return HttpResponseRedirect(return_url)
+    return HttpResponseRedirect(url)
+
+
+def follow_up_save(
+    request: HttpRequest, connection: Connection, *, user: User, source: str, return_url: str
+) -> HttpResponse | None:
+    """After a save: test a Token connection, or start authorizing on Save and authorize.
+
+    Returns the redirect to Front, or None when the page's usual response should follow.
+    """
+    wants_authorization = AUTHORIZE_SUBMIT in request.POST
+    if connection.is_oauth:
+        if wants_authorization:
+            return authorize(request, connection, user=user, source=source, return_url=return_url)
+        return None
+    if wants_authorization:
+        messages.warning(
+            request, "Save and authorize is only for OAuth 2.0 connections; this one is tested."
+        )
+    test(request, connection, actor=user, source=source)
+    return None
+
+
+def disconnect(request: HttpRequest, connection: Connection, *, actor: User, source: str) -> None:
+    """Forget an OAuth 2.0 connection's tokens and say so."""
+    if not connection.is_oauth:
+        messages.error(request, "Only OAuth 2.0 connections can be disconnected; nothing changed.")
+        return
+    connection = connection_disconnect(connection=connection, actor=actor, source=source)
+    messages.success(
+        request,
+        f"\u201c{connection.name}\u201d is disconnected: its OAuth 2.0 tokens are deleted. "
+        "Authorize it again to use it.",
+    )

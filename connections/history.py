@@ -1,0 +1,85 @@
+"""A connection's history over time: the entry every deletion leaves, and pruning old entries.
+
+``history_prune`` is the one way old history goes: the ``pruneevents`` command and the
+worker's periodic task both call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import models, transaction
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
+from django.utils import timezone
+
+from connections.models import Action, Connection, Event, Source, Transition
+
+# Rows deleted per transaction: short transactions keep SQLite writers and PostgreSQL vacuum
+# happy when a first prune meets months of history.
+PRUNE_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What one prune deleted (or, in a dry run, would delete)."""
+
+    cutoff: datetime
+    events: int
+    transitions: int
+    dry_run: bool
+
+
+def history_prune(*, older_than: timedelta, dry_run: bool = False) -> PruneReport:
+    """Delete history entries (Event) and status transitions older than ``older_than``."""
+    if older_than <= timedelta(0):
+        raise ValueError("older_than must be a positive duration")
+    cutoff = timezone.now() - older_than
+    return PruneReport(
+        cutoff=cutoff,
+        events=_delete_before(Event, cutoff, dry_run),
+        transitions=_delete_before(Transition, cutoff, dry_run),
+        dry_run=dry_run,
+    )
+
+
+def _delete_before(model: type[models.Model], cutoff: datetime, dry_run: bool) -> int:
+    old = model._default_manager.filter(created_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(old.order_by().values_list("pk", flat=True)[:PRUNE_BATCH])
+            if not batch:
+                return deleted
+            count, _ = model._default_manager.filter(pk__in=batch).delete()
+            deleted += count
+
+
+@receiver(pre_delete, sender=Connection, dispatch_uid="connections.history.deletion_recorded")
+def deletion_recorded(sender: Any, instance: Connection, origin: Any = None, **kwargs: Any) -> None:
+    """Every deletion of a connection leaves a "deleted" entry, a cascade from its owner too.
+
+    ``connection_delete`` records the entry itself, with who and from where; this adds one only
+    for deletions that did not go through it, such as deleting the owner's account.
+    """
+    if Event.objects.filter(connection_id=instance.pk, action=Action.DELETED).exists():
+        return
+    if isinstance(origin, AbstractBaseUser):
+        message = f"Deleted together with its owner\u2019s account ({origin.get_username()})."
+    else:
+        message = "Deleted together with its owner\u2019s account."
+    # Not linked to the row being deleted: the deletion sets the other entries' link to NULL
+    # too, and a link created now would point at a row that no longer exists.
+    Event.objects.create(
+        connection=None,
+        connection_name=instance.name,
+        action=Action.DELETED,
+        # People's accounts are deleted in the admin; no other page or command deletes them.
+        source=Source.ADMIN,
+        message=message,
+    )
