@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ConnectionsConfig(AppConfig):
@@ -14,6 +15,8 @@ class ConnectionsConfig(AppConfig):
             history,  # noqa: F401  (records deletions that bypass services)
             ratelimit,
         )
+        from connections.schedules import schedules_install
 
         # Every call to Front that names a budget key draws on the shared per-company budget.
         front.budget_install(ratelimit.DatabaseBudget())
+        post_migrate.connect(schedules_install, sender=self)

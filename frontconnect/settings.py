@@ -305,3 +305,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 FRONTCONNECT_RATE_SHARE = env.float("FRONTCONNECT_RATE_SHARE", default=0.5)
 if not 0 < FRONTCONNECT_RATE_SHARE <= 1:
     raise ImproperlyConfigured("FRONTCONNECT_RATE_SHARE must be a fraction above 0 and at most 1.")
+# The worker tests every connection this often (each at its own minute within the interval), with
+# this many checks at once, and refreshes OAuth tokens ahead of expiry only for connections a
+# service used within FRONTCONNECT_RECENT_USE_HOURS.
+FRONTCONNECT_CHECK_INTERVAL_HOURS = env.float("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6.0)
+FRONTCONNECT_CHECK_CONCURRENCY = env.int("FRONTCONNECT_CHECK_CONCURRENCY", default=8)
+FRONTCONNECT_RECENT_USE_HOURS = env.float("FRONTCONNECT_RECENT_USE_HOURS", default=24.0)
+if FRONTCONNECT_CHECK_INTERVAL_HOURS <= 0 or FRONTCONNECT_RECENT_USE_HOURS <= 0:
+    raise ImproperlyConfigured(
+        "FRONTCONNECT_CHECK_INTERVAL_HOURS and FRONTCONNECT_RECENT_USE_HOURS must be hours above 0."
+    )
+if not 1 <= FRONTCONNECT_CHECK_CONCURRENCY <= 64:
+    raise ImproperlyConfigured("FRONTCONNECT_CHECK_CONCURRENCY must be a number from 1 to 64.")
