@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from connections import upkeep
@@ -115,4 +116,10 @@ def history_prune_old() -> int:
 @shared_task
 def heartbeat() -> None:
     """Periodic (every minute): prove to /healthz that a worker runs tasks."""
+    upkeep.heartbeat_record()
+
+
+@worker_ready.connect
+def heartbeat_at_start(**kwargs: object) -> None:
+    """A worker that just started is alive: /healthz need not wait for the first minute."""
     upkeep.heartbeat_record()
