@@ -158,7 +158,7 @@ def budget_acquire(key: str, *, wait: float = 0.0) -> Permit | Deferred:
         if outcome.retry_after > left:
             return outcome
         # A little jitter so that processes waiting for one window do not all retry at once.
-        time.sleep(min(left, outcome.retry_after + random.uniform(0, 0.05)))  # noqa: S311
+        time.sleep(min(left, outcome.retry_after + random.uniform(0, 0.05)))  # noqa: S311  # nosec B311
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:

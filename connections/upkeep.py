@@ -32,6 +32,7 @@ CHECK_JITTER = 0.1
 # Marking use writes at most this often per connection: the proxy may call many times a second.
 USE_RESOLUTION = timedelta(minutes=1)
 HEARTBEAT_NAME = "worker"
+NO_REFRESH_TOKEN = ""  # the digest stored when a connection holds no refresh token
 HEARTBEAT_MAX_AGE = timedelta(minutes=3)
 
 
@@ -117,7 +118,7 @@ def connections_due_refresh(*, now: datetime | None = None) -> list[int]:
     )
     candidates = (
         Connection.objects.filter(auth_type=AuthType.OAUTH2)
-        .exclude(refresh_token_digest="")
+        .exclude(refresh_token_digest=NO_REFRESH_TOKEN)
         .exclude(status__in=[Status.REAUTHORIZE, Status.NOT_AUTHORIZED])
         .filter((Q(last_used_at__gte=now - _recent_use()) & soon) | near_end)
         .only(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess  # noqa: S404 - starts this project's own processes
+import subprocess  # noqa: S404  # nosec B404
 import sys
 import time
 from pathlib import Path
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             for name, command in commands.items():
                 # Each child leads its own process group, so that stopping it stops its own
                 # children too (celery's pool) and a Ctrl-C reaches them only through us.
-                children[name] = subprocess.Popen(  # noqa: S603
+                children[name] = subprocess.Popen(  # noqa: S603  # nosec B603
                     command, cwd=settings.BASE_DIR, start_new_session=True
                 )
             self.stdout.write(
