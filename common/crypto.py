@@ -20,6 +20,7 @@ from django import forms
 from django.conf import settings
 from django.core.signing import BadSignature
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 from django_cryptography.core.signing import FernetSigner
 from django_cryptography.utils.crypto import FernetBytes, InvalidToken
 
@@ -52,11 +53,48 @@ class UndecryptableSecret:
         return hash(self.ciphertext)
 
 
-def secret_state(value: object) -> str:
+class SealedSecret:
+    """Ciphertext read from the database and not decrypted yet.
+
+    Model attributes never show it: the field's descriptor opens it on first read. Only
+    ``values()``/``values_list()`` on an encrypted column return it; call ``open()`` there.
+    """
+
+    __slots__ = ("ciphertext",)
+
+    def __init__(self, ciphertext: bytes) -> None:
+        self.ciphertext = ciphertext
+
+    def open(self) -> str | UndecryptableSecret:
+        return decrypt(self.ciphertext)
+
+    def __repr__(self) -> str:
+        return "<SealedSecret>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SealedSecret) and other.ciphertext == self.ciphertext
+
+    def __hash__(self) -> int:
+        return hash(self.ciphertext)
+
+
+class SecretState(models.TextChoices):
+    """What a page may say about a stored secret: never its value, only this.
+
+    Compare members (``state is SecretState.SET``). Each value is its label, the sentence pages
+    show, so a state renders as itself and older string comparisons keep working.
+    """
+
+    SET = "Set", "Set"
+    NOT_SET = "Not set", "Not set"
+    UNREADABLE = "Cannot be decrypted: enter it again.", "Cannot be decrypted: enter it again."
+
+
+def secret_state(value: object) -> SecretState:
     """Describe a stored secret without revealing it: set, not set, or unreadable."""
     if isinstance(value, UndecryptableSecret):
-        return "Cannot be decrypted: enter it again."
-    return "Set" if value else "Not set"
+        return SecretState.UNREADABLE
+    return SecretState.SET if value else SecretState.NOT_SET
 
 
 @functools.lru_cache(maxsize=16)
@@ -105,11 +143,42 @@ def needs_rotation(ciphertext: bytes) -> bool:
     return False
 
 
+class EncryptedAttribute(DeferredAttribute):
+    """Decrypts a secret on its first read, so loading a row never decrypts anything.
+
+    The instance keeps a ``SealedSecret`` until code reads the attribute; the plaintext (or an
+    ``UndecryptableSecret``) then replaces it.
+    """
+
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = super().__get__(instance, cls)
+        if isinstance(value, SealedSecret):
+            value = value.open()
+            instance.__dict__[self.field.attname] = value
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        # A data descriptor, so that reads always pass through __get__.
+        instance.__dict__[self.field.attname] = value
+
+
+def sealed_value(instance: models.Model, name: str) -> Any:
+    """The stored form of an encrypted attribute without decrypting it (SealedSecret if unread)."""
+    return instance.__dict__.get(name)
+
+
 class EncryptedTextField(models.Field):
-    """Text stored encrypted in a binary column; only ``isnull`` lookups make sense on it."""
+    """Text stored encrypted in a binary column; only ``isnull`` lookups make sense on it.
+
+    Values are decrypted lazily (see ``EncryptedAttribute``); a value never read is written back
+    as the same ciphertext, without decrypting or re-encrypting it.
+    """
 
     description = "Encrypted text"
     empty_strings_allowed = True
+    descriptor_class = EncryptedAttribute
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blank", True)
@@ -128,6 +197,8 @@ class EncryptedTextField(models.Field):
     def to_python(self, value: Any) -> Any:
         if value is None or isinstance(value, (str, UndecryptableSecret)):
             return value
+        if isinstance(value, SealedSecret):
+            return value.open()
         return str(value)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
@@ -136,12 +207,18 @@ class EncryptedTextField(models.Field):
         raw = bytes(value)
         if not raw:
             return ""
-        return decrypt(raw)
+        return SealedSecret(raw)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        # Reading the attribute would decrypt it only to encrypt it again.
+        if self.attname in model_instance.__dict__:
+            return model_instance.__dict__[self.attname]
+        return super().pre_save(model_instance, add)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None:
             return None
-        if isinstance(value, UndecryptableSecret):
+        if isinstance(value, (UndecryptableSecret, SealedSecret)):
             return connection.Database.Binary(value.ciphertext)
         if value == "":
             return connection.Database.Binary(b"")

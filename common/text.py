@@ -64,6 +64,11 @@ def is_secret_text(value: str) -> bool:
     return bool(value) and _SECRET_TEXT.fullmatch(value) is not None
 
 
+def is_plain_text(value: str) -> bool:
+    """True when ``value`` has no control characters (or direction overrides)."""
+    return _CONTROL.search(value) is None
+
+
 def name_key(name: str) -> str:
     """The form in which two names are compared: NFKC, case-folded, invisible characters removed.
 

@@ -6,7 +6,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -17,11 +16,11 @@ from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from common.admin import FrontConnectAdmin, StrictChangeList
+from common.admin import FrontConnectAdmin
 from common.crypto import secret_state
 from common.http import admin_user
 from connections import flows, services
-from connections.forms import ConnectionAdminForm
+from connections.forms import ConnectionAdminForm, form_for_actor
 from connections.models import Connection, Event, Scope, Source, Status
 from connections.selectors import connection_history
 
@@ -39,14 +38,6 @@ def status_badge(connection: Connection) -> str:
 def event_changelist_url(connection: Connection) -> str:
     query = urlencode({ConnectionEventFilter.parameter_name: connection.pk})
     return f"{reverse('admin:connections_event_changelist')}?{query}"
-
-
-class ConnectionChangeList(StrictChangeList):
-    """The changelist never shows secrets, so it neither loads nor decrypts them."""
-
-    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
-        queryset = super().get_queryset(request, exclude_parameters)
-        return queryset.defer(*Connection.SECRET_FIELDS)
 
 
 @admin.register(Connection)
@@ -113,8 +104,11 @@ class ConnectionAdmin(FrontConnectAdmin):
     class Media:
         css = {"all": ["frontconnect/status.css"]}
 
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return ConnectionChangeList
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        # The blank-token policy depends on who edits (connections.rules.token_policy_for).
+        return form_for_actor(super().get_form(request, obj, change, **kwargs), admin_user(request))
 
     @admin.display(description="Name", ordering="name")
     def name_display(self, obj: Connection) -> str:
@@ -203,13 +197,7 @@ class ConnectionAdmin(FrontConnectAdmin):
         return follow_up or response
 
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
-        services.connection_save(
-            connection=obj,
-            scopes=form.cleaned_data.get("scopes") or [],
-            actor=admin_user(request),
-            source=Source.ADMIN,
-            changed_fields=form.changed_data,
-        )
+        form.save(actor=admin_user(request), source=Source.ADMIN)
         request.fc_saved_connection = obj  # type: ignore[attr-defined]
 
     def get_urls(self) -> list[URLPattern]:
@@ -268,7 +256,7 @@ class ConnectionAdmin(FrontConnectAdmin):
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # connection_save already set the scopes inside its transaction.
+        # form.save already set the scopes inside its transaction.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 

@@ -1,59 +1,44 @@
-"""Bulk import and export of connections, in CSV or JSON, streamed so memory stays flat.
+"""Bulk import of connections, in CSV or JSON, streamed so memory stays flat.
 
 An import reads its input twice: a first pass validates every row and keeps only the names seen
-per owner; a second pass writes in batches with ``bulk_create``/``bulk_update`` inside one
-transaction. Nothing is written unless every row is valid. Messages cite row and column only,
-never a value, so no secret can leak through them.
+per owner; a second pass checks each row again and writes in batches inside one transaction,
+re-reading the matched rows under a row lock and writing only the columns each row changes.
+The rules of a connection are ``connections.rules``'; this module translates rows into its
+input. Nothing is written unless every row is valid. Messages cite row and column only, never a
+value, so no secret can leak through them. Export is in ``connections.bulk_export``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models.functions import Lower
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
+from common.text import is_plain_text, name_key
+from connections import rules
 from connections.bulk_formats import (
     COLUMNS,
     ImportRefused,
     RowError,
-    csv_escape,
     rows_read,
 )
-from connections.forms import API_TOKEN_MAX_LENGTH
 from connections.keys import encryption_key_check
-from connections.models import Action, AuthType, Connection, Event, Scope, Status
+from connections.models import Action, AuthType, Connection, Event, Scope, Source, Status
+from connections.rules import ConnectionInput
+from connections.status import connection_status_set
 from oauthclients.models import OAuthClient
 
-MAX_LENGTHS = {"name": 100, "company_name": 200, "api_token": API_TOKEN_MAX_LENGTH}
 DEFAULT_MAX_ROWS = 100_000
 BATCH_SIZE = 1000
-BAD_TOKEN_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f]")
-UPDATE_FIELDS = [
-    "company_name",
-    "auth_type",
-    "api_token",
-    "api_token_changed_at",
-    "oauth_client",
-    "access_token",
-    "refresh_token",
-    "access_token_expires_at",
-    "status",
-    "front_company_id",
-    "front_company_name",
-    "updated_at",
-]
+MAX_LOOKUP_LENGTH = 255  # no client name or username is longer; longer cells are not queried
 
 Progress = Callable[[str, int | None], AbstractContextManager[Any]]
 
@@ -72,98 +57,163 @@ class ImportResult:
 
 
 class CleanRow(NamedTuple):
-    """One valid row, with its owner, client and scopes resolved to ids."""
+    """One row translated into the rules' input, with its owner's id and normalised name."""
 
     where: str
-    owner_id: int
-    name: str
-    company_name: str
-    auth_type: str
-    api_token: str
-    oauth_client_id: int | None
-    scope_ids: frozenset[int]
+    data: ConnectionInput
+    key: tuple[int, str]
 
-    @property
-    def key(self) -> tuple[int, str]:
-        return self.owner_id, self.name.lower()
+
+def _row_errors(where: str, errors: rules.Errors) -> list[RowError]:
+    return [RowError(where, column, message) for column, message in rules.field_errors(errors)]
+
+
+# A blank token is valid when the stored row has one: known only once the database is read.
+_DECIDED_LATER = {"api_token_required"}
+_COLUMN_ORDER = {column: n for n, column in enumerate(COLUMNS)}
 
 
 class _Cleaner:
-    """Turns raw values into a CleanRow, with lookups cached so each is queried once."""
+    """Translates raw cells into a ConnectionInput; lookups cached so each is queried once.
+
+    The checks here are about the file (a cell that the row's auth type would silently drop is
+    refused as a likely misplaced column); the rules of a connection are ``connections.rules``'.
+    """
 
     def __init__(self, *, default_owner: User | None) -> None:
-        self.default_owner_id = default_owner.pk if default_owner is not None else None
-        self.clients = dict(OAuthClient.objects.values_list("name", "pk"))
-        self.scopes = dict(Scope.objects.values_list("code", "pk"))
-        self.owners: dict[str, int | None] = {}
+        self.default_owner = default_owner
+        self.clients = {c.name: c for c in OAuthClient.objects.only("pk", "name")}
+        self.scopes = {s.code: s for s in Scope.objects.only("pk", "code")}
+        self.owners: dict[str, User | None] = {}
 
-    def owner_id(self, username: str) -> int | None:
+    def owner(self, username: str) -> User | None:
         if username not in self.owners:
-            user = get_user_model().objects.filter(username=username).values_list("pk", flat=True)
-            self.owners[username] = user.first()
+            users = get_user_model().objects.only("pk", "username")
+            self.owners[username] = users.filter(username=username).first()
         return self.owners[username]
 
     def clean(self, where: str, values: dict[str, Any]) -> CleanRow | list[RowError]:
         get = {column: (values.get(column) or "").strip() for column in COLUMNS}
-        errors = [
-            RowError(where, column, f"is longer than {limit} characters")
-            for column, limit in MAX_LENGTHS.items()
-            if len(get[column]) > limit
-        ]
-        for column in ("name", "company_name"):
-            if not get[column]:
-                errors.append(RowError(where, column, "is blank"))
+        errors: list[RowError] = []
         auth_type = get["auth_type"]
-        client_id: int | None = None
-        scope_ids: frozenset[int] = frozenset()
+        client: OAuthClient | None = None
+        scopes: frozenset[Scope] = frozenset()
         if auth_type == AuthType.TOKEN:
-            token = get["api_token"]
-            if BAD_TOKEN_CHARACTERS.search(token):
-                errors.append(RowError(where, "api_token", "contains spaces or control characters"))
             for column in ("oauth_client", "scopes"):
                 if get[column]:
                     errors.append(RowError(where, column, "must be blank for a Token connection"))
         elif auth_type == AuthType.OAUTH2:
             if get["api_token"]:
                 errors.append(RowError(where, "api_token", "must be blank for OAuth 2.0"))
-            client_id = self.clients.get(get["oauth_client"])
-            if not get["oauth_client"]:
-                errors.append(RowError(where, "oauth_client", "an OAuth 2.0 row needs a client"))
-            elif client_id is None:
-                errors.append(RowError(where, "oauth_client", "no OAuth 2.0 client has this name"))
+            if get["oauth_client"]:
+                client = self.clients.get(get["oauth_client"])
+                if client is None:
+                    reason = "no OAuth 2.0 client has this name"
+                    errors.append(RowError(where, "oauth_client", reason))
             codes = get["scopes"].split()
-            unknown = sorted({code for code in codes if code not in self.scopes})
-            if not codes:
-                errors.append(RowError(where, "scopes", "an OAuth 2.0 row needs scopes"))
-            elif unknown:
-                listed = ", ".join(code[:60] for code in unknown[:5])
-                errors.append(RowError(where, "scopes", f"unknown scope code(s): {listed}"))
-            scope_ids = frozenset(self.scopes[code] for code in codes if code in self.scopes)
-        else:
-            reason = "unknown auth type; use token or oauth2" if auth_type else "is blank"
-            errors.append(RowError(where, "auth_type", reason))
-        owner_id = self.owner_id(get["owner"]) if get["owner"] else self.default_owner_id
-        if owner_id is None:
-            reason = "no user has this username" if get["owner"] else "blank, and no --owner given"
-            errors.append(RowError(where, "owner", reason))
-        if errors or owner_id is None:
-            return errors
-        return CleanRow(
-            where, owner_id, get["name"], get["company_name"], auth_type,
-            get["api_token"] if auth_type == AuthType.TOKEN else "", client_id, scope_ids,
-        )  # fmt: skip
+            unknown = [n for n, code in enumerate(codes, start=1) if code not in self.scopes]
+            if unknown:
+                # Positions only: a token pasted into the wrong cell must not be printed.
+                listed = ", ".join(str(n) for n in unknown[:10])
+                reason = f"unknown scope code(s) at position(s) {listed} of the cell (not shown)"
+                errors.append(RowError(where, "scopes", reason))
+            scopes = frozenset(self.scopes[code] for code in codes if code in self.scopes)
+        owner = self.default_owner
+        if get["owner"]:
+            # Never query with a value PostgreSQL would refuse (NUL) or no username could be.
+            plain = is_plain_text(get["owner"]) and len(get["owner"]) <= MAX_LOOKUP_LENGTH
+            owner = self.owner(get["owner"]) if plain else None
+            if owner is None:
+                errors.append(RowError(where, "owner", "no user has this username"))
+        elif owner is None:
+            errors.append(RowError(where, "owner", "blank, and no --owner given"))
+        data = ConnectionInput(
+            name=get["name"],
+            company_name=get["company_name"],
+            auth_type=auth_type,
+            owner=owner,
+            api_token=get["api_token"] or None,
+            oauth_client=client,
+            scopes=scopes,
+        )
+        # The rules without the stored row: what a new connection needs (the name and the
+        # stored token are checked against the database in _validate and again when writing).
+        checked = rules.connection_check(
+            stored=None, data=data, token_policy=rules.TokenPolicy.KEEP_IF_BLANK
+        )
+        reported = {e.column for e in errors}
+        errors += _row_errors(
+            where,
+            {
+                column: [e for e in problems if e.code not in _DECIDED_LATER]
+                for column, problems in checked.items()
+                if column not in reported
+            },
+        )
+        if errors:
+            return sorted(errors, key=lambda e: _COLUMN_ORDER.get(e.column, len(COLUMNS)))
+        return CleanRow(where, data, (owner.pk if owner is not None else 0, name_key(data.name)))
+
+
+class _Names:
+    """The names seen per owner, normalised, with the row that used each first."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, dict[str, str]] = {}
+
+    def repeated(self, row: CleanRow) -> RowError | None:
+        owner_id, key = row.key
+        first = self.seen.setdefault(owner_id, {}).setdefault(key, row.where)
+        if first == row.where:
+            return None
+        reason = (
+            f"repeats the name of {first} (names are unique per owner, ignoring case and "
+            "look-alike characters)"
+        )
+        return RowError(row.where, "name", reason)
+
+
+def _stored(owner_id: int) -> dict[str, rules.Stored]:
+    """An owner's connections by normalised name, read without decrypting anything."""
+    rows = Connection.objects.filter(owner_id=owner_id).values_list(
+        "name_key", "pk", "auth_type", "oauth_client_id", "api_token"
+    )
+    return {
+        key: rules.Stored(pk, auth_type, client_id, token not in (None, ""))
+        for key, pk, auth_type, client_id, token in rows
+    }
+
+
+def _check_against(
+    row: CleanRow, stored: rules.Stored | None, *, update: bool, policy: rules.TokenPolicy
+) -> list[RowError]:
+    """The rules for a row given what the database holds under its name."""
+    if stored is not None and not update:
+        reason = "this owner already has a connection with this name (use --update)"
+        return [RowError(row.where, "name", reason)]
+    if row.data.auth_type != AuthType.TOKEN or row.data.api_token is not None:
+        return []  # nothing else depends on the stored row; _Cleaner checked the rest
+    errors = rules.connection_check(stored=stored, data=row.data, token_policy=policy)
+    return _row_errors(row.where, {"api_token": errors.get("api_token", [])})
 
 
 def _validate(
-    *, stream: IO[bytes], fmt: str, cleaner: _Cleaner, update: bool, max_rows: int, bar: Any
+    *,
+    stream: IO[bytes],
+    fmt: str,
+    cleaner: _Cleaner,
+    update: bool,
+    max_rows: int,
+    max_bytes: int | None,
+    policy: rules.TokenPolicy,
+    bar: Any,
 ) -> int:
     """First pass: check every row, keeping only the names seen per owner; return the count."""
     errors: list[RowError] = []
-    # Per owner, lowered name -> line/index number: no tuple or label kept per row.
-    seen: dict[int, dict[str, int]] = {}
-    existing: dict[int, dict[str, str]] = {}
+    names = _Names()
+    existing: dict[int, dict[str, rules.Stored]] = {}
     count = 0
-    for where, values in rows_read(stream, fmt):
+    for where, values in rows_read(stream, fmt, max_bytes):
         count += 1
         if count > max_rows:
             raise ImportRefused([RowError(where, "", f"more than {max_rows:,} rows (--max-rows)")])
@@ -172,25 +222,14 @@ def _validate(
         if isinstance(row, list):
             errors.extend(row)
             continue
-        label, _, number = where.rpartition(" ")
-        names = seen.setdefault(row.owner_id, {})
-        first = names.setdefault(row.key[1], int(number))
-        if first != int(number):
-            reason = f"repeats the name of {label} {first} (names are unique per owner, any case)"
-            errors.append(RowError(where, "name", reason))
+        repeated = names.repeated(row)
+        if repeated is not None:
+            errors.append(repeated)
             continue
-        if row.owner_id not in existing:
-            stored = Connection.objects.filter(owner_id=row.owner_id)
-            existing[row.owner_id] = {
-                n.lower(): a for n, a in stored.values_list("name", "auth_type")
-            }
-        stored_auth_type = existing[row.owner_id].get(row.name.lower())
-        if stored_auth_type is not None and not update:
-            reason = "this owner already has a connection with this name (use --update)"
-            errors.append(RowError(where, "name", reason))
-        elif row.auth_type == AuthType.TOKEN and not row.api_token:
-            if stored_auth_type != AuthType.TOKEN:
-                errors.append(RowError(where, "api_token", "a Token connection needs an API token"))
+        owner_id, key = row.key
+        if owner_id not in existing:
+            existing[owner_id] = _stored(owner_id)
+        errors += _check_against(row, existing[owner_id].get(key), update=update, policy=policy)
     if errors:
         raise ImportRefused(errors)
     return count
@@ -201,94 +240,87 @@ def _write_batch(
     batch: list[CleanRow],
     result: ImportResult,
     update: bool,
+    policy: rules.TokenPolicy,
     actor: User | None,
     source: str,
 ) -> None:
-    """Second pass, one batch: create the new rows, update the changed ones, record Events."""
+    """Second pass, one batch: create the new rows, update the changed ones, record Events.
+
+    Existing rows are re-read under a row lock and checked again; each is written only in the
+    columns its row changes, so a token refreshed since the first pass is never written back.
+    """
     now = timezone.now()
     through = Connection.scopes.through
-    existing = {}
-    if update:  # Without --update the first pass refused every name that exists.
-        candidates = Connection.objects.annotate(lname=Lower("name")).filter(
-            owner_id__in={r.owner_id for r in batch}, lname__in={r.key[1] for r in batch}
-        )
-        existing = {(c.owner_id, c.lname): c for c in candidates.prefetch_related("scopes")}
-    new: list[Connection] = []
-    new_scopes: list[frozenset[int]] = []
-    changed: list[tuple[Connection, frozenset[int], list[str]]] = []
+    locked = (
+        Connection.objects.select_for_update()
+        .filter(owner_id__in={r.key[0] for r in batch}, name_key__in={r.key[1] for r in batch})
+        .prefetch_related("scopes")
+    )
+    existing = {(c.owner_id, c.name_key): c for c in locked}
+    errors: list[RowError] = []
+    new: list[tuple[Connection, frozenset[Scope]]] = []
+    changed: list[tuple[Connection, frozenset[Scope], list[str], bool]] = []
     for row in batch:
         connection = existing.get(row.key)
-        if connection is None:
-            new.append(_build(row, now))
-            new_scopes.append(row.scope_ids)
+        stored = rules.Stored.of(connection) if connection is not None else None
+        problems = _check_against(row, stored, update=update, policy=policy)
+        if problems:
+            errors += problems
             continue
-        fields = _apply(connection, row, now)
+        scopes = rules.scopes_for(row.data)
+        if connection is None:
+            new.append((rules.connection_build(row.data, now=now), scopes))
+            continue
+        # An import matches names; it does not respell them.
+        data = replace(row.data, name=connection.name)
+        fields, voided = rules.connection_assign(connection, data, now=now)
+        if {s.pk for s in connection.scopes.all()} != {s.pk for s in scopes}:
+            fields.append("scopes")
         if fields:
-            changed.append((connection, row.scope_ids, fields))
+            changed.append((connection, scopes, fields, voided))
         else:
             result.unchanged += 1
-        result.connection_ids.append(connection.pk)
-    Connection.objects.bulk_create(new, batch_size=BATCH_SIZE)
-    Connection.objects.bulk_update([c for c, _, _ in changed], UPDATE_FIELDS, batch_size=500)
+            result.connection_ids.append(connection.pk)
+    if errors:
+        raise ImportRefused(errors)
+    Connection.objects.bulk_create([c for c, _ in new], batch_size=BATCH_SIZE)
+    _update(changed, now)
+    for connection, _, _, voided in changed:
+        if voided:
+            connection_status_set(
+                connection=connection,
+                status=Status.NOT_AUTHORIZED,
+                reason=rules.VOIDED_REASON,
+                source=source,
+                actor=actor,
+            )
     through.objects.filter(
-        connection_id__in=[c.pk for c, _, f in changed if "scopes" in f]
+        connection_id__in=[c.pk for c, _, f, _ in changed if "scopes" in f]
     ).delete()
-    links = [(c, s) for c, s in zip(new, new_scopes, strict=True)] + [
-        (c, s) for c, s, f in changed if "scopes" in f
-    ]
+    links = new + [(c, s) for c, s, f, _ in changed if "scopes" in f]
     through.objects.bulk_create(
-        [through(connection_id=c.pk, scope_id=s) for c, ids in links for s in sorted(ids)],
+        [through(connection_id=c.pk, scope_id=s.pk) for c, scopes in links for s in scopes],
         batch_size=BATCH_SIZE,
     )
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    events = [_event(c, actor_id, source, now, "Created by import.", []) for c in new]
-    events += [_event(c, actor_id, source, now, "Updated by import.", f) for c, _, f in changed]
+    events = [_event(c, actor_id, source, now, "Created by import.", []) for c, _ in new]
+    events += [_event(c, actor_id, source, now, "Updated by import.", f) for c, _, f, _ in changed]
     Event.objects.bulk_create(events, batch_size=BATCH_SIZE)
     result.created += len(new)
     result.updated += len(changed)
-    result.connection_ids.extend(c.pk for c in new)
-    result.connection_ids.extend(c.pk for c, _, _ in changed)
+    result.connection_ids.extend(c.pk for c, _ in new)
+    result.connection_ids.extend(c.pk for c, _, _, _ in changed)
 
 
-def _build(row: CleanRow, now: Any) -> Connection:
-    return Connection(
-        owner_id=row.owner_id,
-        name=row.name,
-        company_name=row.company_name,
-        auth_type=row.auth_type,
-        api_token=row.api_token,
-        api_token_changed_at=now if row.api_token else None,
-        oauth_client_id=row.oauth_client_id,
-        status=Status.NOT_AUTHORIZED,
-    )
-
-
-def _apply(connection: Connection, row: CleanRow, now: Any) -> list[str]:
-    """Copy a row onto an existing connection as the connection form would; return the fields."""
-    fields = []
-    if connection.company_name != row.company_name:
-        connection.company_name = row.company_name
-        fields.append("company_name")
-    if connection.auth_type != row.auth_type or connection.oauth_client_id != row.oauth_client_id:
-        # A different way of signing in voids what the old one proved.
-        fields += [f for f in ("auth_type", "oauth_client") if f not in fields]
-        connection.auth_type, connection.oauth_client_id = row.auth_type, row.oauth_client_id
-        connection.status = Status.NOT_AUTHORIZED
-        connection.access_token = connection.refresh_token = ""
-        connection.access_token_expires_at = None
-        connection.front_company_id = connection.front_company_name = ""
-    stored = connection.api_token
-    if row.auth_type == AuthType.TOKEN and not row.api_token:
-        pass  # A blank token keeps the stored one, so an export imports back unchanged.
-    elif isinstance(stored, UndecryptableSecret) or stored != row.api_token:
-        connection.api_token = row.api_token
-        connection.api_token_changed_at = now
-        fields.append("api_token")
-    if {s.pk for s in connection.scopes.all()} != set(row.scope_ids):
-        fields.append("scopes")
-    if fields:
+def _update(changed: list[tuple[Connection, frozenset[Scope], list[str], bool]], now: Any) -> None:
+    """Write each changed row in the columns it changed: one bulk_update per set of columns."""
+    groups: dict[tuple[str, ...], list[Connection]] = {}
+    for connection, _, fields, _ in changed:
+        columns = tuple(sorted(f for f in fields if f != "scopes"))
         connection.updated_at = now
-    return sorted(set(fields))
+        groups.setdefault(columns, []).append(connection)
+    for columns, connections in groups.items():
+        Connection.objects.bulk_update(connections, [*columns, "updated_at"], batch_size=500)
 
 
 def _event(connection: Connection, actor_id: int | None, source: str, now: Any, message: str,
@@ -300,7 +332,7 @@ def _event(connection: Connection, actor_id: int | None, source: str, now: Any, 
         action=Action.IMPORTED,
         source=source,
         message=message,
-        fields=fields,
+        fields=rules.input_fields(fields),
         created_at=now,
     )
 
@@ -333,36 +365,62 @@ def connection_import(
     update: bool = False,
     dry_run: bool = False,
     max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int | None = None,
     actor: User | None = None,
-    source: str = "command",
+    source: str = Source.COMMAND,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Validate a whole CSV/JSON input, then write it in batches in one transaction."""
+    """Validate a whole CSV/JSON input, then write it in batches in one transaction.
+
+    The write pass re-reads the input, so it checks again everything the first pass did (row
+    count, size, names repeated in the file, the rules against the rows it locks): a file that
+    changed in between is refused, never half written.
+    """
     started = time.monotonic()
     progress = progress or (lambda description, total: nullcontext(_NoBar()))
     import_check_key()
     cleaner = _Cleaner(default_owner=default_owner)
+    policy = rules.token_policy_for(actor=actor, source=source, owner_id=None)
     with progress("Checking", None) as bar:
         count = _validate(
-            stream=stream, fmt=fmt, cleaner=cleaner, update=update, max_rows=max_rows, bar=bar
-        )
+            stream=stream, fmt=fmt, cleaner=cleaner, update=update, max_rows=max_rows,
+            max_bytes=max_bytes, policy=policy, bar=bar,
+        )  # fmt: skip
     result = ImportResult(rows=count, dry_run=dry_run)
-    with progress("Importing", count) as bar, transaction.atomic():
-        batch: list[CleanRow] = []
-        for where, values in rows_read(stream, fmt):
-            row = cleaner.clean(where, values) if isinstance(values, dict) else [values]
-            if not isinstance(row, CleanRow):  # the input changed between the two passes
-                raise ImportRefused(row)
-            batch.append(row)
-            if len(batch) == BATCH_SIZE:
-                _write_batch(batch=batch, result=result, update=update, actor=actor, source=source)
+
+    def write(batch: list[CleanRow]) -> None:
+        _write_batch(
+            batch=batch, result=result, update=update, policy=policy, actor=actor, source=source
+        )
+
+    try:
+        with progress("Importing", count) as bar, transaction.atomic():
+            batch: list[CleanRow] = []
+            names = _Names()
+            for n, (where, values) in enumerate(rows_read(stream, fmt, max_bytes), start=1):
+                if n > max_rows:
+                    reason = f"more than {max_rows:,} rows (--max-rows)"
+                    raise ImportRefused([RowError(where, "", reason)])
+                row = cleaner.clean(where, values) if isinstance(values, dict) else [values]
+                if not isinstance(row, CleanRow):  # the input changed between the two passes
+                    raise ImportRefused(row)
+                repeated = names.repeated(row)
+                if repeated is not None:
+                    raise ImportRefused([repeated])
+                batch.append(row)
+                if len(batch) == BATCH_SIZE:
+                    write(batch)
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                write(batch)
                 bar.update(len(batch))
-                batch = []
-        if batch:
-            _write_batch(batch=batch, result=result, update=update, actor=actor, source=source)
-            bar.update(len(batch))
-        if dry_run:
-            transaction.set_rollback(True)
+            if dry_run:
+                transaction.set_rollback(True)
+    except IntegrityError:
+        # Another writer created one of these names after the rows were locked.
+        reason = "a connection with one of these names was created meanwhile; import again"
+        raise ImportRefused([RowError("input", "", reason)]) from None
     result.elapsed = time.monotonic() - started
     return result
 
@@ -370,46 +428,3 @@ def connection_import(
 class _NoBar:
     def update(self, n: int) -> None:
         return None
-
-
-def connection_export(*, out: IO[str], fmt: str, owner: User | None = None) -> int:
-    """Write every connection (or one owner's) in the import format, secrets blank."""
-    connections = Connection.objects.order_by("owner__username", "name", "pk")
-    if owner is not None:
-        connections = connections.filter(owner=owner)
-    rows = connections.values_list("pk", "name", "company_name", "auth_type",
-                                   "oauth_client__name", "owner__username")  # fmt: skip
-    writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
-    if writer:
-        writer.writerow(COLUMNS)
-    else:
-        out.write("[")
-    count = 0
-    for batch in _chunks(rows.iterator(chunk_size=BATCH_SIZE), BATCH_SIZE):
-        codes: dict[int, list[str]] = {}
-        links = Connection.scopes.through.objects.filter(connection_id__in=[r[0] for r in batch])
-        for connection_id, code in links.values_list("connection_id", "scope__code"):
-            codes.setdefault(connection_id, []).append(code)
-        for pk, name, company, auth_type, client, username in batch:
-            values = [name, company, auth_type, "", client or "",
-                      " ".join(sorted(codes.get(pk, []))), username]  # fmt: skip
-            if writer:
-                writer.writerow([csv_escape(value) for value in values])
-            else:
-                prefix = "," if count else ""
-                out.write(f"{prefix}\n  " + json.dumps(dict(zip(COLUMNS, values, strict=True))))
-            count += 1
-    if not writer:
-        out.write("\n]\n" if count else "]\n")
-    return count
-
-
-def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -6,21 +6,27 @@ JSON index) and a column, never a value, so no secret can leak through them.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import decimal
 import io
-import json
 import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, TypedDict
+from typing import IO, Any
+
+import ijson
 
 COLUMNS = ("name", "company_name", "auth_type", "api_token", "oauth_client", "scopes", "owner")
 REQUIRED_COLUMNS = ("name", "company_name", "auth_type")
 FORMATS = ("csv", "json")
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-JSON_CHUNK_CHARS = 64 * 1024
+JSON_CHUNK_BYTES = 64 * 1024
 JSON_MAX_ITEM_CHARS = 1024 * 1024
+# Far above any real value (the longest, an API token, is 4,096 characters of which no sane one
+# is all digits), far below what makes ijson's C backend crash (4,300).
+JSON_MAX_DIGITS = 1000
 # Cells a spreadsheet would run as a formula (checklist F6); "'" itself is escaped too so that
 # the quoting can be undone exactly on import.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -125,6 +131,7 @@ def _csv_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
 
 
 COLUMN_NAME_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,39}")
+MAX_HEADER_PROBLEMS = 20
 
 
 def _column_label(column: str, position: int) -> str:
@@ -136,95 +143,203 @@ def _column_label(column: str, position: int) -> str:
 
 
 def header_problems(columns: list[str], where: str) -> list[RowError]:
-    """Unknown, repeated and missing columns of a header, without echoing odd cells."""
-    problems = [
-        RowError(
-            where,
-            _column_label(column, position),
-            "unknown column; the columns are " + ", ".join(COLUMNS),
-        )
-        for position, column in enumerate(columns, start=1)
-        if column not in COLUMNS
-    ]
+    """Unknown, repeated and missing columns of a header, without echoing odd cells (linear)."""
+    first: dict[str, int] = {}
+    repeated: dict[str, int] = {}
+    problems = []
+    for position, column in enumerate(columns, start=1):
+        if column in first:
+            repeated.setdefault(column, first[column])
+            continue
+        first[column] = position
+        if column not in COLUMNS:
+            reason = "unknown column; the columns are " + ", ".join(COLUMNS)
+            problems.append(RowError(where, _column_label(column, position), reason))
     problems += [
-        RowError(where, _column_label(column, columns.index(column) + 1), "this column is repeated")
-        for column in dict.fromkeys(columns)
-        if columns.count(column) > 1
+        RowError(where, _column_label(column, position), "this column is repeated")
+        for column, position in repeated.items()
     ]
     problems += [
         RowError(where, column, "this required column is missing")
         for column in REQUIRED_COLUMNS
-        if column not in columns
+        if column not in first
     ]
+    if len(problems) > MAX_HEADER_PROBLEMS:
+        more = len(problems) - MAX_HEADER_PROBLEMS
+        problems = problems[:MAX_HEADER_PROBLEMS]
+        problems.append(RowError(where, "", f"and {more:,} more problem(s) with the columns"))
     return problems
 
 
-class _JsonState(TypedDict):
-    buf: str
-    pos: int
-    eof: bool
+class _JsonGuard:
+    """The bytes ijson reads, checked on the way in, in one linear pass.
+
+    It enforces the size cap, drops a UTF-8 byte order mark, refuses text that is not UTF-8, and
+    cuts the input short before a run of digits too long to be a sane number: ijson's C backend
+    crashes the process on integers longer than Python converts. Cutting (instead of raising)
+    lets the parser deliver every event before the problem, so the reader names the right item.
+    """
+
+    def __init__(self, stream: IO[bytes], max_bytes: int | None) -> None:
+        self.stream = stream
+        self.max_bytes = max_bytes
+        self.read_bytes = 0
+        self.digits = 0  # length of the run of digits at the end of the bytes delivered so far
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.problem = ""
+        self.started = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self.problem or size == 0:  # ijson reads 0 bytes first to learn the stream's type
+            return b""
+        data = self.stream.read(size if size > 0 else JSON_CHUNK_BYTES)
+        self.read_bytes += len(data)
+        if self.max_bytes is not None and self.read_bytes > self.max_bytes:
+            raise ImportRefused([RowError("input", "", _too_big(self.max_bytes))])
+        if not self.started:
+            self.started = True
+            data = data.removeprefix(codecs.BOM_UTF8)
+        try:
+            self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError:
+            self.problem = "the input is not UTF-8 text"
+            return b""
+        return self._cut_long_numbers(data)
+
+    def _cut_long_numbers(self, data: bytes) -> bytes:
+        leading = len(data) - len(data.lstrip(b"0123456789"))
+        if self.digits + leading > JSON_MAX_DIGITS:
+            self.problem = f"a number is longer than {JSON_MAX_DIGITS:,} digits"
+            return b""
+        found = _LONG_DIGITS.search(data)
+        if found is not None:
+            self.problem = f"a number is longer than {JSON_MAX_DIGITS:,} digits"
+            return data[: found.start()]
+        trailing = len(data) - len(data.rstrip(b"0123456789"))
+        self.digits = self.digits + trailing if trailing == len(data) else trailing
+        return data
 
 
-def _json_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
-    """Yield the objects of a top-level JSON list one at a time, without loading the file."""
-    decoder = json.JSONDecoder()
-    state: _JsonState = {"buf": "", "pos": 0, "eof": False}
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (JSON_MAX_DIGITS + 1))
 
-    def fill() -> None:
-        chunk = text.read(JSON_CHUNK_CHARS)
-        state["buf"] = state["buf"][state["pos"] :] + chunk
-        state["pos"] = 0
-        state["eof"] = not chunk
 
-    def peek() -> str:
-        while True:
-            buf, pos = state["buf"], state["pos"]
-            while pos < len(buf) and buf[pos] in " \t\r\n":
-                pos += 1
-            state["pos"] = pos
-            if pos < len(buf) or state["eof"]:
-                return buf[pos : pos + 1]
-            fill()
-
-    def refuse(where: str, reason: str) -> ImportRefused:
-        return ImportRefused([RowError(where, "", reason)])
-
-    if peek() != "[":
-        raise refuse("index 0", "the JSON input must be a list of objects")
-    state["pos"] += 1
+def _json_rows(
+    stream: IO[bytes], max_bytes: int | None
+) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
+    """Yield the objects of a top-level JSON list one at a time, streamed by ijson."""
+    guard = _JsonGuard(stream, max_bytes)
+    events = ijson.basic_parse(guard, buf_size=JSON_CHUNK_BYTES)
     index = 0
-    if peek() == "]":
-        state["pos"] += 1
-    else:
-        while True:
-            peek()
-            try:
-                item, end = decoder.raw_decode(state["buf"], state["pos"])
-            except json.JSONDecodeError as exc:
-                if len(state["buf"]) - state["pos"] > JSON_MAX_ITEM_CHARS:
-                    reason = f"an item is longer than {JSON_MAX_ITEM_CHARS:,} characters"
-                    raise refuse(f"index {index}", reason) from None
-                if state["eof"]:
-                    raise refuse(f"index {index}", f"malformed JSON ({exc.msg})") from None
-                fill()
-                continue
-            state["pos"] = end
-            yield f"index {index}", _json_values(item, f"index {index}")
-            index += 1
-            after = peek()
-            state["pos"] += 1
-            if after == "]":
+    finished = False
+    try:
+        event, value = next(events, ("", None))
+        if event != "start_array":
+            if guard.problem:
+                raise _refuse("index 0", guard.problem)
+            raise _refuse("index 0", "the JSON input must be a list of objects")
+        for event, value in events:
+            if event == "end_array":
+                finished = True
                 break
-            if after != ",":
-                raise refuse(f"index {index}", "malformed JSON (expecting ',' or ']')")
-    if peek() != "":
-        raise refuse(f"index {index}", "malformed JSON (unexpected content after the list)")
+            where = f"index {index}"
+            yield where, _json_item(event, value, events, where)
+            index += 1
+        for _ in events:  # the parser refuses anything after the list
+            break
+    except (ijson.JSONError, ValueError, decimal.InvalidOperation):
+        # Never the parser's message: it quotes the input, which may hold a token.
+        if guard.problem:
+            raise _refuse(f"index {index}", guard.problem) from None
+        if finished:
+            reason = "malformed JSON (unexpected content after the list)"
+            raise _refuse(f"index {index}", reason) from None
+        raise _refuse(f"index {index}", "malformed JSON") from None
 
 
-def _json_values(item: Any, where: str) -> dict[str, Any] | RowError:
-    if not isinstance(item, dict):
+def _refuse(where: str, reason: str) -> ImportRefused:
+    return ImportRefused([RowError(where, "", reason)])
+
+
+def _json_item(
+    event: str, value: Any, events: Iterator[tuple[str, Any]], where: str
+) -> dict[str, Any] | RowError:
+    """Read one item of the list from the parser's events, without recursion, size-capped."""
+    budget = _Budget(where)
+    if event != "start_map":
+        if event in ("start_array",):
+            _json_skip(events, budget)
         return RowError(where, "", "each item of the list must be an object")
-    problems = [p for p in header_problems(list(item), where) if "repeated" not in p.reason]
+    pairs: list[tuple[str, Any]] = []
+    problem: RowError | None = None
+    for event, key in events:
+        budget.spend(key)
+        if event == "end_map":
+            break
+        event, value = next(events)
+        budget.spend(value)
+        if event in ("string", "null"):
+            pairs.append((key, value))
+        elif event == "start_array" and key == "scopes":
+            codes = _json_codes(events, budget)
+            if codes is None:
+                problem = problem or RowError(where, key, "must be a list of scope codes")
+            pairs.append((key, codes))
+        else:
+            if event in ("start_map", "start_array"):
+                _json_skip(events, budget)
+            column = key if key in COLUMNS else _column_label(key, len(pairs) + 1)
+            problem = problem or RowError(where, column, "must be text")
+            pairs.append((key, None))
+    return problem or _json_values(pairs, where)
+
+
+class _Budget:
+    """Counts the characters of one item as its events arrive, refusing the input past the cap."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.used = 0
+
+    def spend(self, value: Any) -> None:
+        self.used += 4 + (len(value) if isinstance(value, str) else 0)
+        if self.used > JSON_MAX_ITEM_CHARS:
+            reason = f"an item is longer than {JSON_MAX_ITEM_CHARS:,} characters"
+            raise _refuse(self.where, reason)
+
+
+def _json_codes(events: Iterator[tuple[str, Any]], budget: _Budget) -> list[str] | None:
+    """The strings of a flat list, or None (after skipping it) if it holds anything else."""
+    codes: list[str] | None = []
+    for event, value in events:
+        budget.spend(value)
+        if event == "end_array":
+            return codes
+        if event == "string" and codes is not None:
+            codes.append(value)
+            continue
+        codes = None
+        if event in ("start_map", "start_array"):
+            _json_skip(events, budget)
+    return codes
+
+
+def _json_skip(events: Iterator[tuple[str, Any]], budget: _Budget) -> None:
+    """Consume a nested value whose start was just read: a depth count, no recursion."""
+    depth = 1
+    for event, value in events:
+        budget.spend(value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+
+
+def _json_values(pairs: list[tuple[str, Any]], where: str) -> dict[str, Any] | RowError:
+    problems = [
+        p for p in header_problems([k for k, _ in pairs], where) if "repeated" not in p.reason
+    ]
     if problems:
         return (
             problems[0]
@@ -234,23 +349,46 @@ def _json_values(item: Any, where: str) -> dict[str, Any] | RowError:
             )
         )
     values: dict[str, Any] = {}
-    for column, value in item.items():
-        if column == "scopes" and isinstance(value, list):
-            if not all(isinstance(code, str) for code in value):
-                return RowError(where, column, "must be a list of scope codes")
+    for column, value in pairs:
+        if isinstance(value, list):
             value = " ".join(value)
-        if value is not None and not isinstance(value, str):
-            return RowError(where, column, "must be text")
         values[column] = value or ""
     return values
 
 
-def rows_read(stream: IO[bytes], fmt: str) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
+def rows_read(
+    stream: IO[bytes], fmt: str, max_bytes: int | None = None
+) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
+    """The rows of a CSV or JSON input, from the start, each with where it is; size-capped."""
     stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="" if fmt == "csv" else None)
+    if fmt == "json":
+        yield from _json_rows(stream, max_bytes)
+        return
+    capped = _Capped(stream, max_bytes)
+    text = io.TextIOWrapper(io.BufferedReader(capped), encoding="utf-8-sig", newline="")
     try:
-        yield from (_csv_rows(text) if fmt == "csv" else _json_rows(text))
+        yield from _csv_rows(text)
     except UnicodeDecodeError:
         raise ImportRefused([RowError("input", "", "the input is not UTF-8 text")]) from None
     finally:
         text.detach()  # Keep the binary stream open for the second pass.
+
+
+class _Capped(io.RawIOBase):
+    """A read-only view of a binary stream that refuses to deliver more than ``max_bytes``."""
+
+    def __init__(self, stream: IO[bytes], max_bytes: int | None) -> None:
+        self.stream = stream
+        self.max_bytes = max_bytes
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(len(buffer))
+        self.read_bytes += len(data)
+        if self.max_bytes is not None and self.read_bytes > self.max_bytes:
+            raise ImportRefused([RowError("input", "", _too_big(self.max_bytes))])
+        buffer[: len(data)] = data
+        return len(data)

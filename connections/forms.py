@@ -4,18 +4,28 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
-from connections.models import AuthType, Connection, Status
-
-API_TOKEN_MAX_LENGTH = 4096
+from common.text import SecretTextValidator
+from connections.models import Connection, Source
+from connections.rules import (
+    API_TOKEN_MAX_LENGTH,
+    ConnectionInput,
+    TokenPolicy,
+    connection_apply,
+    connection_validate,
+    token_policy_for,
+)
 
 API_TOKEN_HELP = (
     "In Front: Settings > Company > Developers > API tokens. Create a token and paste it here. "
     "It is stored encrypted and never shown again, so enter it again whenever you edit this "
     "connection."
+)
+API_TOKEN_KEEP_HELP = (
+    "In Front: Settings > Company > Developers > API tokens. Stored encrypted and never shown: "
+    "leave blank to keep the stored token."
 )
 OAUTH_CLIENT_HELP = (
     "The Front app whose OAuth feature gives the client ID and secret "
@@ -27,11 +37,11 @@ SCOPES_HELP = (
 
 
 class ConnectionForm(forms.ModelForm):
-    """The connection form of the admin and of the self-service pages.
+    """The connection form of the self-service pages (and, with an owner field, of the admin).
 
-    The server applies the auth-type rules whatever the browser sent: a Token connection needs
-    an API token, an OAuth 2.0 connection needs a client and scopes, and the values of the other
-    auth type are cleared.
+    It only translates the posted fields into a ``ConnectionInput``: ``connections.rules``
+    validates it (in ``clean``) and applies it (in ``save``). The instance is left as stored
+    until ``save``, so the rules can see what changed.
     """
 
     api_token = forms.CharField(
@@ -39,20 +49,14 @@ class ConnectionForm(forms.ModelForm):
         required=False,
         strip=True,
         max_length=API_TOKEN_MAX_LENGTH,
+        validators=[SecretTextValidator("The API token")],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text=API_TOKEN_HELP,
     )
 
-    error_messages = {
-        "api_token_required": "Enter the API token from Front. For your security it must be "
-        "entered again every time a Token connection is saved.",
-        "api_token_invalid": "The API token contains spaces or control characters; paste it "
-        "again exactly as Front shows it.",
-        "oauth_client_required": "Choose the OAuth 2.0 client (the Front app) to sign in with.",
-        "scopes_required": "Choose at least one scope.",
-        "name_taken": "A connection named \u201c%(name)s\u201d already exists for this owner. "
-        "Names are unique per owner, ignoring upper and lower case.",
-    }
+    # Who edits, and through which door: the blank-token policy depends on both.
+    source: str = Source.SELF_SERVICE
+    actor: User | AnonymousUser | None = None
 
     class Meta:
         model = Connection
@@ -71,108 +75,109 @@ class ConnectionForm(forms.ModelForm):
     class Media:
         js = ["connections/js/connection_form.js"]
 
-    def __init__(self, *args: Any, owner: User | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        owner: User | None = None,
+        actor: User | AnonymousUser | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
+        if actor is not None or self.actor is None:
+            self.actor = actor if actor is not None else owner
+        self.token_policy = token_policy_for(
+            actor=self.actor,
+            source=self.source,
+            owner_id=self.instance.owner_id if self.instance.pk else None,
+        )
+        self.connection_input: ConnectionInput | None = None
+        self.changed_fields: list[str] = []
+        if self.instance.pk and self.token_policy is TokenPolicy.KEEP_IF_BLANK:
+            self.fields["api_token"].help_text = API_TOKEN_KEEP_HELP
         client_field = self.fields["oauth_client"]
         if isinstance(client_field, forms.ModelChoiceField):
             client_field.empty_label = "Choose a client"
         if "scopes" in self.fields:
             self.fields["scopes"].help_text = SCOPES_HELP
 
-    def clean_api_token(self) -> str:
-        token = self.cleaned_data["api_token"]
-        if token and any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token):
-            raise ValidationError(
-                self.error_messages["api_token_invalid"], code="api_token_invalid"
-            )
-        return token
+    def _post_clean(self) -> None:
+        # The rules validate the whole input in clean(); copying it onto the instance now would
+        # hide from them what the change is.
+        return
 
     def clean(self) -> dict[str, Any]:
         # ModelForm.clean returns self.cleaned_data; the stubs allow None for any Form.clean.
         super().clean()
         cleaned = self.cleaned_data
-        if cleaned.get("auth_type") == AuthType.TOKEN:
-            if not cleaned.get("api_token") and "api_token" not in self.errors:
-                self.add_error(
-                    "api_token",
-                    ValidationError(
-                        self.error_messages["api_token_required"], code="api_token_required"
-                    ),
-                )
-            cleaned["oauth_client"] = None
-            cleaned["scopes"] = []
-        elif cleaned.get("auth_type") == AuthType.OAUTH2:
-            if not cleaned.get("oauth_client") and "oauth_client" not in self.errors:
-                self.add_error(
-                    "oauth_client",
-                    ValidationError(
-                        self.error_messages["oauth_client_required"], code="oauth_client_required"
-                    ),
-                )
-            if not cleaned.get("scopes") and "scopes" not in self.errors:
-                self.add_error(
-                    "scopes",
-                    ValidationError(self.error_messages["scopes_required"], code="scopes_required"),
-                )
-            cleaned["api_token"] = ""
-        self._check_name_is_free(cleaned)
+        owner = cleaned.get("owner") or self.owner
+        if owner is None and self.instance.pk:
+            owner = self.instance.owner
+        self.connection_input = ConnectionInput(
+            name=cleaned.get("name") or "",
+            company_name=cleaned.get("company_name") or "",
+            auth_type=cleaned.get("auth_type") or "",
+            owner=owner,
+            api_token=cleaned.get("api_token") or None,
+            oauth_client=cleaned.get("oauth_client"),
+            scopes=frozenset(cleaned.get("scopes") or ()),
+        )
+        errors = connection_validate(
+            connection=self.instance if self.instance.pk else None,
+            data=self.connection_input,
+            token_policy=self.token_policy,
+        )
+        self.add_rule_errors(errors)
         return cleaned
 
-    def _check_name_is_free(self, cleaned: dict[str, Any]) -> None:
-        name = cleaned.get("name")
-        owner = cleaned.get("owner") or self.owner
-        if not name or owner is None:
-            return
-        taken = Connection.objects.filter(owner=owner, name__iexact=name)
-        if self.instance.pk:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            self.add_error(
-                "name",
-                ValidationError(
-                    self.error_messages["name_taken"], code="name_taken", params={"name": name}
-                ),
+    def add_rule_errors(self, errors: dict[str, list[ValidationError]]) -> None:
+        """Show the rules' errors on their fields, unless a field's own check already spoke."""
+        for name, problems in errors.items():
+            if name in self.errors:
+                continue
+            for problem in problems:
+                self.add_error(name if name in self.fields else None, problem)
+
+    def save(
+        self,
+        commit: bool = True,
+        *,
+        actor: User | AnonymousUser | None = None,
+        source: str | None = None,
+    ) -> Connection:
+        """Apply the rules and save (commit=False returns the instance as stored, unchanged).
+
+        Raises ValidationError, with the errors added to the form, if the input became invalid
+        since ``clean`` (a name taken meanwhile by a simultaneous submission).
+        """
+        if not commit:
+            return self.instance
+        if self.connection_input is None:
+            raise ValueError("ConnectionForm.save() needs a form that is_valid().")
+        try:
+            result = connection_apply(
+                connection=self.instance,
+                data=self.connection_input,
+                token_policy=self.token_policy,
+                actor=actor if actor is not None else self.actor,
+                source=source or self.source,
             )
-
-    def validate_constraints(self) -> None:
-        # The name constraint is checked above with a message in words; the database
-        # constraint remains as the last line of defence against a race.
-        return
-
-    def save(self, commit: bool = True) -> Connection:
-        """Apply the auth-type rules to the instance; persisting is connection_save's job."""
-        connection: Connection = super().save(commit=False)
-        if self.owner is not None and not connection.owner_id:
-            connection.owner = self.owner
-        if connection.auth_type == AuthType.TOKEN:
-            connection.api_token = self.cleaned_data["api_token"]
-            connection.api_token_changed_at = timezone.now()
-            connection.access_token = ""
-            connection.refresh_token = ""
-            connection.access_token_expires_at = None
-        else:
-            if connection.api_token:
-                connection.api_token_changed_at = timezone.now()
-            connection.api_token = ""
-        if self.instance.pk and (
-            "auth_type" in self.changed_data or "oauth_client" in self.changed_data
-        ):
-            # A different way of signing in voids what the old one proved.
-            connection.status = Status.NOT_AUTHORIZED
-            connection.access_token = ""
-            connection.refresh_token = ""
-            connection.access_token_expires_at = None
-            connection.front_company_id = ""
-            connection.front_company_name = ""
-        if commit:
-            connection.save()
-            self.save_m2m()
-        return connection
+        except ValidationError as exc:
+            self.add_rule_errors(exc.error_dict if hasattr(exc, "error_dict") else {"": [exc]})
+            raise
+        self.changed_fields = list(result.changed)
+        return result.connection
 
 
 class ConnectionAdminForm(ConnectionForm):
     """The connection form with the owner field that operators set."""
 
+    source = Source.ADMIN
+
     class Meta(ConnectionForm.Meta):
         fields = [*ConnectionForm.Meta.fields, "owner"]
+
+
+def form_for_actor(form_class: type[forms.ModelForm], actor: User | AnonymousUser) -> Any:
+    """The admin's form class for one operator: the blank-token policy depends on who edits."""
+    return type(form_class.__name__, (form_class,), {"actor": actor})

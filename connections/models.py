@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
 from common.crypto import EncryptedTextField, UndecryptableSecret
+from common.text import PlainTextValidator, name_key
 from oauthclients.models import OAuthClient
 
 
@@ -14,7 +14,7 @@ class Scope(models.Model):
     """A Front permission code such as ``conversations:read``."""
 
     code = models.CharField(max_length=100, unique=True)
-    description = models.CharField(max_length=255, blank=True)
+    description = models.CharField(max_length=255, blank=True, validators=[PlainTextValidator()])
 
     class Meta:
         ordering = ["code"]
@@ -35,13 +35,40 @@ class Status(models.TextChoices):
     REAUTHORIZE = "reauthorize", "Needs reauthorization"
 
 
+NAME_KEY_MAX_LENGTH = 400
+
+
+class NameKeyField(models.CharField):
+    """The normalised form of ``name`` (``common.text.name_key``), set whenever a row is written.
+
+    Derived in ``pre_save`` so that ``save()`` and ``bulk_create`` both keep it true; the unique
+    constraint on (owner, name_key) then means the same on SQLite and PostgreSQL.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max_length", NAME_KEY_MAX_LENGTH)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        key = name_key(getattr(model_instance, "name", ""))
+        setattr(model_instance, self.attname, key)
+        return key
+
+
 class Connection(models.Model):
     """One sign-in to Front's API, by API token or by OAuth 2.0."""
 
     SECRET_FIELDS = ("api_token", "access_token", "refresh_token")
 
-    name = models.CharField("Name your connection", max_length=100)
-    company_name = models.CharField("Company name", max_length=200)
+    name = models.CharField(
+        "Name your connection", max_length=100, validators=[PlainTextValidator()]
+    )
+    name_key = NameKeyField()
+    company_name = models.CharField(
+        "Company name", max_length=200, validators=[PlainTextValidator()]
+    )
     auth_type = models.CharField(
         "Auth type", max_length=10, choices=AuthType.choices, default=AuthType.TOKEN
     )
@@ -89,9 +116,8 @@ class Connection(models.Model):
         ordering = ["name", "pk"]
         constraints = [
             models.UniqueConstraint(
-                Lower("name"),
-                "owner",
-                name="connection_name_unique_per_owner",
+                fields=["owner", "name_key"],
+                name="connection_name_key_unique_per_owner",
                 violation_error_message="You already have a connection with this name.",
             ),
         ]
@@ -117,6 +143,13 @@ class Connection(models.Model):
             for field in self.SECRET_FIELDS
             if isinstance(getattr(self, field), UndecryptableSecret)
         ]
+
+    def tokens_clear(self) -> list[str]:
+        """Forget the OAuth 2.0 tokens (fields only, no save); return the fields it set."""
+        self.access_token = ""
+        self.refresh_token = ""
+        self.access_token_expires_at = None
+        return ["access_token", "refresh_token", "access_token_expires_at"]
 
     def access_token_expires_within(self, seconds: int) -> bool:
         if self.access_token_expires_at is None:

@@ -6,26 +6,30 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from common.text import SecretTextValidator
 from oauthclients.models import OAuthClient
 
 CLIENT_SECRET_MAX_LENGTH = 1024
 
 
 class OAuthClientForm(forms.ModelForm):
-    """The client form: the secret is write-only, and blank on edit keeps the stored one."""
+    """The client form: the secret is write-only, and blank on edit keeps the stored one.
+
+    Blank means absent from the post or empty (a browser posts ``client_secret=`` for an
+    untouched password input); either way the stored secret is left exactly as it is.
+    """
 
     client_secret = forms.CharField(
         label="Client secret",
         required=False,
         strip=True,
         max_length=CLIENT_SECRET_MAX_LENGTH,
+        validators=[SecretTextValidator("The client secret")],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
 
     error_messages = {
         "client_secret_required": "Enter the client secret from the Front app's OAuth settings.",
-        "client_secret_invalid": "The client secret contains spaces or control characters; "
-        "paste it again exactly as Front shows it.",
     }
 
     class Meta:
@@ -52,27 +56,29 @@ class OAuthClientForm(forms.ModelForm):
             )
 
     def clean_client_id(self) -> str:
-        client_id = self.cleaned_data["client_id"].strip()
-        if any(ch.isspace() or ord(ch) < 32 for ch in client_id):
-            raise ValidationError("The client ID cannot contain spaces.", code="client_id_invalid")
-        return client_id
+        return str(self.cleaned_data["client_id"]).strip()
 
     def clean_client_secret(self) -> str:
-        secret = self.cleaned_data["client_secret"]
-        if secret and any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in secret):
-            raise ValidationError(
-                self.error_messages["client_secret_invalid"], code="client_secret_invalid"
-            )
+        secret = str(self.cleaned_data["client_secret"])
         if not secret and not self.instance.pk:
             raise ValidationError(
                 self.error_messages["client_secret_required"], code="client_secret_required"
             )
         return secret
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if not cleaned.get("client_secret"):
+            # The admin builds this form with client_secret among the model fields, so a blank
+            # value left in cleaned_data would be copied onto the instance, erasing the secret.
+            cleaned.pop("client_secret", None)
+        return cleaned
+
     def save(self, commit: bool = True) -> OAuthClient:
         client: OAuthClient = super().save(commit=False)
-        if self.cleaned_data["client_secret"]:
-            client.client_secret = self.cleaned_data["client_secret"]
+        secret = self.cleaned_data.get("client_secret")
+        if secret:
+            client.client_secret = secret
             client.secret_changed_at = timezone.now()
         if commit:
             client.save()

@@ -5,13 +5,16 @@ from django.db import models
 from django.urls import reverse
 
 from common.crypto import EncryptedTextField
+from common.text import PlainTextValidator, SecretTextValidator
 
 
 class OAuthClient(models.Model):
     """A Front app's OAuth 2.0 credentials ("iClient"), shared by many connections."""
 
-    name = models.CharField("Name", max_length=100, unique=True)
-    client_id = models.CharField("Client ID", max_length=255)
+    name = models.CharField("Name", max_length=100, unique=True, validators=[PlainTextValidator()])
+    client_id = models.CharField(
+        "Client ID", max_length=255, validators=[SecretTextValidator("The client ID")]
+    )
     client_secret = EncryptedTextField("Client secret")
     secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     secret_changed_by = models.ForeignKey(

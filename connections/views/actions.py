@@ -12,18 +12,11 @@ from connections import flows
 from connections.forms import ConnectionForm
 from connections.models import Source
 from connections.selectors import connection_list_for
-from connections.services import connection_save
 
 
 def save_and_follow_up(request: AuthenticatedHttpRequest, form: ConnectionForm) -> HttpResponse:
     """Save through the service, then test a Token connection or start authorizing."""
-    connection = connection_save(
-        connection=form.save(commit=False),
-        scopes=form.cleaned_data["scopes"],
-        actor=request.user,
-        source=Source.SELF_SERVICE,
-        changed_fields=form.changed_data,
-    )
+    connection = form.save(actor=request.user, source=Source.SELF_SERVICE)
     messages.success(request, f"\u201c{connection.name}\u201d is saved.")
     follow_up = flows.follow_up_save(
         request,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -36,8 +39,7 @@ def form_page(
 
 
 def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    # Secrets are never shown on the list, so they are neither loaded nor decrypted.
-    connections = connection_list_for(request.user).defer(*Connection.SECRET_FIELDS)
+    connections = connection_list_for(request.user)
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "connections/connection_list.html", {"page": page})
 
@@ -69,7 +71,8 @@ def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 def connection_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
-        return save_and_follow_up(request, form)
+        with suppress(ValidationError):  # a name taken meanwhile: the form says so
+            return save_and_follow_up(request, form)
     return form_page(request, form, None)
 
 
@@ -78,7 +81,8 @@ def connection_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_list_for(request.user), pk=pk)
     form = ConnectionForm(request.POST or None, instance=connection, owner=request.user)
     if request.method == "POST" and form.is_valid():
-        return save_and_follow_up(request, form)
+        with suppress(ValidationError):  # a name taken meanwhile: the form says so
+            return save_and_follow_up(request, form)
     return form_page(request, form, connection)
 
 

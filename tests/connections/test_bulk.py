@@ -28,7 +28,7 @@ def test_csv_escape_neutralises_formulas_only():
 
 
 def test_json_reader_streams_across_small_chunks(monkeypatch):
-    monkeypatch.setattr(bulk_formats, "JSON_CHUNK_CHARS", 7)
+    monkeypatch.setattr(bulk_formats, "JSON_CHUNK_BYTES", 7)
     items = [{"name": f"n{i}", "company_name": "ü" * i, "auth_type": "token"} for i in range(30)]
     data = (" \n" + json.dumps(items, indent=2) + "\n").encode()
     rows = list(rows_read(io.BytesIO(data), "json"))
@@ -37,7 +37,7 @@ def test_json_reader_streams_across_small_chunks(monkeypatch):
 
 
 def test_json_reader_refuses_an_item_over_the_size_cap(monkeypatch):
-    monkeypatch.setattr(bulk_formats, "JSON_CHUNK_CHARS", 16)
+    monkeypatch.setattr(bulk_formats, "JSON_CHUNK_BYTES", 16)
     monkeypatch.setattr(bulk_formats, "JSON_MAX_ITEM_CHARS", 64)
     data = json.dumps([{"name": "x" * 200}]).encode()
     with pytest.raises(ImportRefused) as excinfo:
@@ -72,7 +72,8 @@ def test_a_bad_row_after_the_first_batch_writes_nothing(owner):
     with pytest.raises(ImportRefused) as excinfo:
         connection_import(stream=csv_rows(BATCH_SIZE + 10, bad_at=BATCH_SIZE + 3), fmt="csv")
     assert [str(e) for e in excinfo.value.errors] == [
-        f"line {BATCH_SIZE + 5}, column api_token: a Token connection needs an API token"
+        f"line {BATCH_SIZE + 5}, column api_token: Enter the API token from Front. "
+        "A Token connection needs an API token."
     ]
     assert not Connection.objects.exists()
 
@@ -95,7 +96,7 @@ def test_secrets_are_stored_encrypted(owner):
 def test_an_input_that_changes_between_the_passes_is_refused(owner, monkeypatch):
     changed = io.BytesIO(b"name,company_name,auth_type\nInbox 0,Acme\n")
     passes = iter([list(rows_read(csv_rows(1), "csv")), list(rows_read(changed, "csv"))])
-    monkeypatch.setattr(bulk, "rows_read", lambda stream, fmt: iter(next(passes)))
+    monkeypatch.setattr(bulk, "rows_read", lambda stream, fmt, max_bytes: iter(next(passes)))
     with pytest.raises(ImportRefused) as excinfo:
         connection_import(stream=io.BytesIO(), fmt="csv")
     assert [str(e) for e in excinfo.value.errors] == [

@@ -137,4 +137,4 @@ def test_export_into_fresh_installation_needs_tokens(tmp_path, token_connection)
     err = StringIO()
     with pytest.raises(CommandError):
         call_command("importconnections", str(path), update=True, stdout=StringIO(), stderr=err)
-    assert "line 2, column api_token: a Token connection needs an API token" in err.getvalue()
+    assert "line 2, column api_token: Enter the API token from Front." in err.getvalue()

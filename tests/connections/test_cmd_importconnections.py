@@ -99,17 +99,21 @@ def test_stdin_is_read_with_format(monkeypatch, owner):
 @pytest.mark.parametrize(
     "row, column, reason",
     [
-        (f"X,Acme,basic,{API_TOKEN},,,alice", "auth_type", "unknown auth type"),
+        (f"X,Acme,basic,{API_TOKEN},,,alice", "auth_type", "Choose the auth type"),
         ("X,Acme,token,,,,alice", "api_token", "needs an API token"),
-        ("X,Acme,oauth2,,,conversations:read,alice", "oauth_client", "needs a client"),
-        ("X,Acme,oauth2,,Front app,,alice", "scopes", "needs scopes"),
+        ("X,Acme,oauth2,,,conversations:read,alice", "oauth_client", "Choose the OAuth 2.0 client"),
+        ("X,Acme,oauth2,,Front app,,alice", "scopes", "Choose at least one scope"),
         ("X,Acme,oauth2,,Nope,conversations:read,alice", "oauth_client", "no OAuth 2.0 client"),
         ("X,Acme,oauth2,,Front app,nope:read,alice", "scopes", "unknown scope"),
         (f"X,Acme,token,{API_TOKEN},,,nobody", "owner", "no user has this username"),
         (f"X,Acme,token,{API_TOKEN},,,", "owner", "no --owner"),
-        (f"{'n' * 101},Acme,token,{API_TOKEN},,,alice", "name", "longer than 100"),
-        (f"X,,token,{API_TOKEN},,,alice", "company_name", "is blank"),
-        ("X,Acme,token,tok en,,,alice", "api_token", "spaces or control"),
+        (f"{'n' * 101},Acme,token,{API_TOKEN},,,alice", "name", "at most 100 characters"),
+        (f"X,,token,{API_TOKEN},,,alice", "company_name", "Enter the company name"),
+        ("X,Acme,token,tok en,,,alice", "api_token", "only printable ASCII"),
+        ("X,Acme,token,tok\u20acuro,,,alice", "api_token", "only printable ASCII"),
+        (f"X\x1b[2J,Acme,token,{API_TOKEN},,,alice", "name", "Remove the control characters"),
+        (f"X,Acme\x00,token,{API_TOKEN},,,alice", "company_name", "control characters"),
+        (f"X,Acme,token,{API_TOKEN},,,ali\x00ce", "owner", "no user has this username"),
         (f"X,Acme,oauth2,{API_TOKEN},Front app,conversations:read,alice", "api_token", "blank"),
     ],
 )
@@ -191,7 +195,7 @@ def test_update_token_to_oauth_voids_old_sign_in(tmp_path, token_connection, oau
 
 def test_update_oauth_to_token_needs_a_token(tmp_path, oauth_connection):
     _, err = refused(write(tmp_path, HEADER + "Sales inbox,Acme,token,,,,alice\n"), update=True)
-    assert "line 2, column api_token: a Token connection needs an API token" in err
+    assert "line 2, column api_token: Enter the API token from Front. A Token connection" in err
 
 
 def test_update_changes_scopes(tmp_path, oauth_connection):

@@ -41,12 +41,12 @@ def test_the_connection_form_never_fails_or_half_saves(
     before = Connection.objects.count()
     form = ConnectionForm(data=data, owner=owner)
     if form.is_valid():
-        connection = form.save(commit=False)
-        assert connection.auth_type in {"token", "oauth2"}
-        if connection.auth_type == "token":
-            assert connection.oauth_client is None and connection.api_token
+        data = form.connection_input
+        assert data is not None and data.auth_type in {"token", "oauth2"}
+        if data.auth_type == "token":
+            assert data.api_token
         else:
-            assert connection.api_token == "" and form.cleaned_data["scopes"]
+            assert data.oauth_client is not None and data.scopes
     else:
         assert form.errors
         rendered = str(form)

@@ -79,7 +79,7 @@ def test_an_error_report_stars_the_posted_api_token(client, owner, settings):
     got_request_exception.connect(keep)
     try:
         with mock.patch(
-            "connections.views.actions.connection_save", side_effect=RuntimeError("forced failure")
+            "connections.forms.connection_apply", side_effect=RuntimeError("forced failure")
         ):
             response = client.post(
                 "/connections/new/",

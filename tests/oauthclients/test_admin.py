@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from django.contrib.admin.models import LogEntry
 
 from connections.models import Connection
@@ -103,3 +104,34 @@ def test_an_unreadable_secret_is_reported_and_the_page_still_renders(
     page = operator_client.get(change_url(oauth_client))
     assert page.status_code == 200
     assert b"Cannot be decrypted: enter it again." in page.content
+
+
+def test_an_empty_secret_on_edit_keeps_the_stored_one(operator_client, oauth_client):
+    # What a browser sends for an untouched password input: the field, empty.
+    response = operator_client.post(
+        change_url(oauth_client),
+        {"name": "Renamed", "client_id": "client-id-123", "client_secret": ""},
+    )
+    assert response.status_code == 302
+    oauth_client.refresh_from_db()
+    assert oauth_client.name == "Renamed"
+    assert oauth_client.client_secret == CLIENT_SECRET
+    assert oauth_client.secret_changed_by is None
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"client_id": "id\u20acuro"}, b"The client ID may contain only printable ASCII"),
+        ({"client_id": "two words"}, b"The client ID may contain only printable ASCII"),
+        ({"client_secret": "sec\u20acret"}, b"The client secret may contain only printable ASCII"),
+        ({"name": "App\x1b[2J"}, b"Remove the control characters"),
+    ],
+)
+def test_client_text_is_checked(operator_client, data, message):
+    post = {"name": "Front app", "client_id": "abc", "client_secret": CLIENT_SECRET, **data}
+    response = operator_client.post(ADD_URL, post)
+    assert response.status_code == 200
+    assert message in response.content
+    assert CLIENT_SECRET.encode() not in response.content
+    assert not OAuthClient.objects.exists()

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.bulk import connection_export
+from common.text import terminal_safe
+from connections.bulk_export import connection_export
 from connections.bulk_formats import FORMATS
 
 USAGE = 2
@@ -40,7 +41,10 @@ class Command(BaseCommand):
         if output is None:
             # django-stubs omits OutputWrapper's private _out (the wrapped text stream) and types
             # it through __getattr__ as a callable.
-            count = connection_export(out=self.stdout._out, fmt=fmt, owner=owner)  # type: ignore[arg-type]
+            stream: IO[str] = self.stdout._out  # type: ignore[assignment]
+            # On a terminal, a name holding escape codes must not rewrite the screen.
+            cell = terminal_safe if self.stdout.isatty() else None
+            count = connection_export(out=stream, fmt=fmt, owner=owner, cell=cell)
             if options["verbosity"] >= 2:
                 self.stderr.write(f"Exported {count} connection(s).")
             return

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from common.text import terminal_safe
 from connections.bulk import DEFAULT_MAX_ROWS, ImportResult, connection_import
 from connections.bulk_formats import (
     DEFAULT_MAX_BYTES,
@@ -16,7 +17,7 @@ from connections.bulk_formats import (
     import_check_size,
     import_spool,
 )
-from connections.models import Connection
+from connections.models import Connection, Source
 from connections.services import connection_test
 
 USAGE = 2
@@ -70,12 +71,13 @@ class Command(BaseCommand):
                     update=options["update"],
                     dry_run=options["dry_run"],
                     max_rows=options["max_rows"],
-                    source="command",
+                    max_bytes=options["max_bytes"],
+                    source=Source.COMMAND,
                     progress=self.progress_factory(options["verbosity"]),
                 )
         except ImportRefused as refused:
             for error in refused.errors:
-                self.stderr.write(self.style.ERROR(str(error)))
+                self.stderr.write(self.style.ERROR(terminal_safe(str(error))))
             raise CommandError(
                 f"The input was refused ({len(refused.errors)} problem(s) listed above); "
                 "nothing was written."
@@ -144,9 +146,9 @@ class Command(BaseCommand):
         online = 0
         connections = Connection.objects.filter(pk__in=connection_ids).order_by("name", "pk")
         for connection in connections.iterator(chunk_size=500):
-            tested = connection_test(connection=connection, actor=None, source="command")
+            tested = connection_test(connection=connection, actor=None, source=Source.COMMAND)
             online += tested.status == "online"
             if verbosity >= 2:
-                self.stdout.write(f"{tested.name}: {tested.get_status_display()}")
+                self.stdout.write(f"{terminal_safe(tested.name)}: {tested.get_status_display()}")
         if verbosity >= 1:
             self.stdout.write(f"Tested {len(connection_ids)}: {online} online.")

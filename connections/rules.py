@@ -1,0 +1,369 @@
+"""The rules of a connection, in one place: what a valid connection is and what a change does.
+
+Every way in translates its input into a ``ConnectionInput`` and calls this module: the
+connection form (admin and self-service pages), the import (``connections.bulk``) and the service
+API. Nothing else decides these rules.
+
+- Name and company name are required, fit their columns and contain no control characters
+  (``PlainTextValidator``). Names are unique per owner as compared by ``common.text.name_key``
+  (NFKC, case-folded, invisible characters removed), which the database enforces too.
+- A Token connection needs an API token of printable ASCII (``SecretTextValidator``); a client and
+  scopes sent with it are dropped.
+- An OAuth 2.0 connection needs a client and at least one scope; a stored API token is deleted.
+- Changing the auth type or the client of a saved connection voids what the old way of signing in
+  proved: the OAuth tokens and the Front company are cleared and the status becomes Not authorized
+  (through ``connections.status``, the one writer of status).
+
+Blank secrets on edit, one policy:
+
+- An OAuth client's secret left blank (absent or empty) keeps the stored one
+  (``oauthclients.forms.OAuthClientForm``).
+- An API token left blank follows the ``TokenPolicy`` that ``token_policy_for`` chooses from who
+  is editing: ``REQUIRE_ON_EDIT`` when members edit their own connection (self-service, or staff
+  on their own connection in the admin), as the product promises; ``KEEP_IF_BLANK`` for operators
+  (staff on someone else's connection, the import with ``--update``, the API), who may change the
+  name, owner or company without knowing the member's token. A new Token connection, or one
+  switched to Token, always needs a token.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.crypto import sealed_value
+from common.text import PlainTextValidator, SecretTextValidator, name_key
+from connections.models import (
+    NAME_KEY_MAX_LENGTH,
+    Action,
+    AuthType,
+    Connection,
+    Scope,
+    Source,
+    Status,
+)
+from oauthclients.models import OAuthClient
+
+API_TOKEN_MAX_LENGTH = 4096
+NAME_MAX_LENGTH = 100
+COMPANY_NAME_MAX_LENGTH = 200
+VOIDED_REASON = "The way of signing in changed (auth type or OAuth 2.0 client): authorize again."
+
+Actor = User | AnonymousUser | None
+Errors = dict[str, list[ValidationError]]
+
+MESSAGES = {
+    "name_required": "Enter a name for the connection.",
+    "company_name_required": "Enter the company name.",
+    "max_length": "Use at most %(limit)d characters (it has %(length)d).",
+    "auth_type_invalid": "Choose the auth type: token (Token) or oauth2 (OAuth 2.0).",
+    "api_token_required": "Enter the API token from Front. A Token connection needs an API token.",
+    "api_token_required_on_edit": "Enter the API token from Front. For your security it must be "
+    "entered again every time a Token connection is saved.",
+    "oauth_client_required": "Choose the OAuth 2.0 client (the Front app) to sign in with.",
+    "scopes_required": "Choose at least one scope.",
+    "name_taken": "A connection with this name already exists for this owner. Names are unique "
+    "per owner, ignoring upper and lower case and look-alike characters.",
+    "owner_required": "Choose the owner of the connection.",
+}
+
+_plain_text = PlainTextValidator()
+_api_token_text = SecretTextValidator("The API token")
+
+
+class TokenPolicy(enum.Enum):
+    """What a blank API token means when a saved Token connection is edited."""
+
+    REQUIRE_ON_EDIT = "require_on_edit"
+    KEEP_IF_BLANK = "keep_if_blank"
+
+
+def token_policy_for(*, actor: Actor, source: str, owner_id: int | None) -> TokenPolicy:
+    """The one place that decides the blank-token policy from who edits, and how."""
+    if source == Source.SELF_SERVICE:
+        return TokenPolicy.REQUIRE_ON_EDIT
+    editing_own = actor is not None and actor.is_authenticated and actor.pk == owner_id
+    if source == Source.ADMIN and editing_own:
+        return TokenPolicy.REQUIRE_ON_EDIT
+    return TokenPolicy.KEEP_IF_BLANK
+
+
+@dataclass(frozen=True)
+class ConnectionInput:
+    """A requested state of a connection, as a caller translated it; api_token None is blank."""
+
+    name: str
+    company_name: str
+    auth_type: str
+    owner: User | None
+    api_token: str | None = None
+    oauth_client: OAuthClient | None = None
+    scopes: frozenset[Scope] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the rules need to know about a saved connection, read without decrypting anything."""
+
+    pk: int
+    auth_type: str
+    oauth_client_id: int | None
+    has_api_token: bool
+
+    @classmethod
+    def of(cls, connection: Connection) -> Stored:
+        # The sealed (still encrypted) value says whether a token is stored without opening it.
+        raw = sealed_value(connection, "api_token")
+        has_token = raw is not None and not (isinstance(raw, str) and raw == "")
+        return cls(connection.pk, connection.auth_type, connection.oauth_client_id, has_token)
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What connection_apply did: the saved connection, whether it is new, the input it changed."""
+
+    connection: Connection
+    created: bool
+    changed: tuple[str, ...]
+
+
+def _error(errors: Errors, name: str, code: str, **params: int) -> None:
+    message = MESSAGES["max_length"] if code == "max_length" else MESSAGES[code]
+    errors.setdefault(name, []).append(ValidationError(message, code=code, params=params or None))
+
+
+def _text_errors(errors: Errors, name: str, value: str, limit: int) -> None:
+    if not value.strip():
+        _error(errors, name, f"{name}_required")
+    elif len(value) > limit:
+        _error(errors, name, "max_length", limit=limit, length=len(value))
+    try:
+        _plain_text(value)
+    except ValidationError as exc:
+        errors.setdefault(name, []).append(exc)
+
+
+def connection_check(
+    *, stored: Stored | None, data: ConnectionInput, token_policy: TokenPolicy
+) -> Errors:
+    """Every rule that needs no query: field errors by field name (empty when valid)."""
+    errors: Errors = {}
+    _text_errors(errors, "name", data.name, NAME_MAX_LENGTH)
+    _text_errors(errors, "company_name", data.company_name, COMPANY_NAME_MAX_LENGTH)
+    if len(name_key(data.name)) > NAME_KEY_MAX_LENGTH:
+        _error(errors, "name", "max_length", limit=NAME_MAX_LENGTH, length=len(data.name))
+    if data.owner is None:
+        _error(errors, "owner", "owner_required")
+    if data.auth_type == AuthType.TOKEN:
+        token = data.api_token or ""
+        if len(token) > API_TOKEN_MAX_LENGTH:
+            _error(errors, "api_token", "max_length", limit=API_TOKEN_MAX_LENGTH, length=len(token))
+        elif token:
+            try:
+                _api_token_text(token)
+            except ValidationError as exc:
+                errors.setdefault("api_token", []).append(exc)
+        elif stored is None or stored.auth_type != AuthType.TOKEN or not stored.has_api_token:
+            _error(errors, "api_token", "api_token_required")
+        elif token_policy is TokenPolicy.REQUIRE_ON_EDIT:
+            _error(errors, "api_token", "api_token_required_on_edit")
+    elif data.auth_type == AuthType.OAUTH2:
+        if data.oauth_client is None:
+            _error(errors, "oauth_client", "oauth_client_required")
+        if not data.scopes:
+            _error(errors, "scopes", "scopes_required")
+    else:
+        _error(errors, "auth_type", "auth_type_invalid")
+    return errors
+
+
+def _name_taken(*, connection: Connection | None, data: ConnectionInput) -> bool:
+    if data.owner is None:
+        return False
+    taken = Connection.objects.filter(owner=data.owner, name_key=name_key(data.name))
+    if connection is not None and connection.pk is not None:
+        taken = taken.exclude(pk=connection.pk)
+    return taken.exists()
+
+
+def _owner_lock(owner: User | None) -> None:
+    # A caller that validates and saves in one transaction (the admin) gets its submissions for
+    # one owner checked one after the other, so the second sees the first's name in words, not
+    # as an IntegrityError at save. Outside a transaction there is nothing to hold the lock.
+    if owner is not None and transaction.get_connection().in_atomic_block:
+        list(User.objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+
+
+def connection_validate(
+    *, connection: Connection | None, data: ConnectionInput, token_policy: TokenPolicy
+) -> Errors:
+    """All the rules, the name's uniqueness included: field errors by field name."""
+    stored = Stored.of(connection) if connection is not None and connection.pk else None
+    errors = connection_check(stored=stored, data=data, token_policy=token_policy)
+    if "name" not in errors and "owner" not in errors:
+        _owner_lock(data.owner)
+        if _name_taken(connection=connection, data=data):
+            _error(errors, "name", "name_taken")
+    return errors
+
+
+def connection_build(data: ConnectionInput, *, now: datetime) -> Connection:
+    """A new, unsaved connection from valid input: what connection_assign gives on a blank one."""
+    is_token = data.auth_type == AuthType.TOKEN
+    client = None if is_token else data.oauth_client
+    return Connection(
+        name=data.name,
+        company_name=data.company_name,
+        owner=data.owner,
+        auth_type=data.auth_type,
+        api_token=(data.api_token or "") if is_token else "",
+        api_token_changed_at=now if is_token and data.api_token else None,
+        oauth_client_id=client.pk if client is not None else None,
+    )
+
+
+def connection_assign(
+    connection: Connection, data: ConnectionInput, *, now: datetime
+) -> tuple[list[str], bool]:
+    """Copy valid input onto a connection in memory (no save).
+
+    Returns the model fields it changed and whether the change voids the sign-in (a saved
+    connection whose auth type or client changed; the caller then sets the status).
+    """
+    changed: list[str] = []
+
+    def assign(name: str, value: object) -> None:
+        if getattr(connection, name) != value:
+            setattr(connection, name, value)
+            changed.append(name)
+
+    assign("name", data.name)
+    assign("company_name", data.company_name)
+    if data.owner is not None:
+        assign("owner_id", data.owner.pk)
+    client = data.oauth_client if data.auth_type == AuthType.OAUTH2 else None
+    voided = connection.pk is not None and (
+        connection.auth_type != data.auth_type
+        or connection.oauth_client_id != (client.pk if client else None)
+    )
+    assign("auth_type", data.auth_type)
+    assign("oauth_client_id", client.pk if client else None)
+    if data.auth_type == AuthType.TOKEN and data.api_token:
+        if connection.pk is None or connection.api_token != data.api_token:
+            connection.api_token = data.api_token
+            changed.append("api_token")
+    elif data.auth_type == AuthType.OAUTH2 and Stored.of(connection).has_api_token:
+        connection.api_token = ""
+        changed.append("api_token")
+    if "api_token" in changed:
+        connection.api_token_changed_at = now
+        changed.append("api_token_changed_at")
+    if voided:
+        changed += connection.tokens_clear()
+        connection.front_company_id = connection.front_company_name = ""
+        changed += ["front_company_id", "front_company_name"]
+    return [("oauth_client" if f == "oauth_client_id" else "owner" if f == "owner_id" else f)
+            for f in dict.fromkeys(changed)], voided  # fmt: skip
+
+
+# Columns a change writes as a consequence, not as input: history entries list only the input.
+_CONSEQUENCES = {
+    "api_token_changed_at",
+    "access_token",
+    "refresh_token",
+    "access_token_expires_at",
+    "front_company_id",
+    "front_company_name",
+}
+
+
+def input_fields(columns: Iterable[str]) -> list[str]:
+    """The fields a caller changed, for the history, from the columns connection_assign wrote."""
+    return sorted({c for c in columns if c not in _CONSEQUENCES})
+
+
+def scopes_for(data: ConnectionInput) -> frozenset[Scope]:
+    """The scopes a connection keeps: none for a Token connection."""
+    return data.scopes if data.auth_type == AuthType.OAUTH2 else frozenset()
+
+
+def connection_apply(
+    *,
+    connection: Connection | None,
+    data: ConnectionInput,
+    token_policy: TokenPolicy,
+    actor: Actor,
+    source: str,
+) -> ChangeResult:
+    """Validate, apply and save a change (scopes and history included); ValidationError if invalid.
+
+    ``connection`` is the saved row to change, or None (or an unsaved instance) to create one.
+    Only the changed columns are written, so a token refreshed meanwhile is never overwritten.
+    """
+    from connections.services import event_record
+    from connections.status import connection_status_set
+
+    errors = connection_validate(connection=connection, data=data, token_policy=token_policy)
+    if errors:
+        raise ValidationError(errors)
+    connection = connection if connection is not None else Connection()
+    created = connection.pk is None
+    old_scopes = set() if created else set(connection.scopes.all())
+    changed, voided = connection_assign(connection, data, now=timezone.now())
+    scopes = scopes_for(data)
+    if old_scopes != set(scopes):
+        changed.append("scopes")
+    try:
+        with transaction.atomic():
+            if created:
+                connection.save()
+            elif changed:
+                fields = [f for f in changed if f != "scopes"]
+                if "name" in fields:
+                    fields.append("name_key")
+                connection.save(update_fields=[*fields, "updated_at"])
+            if "scopes" in changed:
+                connection.scopes.set(scopes)
+            if voided:
+                connection_status_set(
+                    connection=connection,
+                    status=Status.NOT_AUTHORIZED,
+                    reason=VOIDED_REASON,
+                    source=source,
+                    actor=actor,
+                )
+            if created or changed:
+                event_record(
+                    connection=connection,
+                    action=Action.CREATED if created else Action.UPDATED,
+                    source=source,
+                    actor=actor,
+                    fields=input_fields(changed),
+                )
+    except IntegrityError:
+        # Two submissions of one new name: the loser hears "name taken", as if it came second.
+        if created:
+            connection.pk = None
+        if not _name_taken(connection=connection, data=data):
+            raise
+        raise ValidationError(
+            {"name": [ValidationError(MESSAGES["name_taken"], code="name_taken")]}
+        ) from None
+    return ChangeResult(
+        connection=connection, created=created, changed=tuple(input_fields(changed))
+    )
+
+
+def field_errors(errors: Errors) -> Iterable[tuple[str, str]]:
+    """(field, message) pairs of a validation result, for callers that report in lines."""
+    for name, problems in errors.items():
+        for problem in problems:
+            for message in problem.messages:
+                yield name, message
