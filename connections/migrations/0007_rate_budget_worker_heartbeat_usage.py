@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0005_refresh_lease_and_unreachable_since"),
+        ("connections", "0006_connection_name_key"),
     ]
 
     operations = [
