@@ -37,6 +37,7 @@ def test_it_starts_both_and_stops_both_when_one_ends(settings, tmp_path):
         "data_folder_in": str(tmp_path / "queue"),
         "data_folder_out": str(tmp_path / "queue"),
         "processed_folder": str(tmp_path / "processed"),
+        "control_folder": str(tmp_path / "control"),
     }
     started: list[FakeChild] = []
 
@@ -56,4 +57,4 @@ def test_it_starts_both_and_stops_both_when_one_ends(settings, tmp_path):
     assert web.kwargs["start_new_session"] and worker.kwargs["start_new_session"]
     assert worker.signals == [signal.SIGTERM]  # a warm shutdown of celery and its pool
     killpg.assert_not_called()  # the web server had already ended
-    assert (tmp_path / "queue").is_dir() and (tmp_path / "processed").is_dir()
+    assert (tmp_path / "queue").is_dir() and (tmp_path / "control").is_dir()

@@ -67,7 +67,7 @@ class Command(BaseCommand):
     def broker_folders(self) -> None:
         """The embedded file broker needs its folders before the worker starts."""
         options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
-        for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
             if options.get(key):
                 Path(options[key]).mkdir(parents=True, exist_ok=True)
 
