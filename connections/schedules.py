@@ -49,6 +49,15 @@ DEFAULT_SCHEDULES = (
         "FRONTCONNECT_HISTORY_RETENTION_DAYS.",
     ),
     DefaultSchedule(
+        "Send alerts whose dispatch was lost",
+        "alerts.tasks.transitions_redispatch",
+        10,
+        "minutes",
+        expire_seconds=540,
+        description="Queues again the emails and webhook calls of recent status changes that "
+        "were never queued (the broker was down when they happened).",
+    ),
+    DefaultSchedule(
         "Worker heartbeat",
         "connections.tasks.heartbeat",
         1,
