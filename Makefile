@@ -7,7 +7,8 @@ MANAGE := $(BIN)/python manage.py
 .PHONY: run test lint install install-dev requirements clean
 
 # The SQLite database of `make run` holds password hashes and encrypted secrets: only this user
-# may read it, as .env. umask makes SQLite create it (and its journal) 0600; chmod fixes older files.
+# may read it, as .env. umask makes SQLite create it (and its WAL files) 0600; chmod fixes older
+# files. runall serves the web app with the worker and scheduler beside it; Ctrl-C stops all.
 SQLITE_DB := db.sqlite3
 
 run: $(VENV)/.installed .env
@@ -15,7 +16,7 @@ run: $(VENV)/.installed .env
 	@chmod 600 .env; if [ -e $(SQLITE_DB) ]; then chmod 600 $(SQLITE_DB); fi
 	$(MANAGE) check --database default
 	$(MANAGE) createoperator
-	$(MANAGE) runserver 127.0.0.1:8000
+	umask 077 && $(MANAGE) runall 127.0.0.1:8000
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

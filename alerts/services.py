@@ -127,8 +127,10 @@ def transition_recipients(transition: Transition) -> list[User]:
 
 
 def _fix_url(transition: Transition, user: User) -> str:
-    assert transition.connection is not None  # noqa: S101 - checked by the caller
     connection = transition.connection
+    if connection is None:
+        # Deleted since the change: the member's list is the page that still exists.
+        return settings.FRONTCONNECT_BASE_URL + reverse("connections:list")
     if user.pk != connection.owner_id and user.is_staff:
         path = reverse("admin:connections_connection_change", args=[connection.pk])
     else:

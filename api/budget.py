@@ -3,17 +3,10 @@ worker's checks and refreshes: wait a short while for room, else tell the caller
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any
 
+from connections import ratelimit
 from connections.models import Connection
-
-ratelimit: Any
-try:
-    ratelimit = importlib.import_module("connections.ratelimit")
-except ImportError:  # pragma: no cover - until the worker's budget is merged
-    ratelimit = None
 
 # Front answered 429 without retry-after: assume the rest of its one-minute window.
 DEFAULT_RETRY_AFTER = 60.0
@@ -21,23 +14,17 @@ DEFAULT_RETRY_AFTER = 60.0
 
 def budget_key_for(connection: Connection) -> str:
     """The budget the connection's calls draw on (its Front company, once known)."""
-    if ratelimit is None:  # pragma: no cover
-        return ""
     return ratelimit.budget_key(connection)
 
 
 def budget_wait(key: str, *, wait: float) -> float | None:
     """Take one call's room, waiting up to ``wait`` seconds: None if granted, else retry-after."""
-    if ratelimit is None or not key:  # pragma: no cover
-        return None
     outcome = ratelimit.budget_acquire(key, wait=wait)
     return None if isinstance(outcome, ratelimit.Permit) else outcome.retry_after
 
 
 def budget_report(key: str, status: int, headers: Mapping[str, str]) -> None:
     """Tell the budget what Front's answer said: its rate-limit headers, and a 429's wait."""
-    if ratelimit is None or not key:  # pragma: no cover
-        return
     ratelimit.budget_observe(key, headers)
     if status == 429:
         try:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connections import services
+from connections import services, upkeep
 from connections.models import Connection, Source
-
-upkeep: Any
-try:
-    upkeep = importlib.import_module("connections.upkeep")
-except ImportError:  # pragma: no cover - until the worker's refresh policy is merged
-    upkeep = None
 
 
 @dataclass(frozen=True)
@@ -48,5 +41,7 @@ def bearer_after_rejection(connection: Connection, *, actor: User | None) -> Bea
 
 def mark_used(connection: Connection) -> None:
     """Stamp the connection as used by a service, so the worker keeps its token fresh."""
-    if upkeep is not None:
-        upkeep.connection_mark_used(connection)
+    used = connection.last_used_at
+    if used is not None and timezone.now() - used < upkeep.USE_RESOLUTION:
+        return  # Stamped within the stamp's resolution: no statement at all.
+    upkeep.connection_mark_used(connection)

@@ -92,7 +92,7 @@ def _raw_proxy_path(request: Request) -> str | None:
 
 # What the proxy reads of a connection; the other secrets are neither loaded nor decrypted.
 PROXY_FIELDS = ("name", "auth_type", "api_token", "access_token", "access_token_expires_at",
-                "status", "oauth_client", "owner", "front_company_id")  # fmt: skip
+                "status", "oauth_client", "owner", "front_company_id", "last_used_at")  # fmt: skip
 
 
 def _lean_connection(key: ApiKey, pk: int) -> Connection:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ConnectionsConfig(AppConfig):
@@ -10,5 +11,12 @@ class ConnectionsConfig(AppConfig):
     def ready(self) -> None:
         from connections import (
             checks,  # noqa: F401  (registers the system checks)
+            front,
             history,  # noqa: F401  (records deletions that bypass services)
+            ratelimit,
         )
+        from connections.schedules import schedules_install
+
+        # Every call to Front that names a budget key draws on the shared per-company budget.
+        front.budget_install(ratelimit.DatabaseBudget())
+        post_migrate.connect(schedules_install, sender=self)

@@ -104,6 +104,10 @@ class Connection(models.Model):
     front_company_name = models.CharField("Front company", max_length=200, blank=True)
     last_checked_at = models.DateTimeField("last check", null=True, blank=True)
     last_check_result = models.CharField("last check result", max_length=500, blank=True)
+    # Set by the access-token and proxy paths: the worker refreshes ahead only what is in use.
+    last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
+    # Front's refresh token lives 6 months from here; the worker keeps the grant alive near its end.
+    refresh_token_obtained_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set on the first check that could not reach Front, cleared by any definite answer.
     unreachable_since = models.DateTimeField(null=True, blank=True, editable=False)
     # A refresh is claimed with a short lease (a conditional UPDATE), so that Front is called
@@ -271,3 +275,32 @@ class EncryptionKeyFingerprint(models.Model):
 
     def __str__(self) -> str:
         return self.fingerprint
+
+
+class RateBudget(models.Model):
+    """FrontConnect's share of one Front rate-limit bucket (a company, or a token until known).
+
+    Shared by every process and host through the database; ``connections.ratelimit`` is the only
+    code that reads or writes it.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    limit = models.PositiveIntegerField(help_text="Front's limit per window, as last learned.")
+    allowance = models.PositiveIntegerField(help_text="How many FrontConnect may use per window.")
+    used = models.PositiveIntegerField(default=0)
+    window_reset = models.DateTimeField(help_text="When the current window ends.")
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.used}/{self.allowance} of {self.limit}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a background worker proved it runs tasks; /healthz reads it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -219,6 +219,9 @@ def _refresh_store(
     if tokens.refresh_token:
         values["refresh_token"] = tokens.refresh_token
         values["refresh_token_digest"] = token_digest(tokens.refresh_token)
+        if values["refresh_token_digest"] != row.refresh_token_digest:
+            # A new grant lifetime starts: the worker keeps it alive near its end (upkeep).
+            values["refresh_token_obtained_at"] = values["updated_at"]
     with transaction.atomic():
         stored = Connection.objects.filter(_as_read(row)).update(**values)
         if not stored:

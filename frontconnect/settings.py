@@ -203,7 +203,12 @@ except (ImproperlyConfigured, KeyError, ValueError) as exc:
     ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+    # WAL lets readers go on beside the writer, and a commit need not wait for the disk (at
+    # worst the last commits before a power cut are lost): concurrent checks need both.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
 # Reused connections spare every request a connect (on SQLite, also re-reading the schema).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -290,6 +295,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
+        # Broadcasts (worker pings, beat's exchanges) would otherwise go to ./control.
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -298,6 +305,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Front's rate limit is shared with the company's other integrations: FrontConnect takes at most
+# this fraction of it (checks, refreshes and the API proxy together).
+FRONTCONNECT_RATE_SHARE = env.float("FRONTCONNECT_RATE_SHARE", default=0.5)
+if not 0 < FRONTCONNECT_RATE_SHARE <= 1:
+    raise ImproperlyConfigured("FRONTCONNECT_RATE_SHARE must be a fraction above 0 and at most 1.")
+# The worker tests every connection this often (each at its own minute within the interval), with
+# this many checks at once, and refreshes OAuth tokens ahead of expiry only for connections a
+# service used within FRONTCONNECT_RECENT_USE_HOURS.
+FRONTCONNECT_CHECK_INTERVAL_HOURS = env.float("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6.0)
+FRONTCONNECT_CHECK_CONCURRENCY = env.int("FRONTCONNECT_CHECK_CONCURRENCY", default=8)
+FRONTCONNECT_RECENT_USE_HOURS = env.float("FRONTCONNECT_RECENT_USE_HOURS", default=24.0)
+if FRONTCONNECT_CHECK_INTERVAL_HOURS <= 0 or FRONTCONNECT_RECENT_USE_HOURS <= 0:
+    raise ImproperlyConfigured(
+        "FRONTCONNECT_CHECK_INTERVAL_HOURS and FRONTCONNECT_RECENT_USE_HOURS must be hours above 0."
+    )
+if not 1 <= FRONTCONNECT_CHECK_CONCURRENCY <= 64:
+    raise ImproperlyConfigured("FRONTCONNECT_CHECK_CONCURRENCY must be a number from 1 to 64.")
 
 # The service API (api/): Bearer API keys only, JSON in and out, errors as {"error", "fields"}.
 REST_FRAMEWORK = {

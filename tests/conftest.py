@@ -161,6 +161,14 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @pytest.fixture(autouse=True)
+def rate_budget_cache():
+    """Each test's database starts empty, so the budget's per-process memory must too."""
+    from connections.ratelimit import budget_cache_clear
+
+    budget_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Refuse every name lookup and connection that leaves this machine.
 

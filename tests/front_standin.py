@@ -3,6 +3,10 @@
 It behaves like Front where FrontConnect depends on it: Basic client authentication, codes
 redeemed once with the same redirect URI and PKCE verifier, refresh tokens that rotate on every
 refresh and are refused when reused (``invalid_grant``), and ``expires_at`` in Unix seconds.
+
+``GET /me`` can also be slow (``me_latency``) and rate limited per company as Front is
+(``rate_limit`` requests per ``rate_window`` seconds, advertised in ``x-ratelimit-*`` headers,
+429 with ``retry-after`` beyond it); it counts 429s and the peak of concurrent requests per company.
 """
 
 from __future__ import annotations
@@ -40,6 +44,19 @@ class StandinFront:
     api_tokens: set[str] = field(default_factory=set)
     token_requests: list[str] = field(default_factory=list)
     me_requests: int = 0
+    me_latency: float = 0.0
+    # API token -> (company id, company name); tokens not listed belong to the default company.
+    companies: dict[str, tuple[str, str]] = field(default_factory=dict)
+    rate_limit: int | None = None
+    rate_window: float = 60.0
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+    too_many: int = 0
+    in_flight: dict[str, int] = field(default_factory=dict)
+    peak_in_flight: dict[str, int] = field(default_factory=dict)
+    # Benchmarks: any token "<prefix><company>.<n>" is valid and belongs to <company>, and
+    # /_standin/stats and /_standin/reset report and clear the counters.
+    token_prefix: str | None = None
+    control: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -66,6 +83,54 @@ class StandinFront:
     def refresh_count(self) -> int:
         return self.token_requests.count("refresh_token")
 
+    def company_of(self, token: str) -> tuple[str, str] | None:
+        """The company a token belongs to, or None when the stand-in does not know the token."""
+        if self.token_prefix and token.startswith(self.token_prefix):
+            company = token.removeprefix(self.token_prefix).split(".")[0]
+            return company, f"Company {company}"
+        if token not in self.access_tokens and token not in self.api_tokens:
+            return None
+        return self.companies.get(token, (COMPANY_ID, COMPANY_NAME))
+
+    def stats(self) -> dict[str, object]:
+        with self.lock:
+            return {
+                "me_requests": self.me_requests,
+                "too_many": self.too_many,
+                "peak_in_flight": dict(self.peak_in_flight),
+            }
+
+    def reset(self) -> None:
+        """Clear the counters and start every company's rate window afresh."""
+        with self.lock:
+            self.me_requests = self.too_many = 0
+            self.windows.clear()
+            self.peak_in_flight.clear()
+
+    def rate_headers(self, company: str) -> tuple[int, dict[str, str]]:
+        """Count one request on the company's window: (status, rate-limit headers) to answer."""
+        if self.rate_limit is None:
+            return 200, {}
+        now = time.time()
+        with self.lock:
+            start, count = self.windows.get(company, (now, 0))
+            if now >= start + self.rate_window:
+                start, count = now, 0
+            count += 1
+            self.windows[company] = (start, count)
+            if count > self.rate_limit:
+                self.too_many += 1
+        reset = start + self.rate_window
+        headers = {
+            "x-ratelimit-limit": str(self.rate_limit),
+            "x-ratelimit-remaining": str(max(0, self.rate_limit - count)),
+            "x-ratelimit-reset": f"{reset:.0f}",
+        }
+        if count > self.rate_limit:
+            headers["retry-after"] = f"{max(1, int(reset - now + 0.999))}"
+            return 429, headers
+        return 200, headers
+
 
 class Handler(BaseHTTPRequestHandler):
     front: StandinFront
@@ -82,8 +147,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, status: int, payload: dict[str, object]) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json")
+    def _json(self, status: int, payload: dict[str, object], **headers: str) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", **headers)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -94,10 +159,16 @@ class Handler(BaseHTTPRequestHandler):
             self._decide(query)
         elif parts.path == "/me":
             self._me()
+        elif parts.path == "/_standin/stats" and self.front.control:
+            self._json(200, self.front.stats())
         else:
             self._json(404, {"_error": {"status": 404, "title": "Not found", "message": "Nope"}})
 
     def do_POST(self) -> None:
+        if urlsplit(self.path).path == "/_standin/reset" and self.front.control:
+            self.front.reset()
+            self._json(200, {})
+            return
         if urlsplit(self.path).path != "/oauth/token":
             self._json(404, {"_error": {"status": 404, "title": "Not found"}})
             return
@@ -177,16 +248,46 @@ class Handler(BaseHTTPRequestHandler):
         with front.lock:
             front.me_requests += 1
         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token not in front.access_tokens and token not in front.api_tokens:
+        company = front.company_of(token)
+        if company is None:
             self._json(
                 401,
                 {"_error": {"status": 401, "title": "Unauthenticated", "message": "JWT error"}},
             )
             return
-        self._json(
-            200,
-            {"_links": {"self": front.url + "/me"}, "id": COMPANY_ID, "name": COMPANY_NAME},
-        )
+        company_id, name = company
+        with front.lock:
+            front.in_flight[company_id] = front.in_flight.get(company_id, 0) + 1
+            peak = max(front.peak_in_flight.get(company_id, 0), front.in_flight[company_id])
+            front.peak_in_flight[company_id] = peak
+        try:
+            time.sleep(front.me_latency)
+            status, headers = front.rate_headers(company_id)
+        finally:
+            with front.lock:
+                front.in_flight[company_id] -= 1
+        if status == 429:
+            message = "Rate limit exceeded. Please retry later."
+            body = {"_error": {"status": 429, "title": "Too many requests", "message": message}}
+            self._json(429, body, **headers)
+            return
+        payload = {"_links": {"self": front.url + "/me"}, "id": company_id, "name": name}
+        self._json(200, payload, **headers)
+
+
+class StandinServer(ThreadingHTTPServer):
+    # Many concurrent checks connect at once: a deep backlog avoids SYN retries of a second.
+    request_queue_size = 256
+    daemon_threads = True
+
+
+def standin_serve(front: StandinFront) -> ThreadingHTTPServer:
+    """Serve ``front`` on a free port of 127.0.0.1 in a background thread; sets ``front.url``."""
+    handler = type("StandinHandler", (Handler,), {"front": front})
+    server = StandinServer(("127.0.0.1", 0), handler)
+    front.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 @pytest.fixture
@@ -196,11 +297,7 @@ def front_standin() -> Iterator[StandinFront]:
 
     front = StandinFront(client_id="client-id-123", client_secret=CLIENT_SECRET)
     front.api_tokens.add(API_TOKEN)
-    handler = type("StandinHandler", (Handler,), {"front": front})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    front.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = standin_serve(front)
     yield front
     server.shutdown()
     server.server_close()
@@ -213,3 +310,35 @@ def front_settings(settings, front_standin: StandinFront) -> StandinFront:
     settings.FRONT_OAUTH_TOKEN_URL = front_standin.token_url
     settings.FRONT_API_URL = front_standin.url
     return front_standin
+
+
+def main() -> None:
+    """Serve a stand-in for benchmarks: ``python -m tests.front_standin --latency 0.1 ...``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per GET /me")
+    parser.add_argument("--rate-limit", type=int, default=200, help="requests per company window")
+    parser.add_argument("--window", type=float, default=60.0, help="rate window in seconds")
+    parser.add_argument("--token-prefix", default="bench.", help="tokens that are valid")
+    args = parser.parse_args()
+    front = StandinFront(
+        client_id="bench",
+        client_secret="bench",
+        me_latency=args.latency,
+        rate_limit=args.rate_limit,
+        rate_window=args.window,
+        token_prefix=args.token_prefix,
+        control=True,
+    )
+    server = standin_serve(front)
+    print(front.url, flush=True)
+    try:
+        sys.stdin.read()  # serve until the parent closes our stdin
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

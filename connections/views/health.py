@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from connections.keys import encryption_key_problem
+from connections.upkeep import worker_state
 
 OK = "ok"
 
@@ -37,10 +38,18 @@ def encryption_key_state() -> str:
     return OK
 
 
+def worker_heartbeat_state() -> str:
+    try:
+        return worker_state()
+    except DatabaseError:
+        return "unknown: the database is unreachable"
+
+
 # Each check names itself in the answer; a new one is one more line here.
 CHECKS: dict[str, Callable[[], str]] = {
     "database": database_state,
     "encryption_key": encryption_key_state,
+    "worker": worker_heartbeat_state,
 }
 
 

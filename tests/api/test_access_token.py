@@ -88,3 +88,10 @@ def test_get_is_not_allowed(full_api, token_connection):
     response = full_api.get(url(token_connection))
     assert response.status_code == 405
     assert API_TOKEN not in response.content.decode()
+
+
+def test_a_call_stamps_the_connection_as_used(full_api, token_connection):
+    assert token_connection.last_used_at is None
+    full_api.post(url(token_connection))
+    token_connection.refresh_from_db()
+    assert token_connection.last_used_at is not None

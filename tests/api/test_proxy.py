@@ -209,3 +209,9 @@ def test_a_control_character_in_the_query_is_refused(full_api, token_connection,
     response = full_api.get(front_url(token_connection, "me"), QUERY_STRING="a=1 2")
     assert response.status_code == 400
     assert echo_front.seen == []
+
+
+def test_a_proxied_call_stamps_the_connection_as_used(full_api, token_connection, echo_front):
+    b"".join(full_api.get(front_url(token_connection, "me")).streaming_content)
+    token_connection.refresh_from_db()
+    assert token_connection.last_used_at is not None

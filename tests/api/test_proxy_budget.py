@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from connections import ratelimit
 from connections.models import Connection
-
-ratelimit = pytest.importorskip("connections.ratelimit")
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from connections.health import CheckOutcome, CheckResult
 from connections.models import Connection, Status
 
-PATCH = "connections.management.commands.testconnections.connection_check"
+PATCH = "connections.checking.connection_check"
 
 
 def fake_test(*, connection, actor, source):

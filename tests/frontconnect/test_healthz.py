@@ -7,12 +7,14 @@ from unittest import mock
 from django.db import DatabaseError
 
 from connections.keys import encryption_key_check
+from connections.upkeep import heartbeat_record
 
 
 def test_it_answers_ok_for_every_check(client, db):
+    heartbeat_record()
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "encryption_key": "ok"}
+    assert response.json() == {"database": "ok", "encryption_key": "ok", "worker": "ok"}
 
 
 def test_it_answers_503_when_the_database_does_not(client, db):
@@ -25,6 +27,7 @@ def test_it_answers_503_when_the_database_does_not(client, db):
 
 
 def test_it_answers_503_saying_why_when_the_key_does_not_match(client, db, settings):
+    heartbeat_record()
     encryption_key_check()  # records the fingerprint of the key the secrets are written with
     settings.FRONTCONNECT_ENCRYPTION_KEY = base64.urlsafe_b64encode(
         secrets.token_bytes(32)

@@ -1,25 +1,25 @@
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q, QuerySet
+from tqdm import tqdm
 
 from common.text import terminal_safe
+from connections.checking import CheckedConnection, CheckReport, connections_check
 from connections.models import Connection, Source, Status
-from connections.services import connection_check
 
-logger = logging.getLogger(__name__)
 USAGE = 2
 
 
 class Command(BaseCommand):
     help = (
         "Test connections against Front, as the Test connection button does, and print name, "
-        "status and reason. Exit status 1 if any connection is not online."
+        "status and reason. Exit status 1 if any connection is not online. Checks run "
+        "concurrently within each Front company's rate budget, shared with the worker."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -30,35 +30,63 @@ class Command(BaseCommand):
             choices=Status.values,
             help="Only connections currently in this status.",
         )
+        parser.add_argument(
+            "--concurrency",
+            type=positive_int,
+            default=8,
+            metavar="N",
+            help="How many checks run at once (default 8).",
+        )
+        parser.add_argument(
+            "--max-wait",
+            type=float,
+            default=300.0,
+            metavar="SECONDS",
+            help="How long to wait for a company's rate budget to have room before leaving its "
+            "remaining connections unchecked (default 300).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         connections = self.selected(options["names"], options["owner"], options["status"])
-        rows = []
-        for connection in connections.iterator(chunk_size=200):
-            online, reason = self.check_one(connection)
-            owner = connection.owner.get_username()
-            rows.append((terminal_safe(connection.name), terminal_safe(owner), online,
-                         connection.get_status_display(), terminal_safe(reason)))  # fmt: skip
-        if not rows:
+        total = connections.count()
+        if not total:
             self.stdout.write("No connections to test.")
             return
-        self.write_table(rows, options["verbosity"])
-        failing = sum(1 for row in rows if not row[2])
-        if failing:
-            raise CommandError(f"{failing} of {len(rows)} connection(s) are not online.")
-        self.stdout.write(self.style.SUCCESS(f"All {len(rows)} connection(s) are online."))
-
-    def check_one(self, connection: Connection) -> tuple[bool, str]:
-        """Check one connection; whatever goes wrong with it is reported, and the rest go on."""
+        bar = self.progress_bar(total, options["verbosity"])
         try:
-            outcome = connection_check(connection=connection, actor=None, source=Source.COMMAND)
-        except Exception as exc:
-            # The exception's text could quote a secret: only its class name is shown.
-            logger.error(
-                "testconnections: connection %s failed: %s", connection.pk, type(exc).__name__
+            report = connections_check(
+                connections,
+                concurrency=options["concurrency"],
+                source=Source.COMMAND,
+                progress=(lambda _result: bar.update()) if bar is not None else None,
+                patience=max(0.0, options["max_wait"]),
             )
-            return False, f"Could not be tested ({type(exc).__name__}); see the log."
-        return outcome.online, outcome.message
+        finally:
+            if bar is not None:
+                bar.close()
+        self.write_table(report.results, options["verbosity"])
+        self.write_summary(report, options["verbosity"])
+        failing = report.not_online + report.deferred
+        if failing:
+            raise CommandError(f"{failing} of {len(report.results)} connection(s) are not online.")
+        self.stdout.write(
+            self.style.SUCCESS(f"All {len(report.results)} connection(s) are online.")
+        )
+
+    def progress_bar(self, total: int, verbosity: int) -> Any:
+        if verbosity < 1 or not self.stdout.isatty():
+            return None
+        return tqdm(total=total, desc="Testing", unit=" connections", file=self.stdout._out,
+                    leave=False)  # fmt: skip
+
+    def write_summary(self, report: CheckReport, verbosity: int) -> None:
+        if verbosity < 1:
+            return
+        self.stdout.write(
+            f"Tested {len(report.results) - report.deferred} connection(s) in "
+            f"{report.elapsed:.1f} s: {report.online} online, {report.not_online} not online, "
+            f"{report.deferred} not checked (rate budget)."
+        )
 
     def selected(self, names: list[str], username: str | None, status: str | None) -> QuerySet:
         connections = Connection.objects.select_related("owner", "oauth_client").order_by(
@@ -84,17 +112,27 @@ class Command(BaseCommand):
                 )
         return connections
 
-    def write_table(self, rows: Sequence[tuple[str, str, bool, str, str]], verbosity: int) -> None:
+    def write_table(self, results: Sequence[CheckedConnection], verbosity: int) -> None:
         if verbosity < 1:
             return
-        table: list[tuple[str, str, str, str]] = [("NAME", "OWNER", "STATUS", "REASON")]
-        table += [(name, owner, label, reason) for name, owner, _, label, reason in rows]
+        table = [("NAME", "OWNER", "STATUS", "REASON")]
+        table += [
+            (terminal_safe(r.name), terminal_safe(r.owner), r.status_label, terminal_safe(r.result))
+            for r in results
+        ]
         widths = [max(len(row[i]) for row in table) for i in range(3)]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3]
             for row in table
         ]
         self.stdout.write(lines[0].rstrip())
-        for line, row in zip(lines[1:], rows, strict=True):
-            style = self.style.SUCCESS if row[2] else self.style.ERROR
+        for line, result in zip(lines[1:], results, strict=True):
+            style = self.style.SUCCESS if result.online else self.style.ERROR
             self.stdout.write(style(line.rstrip()))
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0006_connection_name_key"),
+        ("connections", "0007_rate_budget_worker_heartbeat_usage"),
     ]
 
     operations = [

@@ -1,0 +1,340 @@
+"""A rate budget per Front company, shared by every process and host through the database.
+
+Front counts requests per company across all of its tokens (50 to 200 a minute by plan; an OAuth
+app has its own 120 a minute per company). FrontConnect takes at most ``FRONTCONNECT_RATE_SHARE``
+of that limit, so the company's own integrations keep the rest. Every caller of Front (checks,
+refreshes, the API proxy) asks for a ``Permit`` before a call and reports Front's rate-limit
+headers after it; work that does not fit gets a ``Deferred`` with the seconds to wait, instead of
+provoking a 429.
+
+``DatabaseBudget`` is the ``front.Budget`` installed for the whole process when the app loads:
+the Front client calls its ``acquire`` before and ``observe`` after every request that names a
+budget key. A caller that took a permit itself (the concurrent checker, which defers work rather
+than fail it) passes it down with ``budget_scope``; the first call inside spends it.
+
+Each claim is one conditional UPDATE (``used < allowance`` in the current window, not blocked),
+so no lock is held across a call and two processes can never both take the last permit. It works
+the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db import connections as db_connections
+from django.db.models import F, PositiveIntegerField, Q, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from common.crypto import UndecryptableSecret
+from connections import front
+from connections.front_types import FrontError, FrontErrorKind, RateLimit
+from connections.models import Connection, RateBudget
+
+# Front's limits are per minute; until a response says otherwise, assume the lowest plan.
+WINDOW = timedelta(minutes=1)
+STARTING_LIMIT = 50
+# Front answers ``x-ratelimit-reset`` in Unix seconds; anything smaller is read as a delay.
+_EPOCH_THRESHOLD = 1_000_000_000
+_MAX_LIMIT = 100_000
+# How long a call made for a person (a Test button, an API request) may wait for room.
+INTERACTIVE_WAIT = 2.0
+# Front answered 429 without saying for how long: assume the rest of its window.
+DEFAULT_RETRY_AFTER = 60.0
+
+
+# (limit, window reset) this process last stored per key: most answers repeat them.
+_seen: dict[str, tuple[int | None, datetime | None]] = {}
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Leave to make one call to Front on the budget ``key``."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """No room on the budget ``key`` now; try again in ``retry_after`` seconds."""
+
+    key: str
+    retry_after: float
+
+
+def budget_key(connection: Connection) -> str:
+    """The budget a connection's calls draw on: its company once Front has named it.
+
+    Before that, a keyed digest of its token (never the token; ``front.budget_key``, the same
+    key the Front client is given); a connection without a readable token, its id.
+    """
+    secret = connection.access_token if connection.is_oauth else connection.api_token
+    if connection.front_company_id or (secret and not isinstance(secret, UndecryptableSecret)):
+        token = "" if isinstance(secret, UndecryptableSecret) else str(secret or "")
+        return front.budget_key(company_id=connection.front_company_id, token=token)
+    return f"connection:{connection.pk}"
+
+
+def _share() -> float:
+    return float(settings.FRONTCONNECT_RATE_SHARE)
+
+
+def _allowance(limit: int) -> int:
+    return max(1, math.floor(limit * _share()))
+
+
+def _starting_limit(key: str) -> int:
+    return STARTING_LIMIT
+
+
+def _seconds(until: datetime, now: datetime) -> float:
+    return max(0.0, (until - now).total_seconds())
+
+
+def _create(key: str, *, now: datetime, used: int) -> bool:
+    """Insert the budget row for ``key``; False if another process inserted it first."""
+    limit = _starting_limit(key)
+    try:
+        with transaction.atomic():
+            RateBudget.objects.create(
+                key=key,
+                limit=limit,
+                allowance=_allowance(limit),
+                used=used,
+                window_reset=now + WINDOW,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _try_acquire(key: str) -> Permit | Deferred:
+    for _attempt in range(4):
+        now = timezone.now()
+        unblocked = Q(blocked_until__isnull=True) | Q(blocked_until__lte=now)
+        claimed = (
+            RateBudget.objects.filter(unblocked, key=key, window_reset__gt=now)
+            .filter(used__lt=F("allowance"))
+            .update(used=F("used") + 1, updated_at=now)
+        )
+        if claimed:
+            return Permit(key)
+        row = RateBudget.objects.filter(key=key).first()
+        if row is None:
+            if _create(key, now=now, used=1):
+                return Permit(key)
+            continue
+        if row.blocked_until is not None and row.blocked_until > now:
+            return Deferred(key, _seconds(row.blocked_until, now))
+        if row.window_reset > now:
+            return Deferred(key, _seconds(row.window_reset, now))
+        # The window is over: the one process whose compare-and-swap wins opens the next one.
+        rolled = (
+            RateBudget.objects.filter(unblocked, pk=row.pk, window_reset=row.window_reset).update(
+                used=1, window_reset=now + WINDOW, allowance=_allowance(row.limit), updated_at=now
+            )  # fmt: skip
+        )
+        if rolled:
+            return Permit(key)
+    return Deferred(key, 0.05)
+
+
+@contextmanager
+def _unsynced() -> Iterator[None]:
+    """On PostgreSQL, commit a budget write without waiting for the disk.
+
+    A budget is a minute's bookkeeping: losing its last writes to a crash costs nothing, while
+    waiting for an fsync on every permit made commits the slowest part of a concurrent check.
+    Inside a caller's transaction nothing changes (its durability is not ours to lower).
+    """
+    connection = db_connections[RateBudget.objects.db]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
+def budget_acquire(key: str, *, wait: float = 0.0) -> Permit | Deferred:
+    """Take one call's room on ``key``, waiting up to ``wait`` seconds for it, else Deferred."""
+    deadline = time.monotonic() + max(0.0, wait)
+    while True:
+        with _unsynced():
+            outcome = _try_acquire(key)
+        if isinstance(outcome, Permit):
+            return outcome
+        left = deadline - time.monotonic()
+        if outcome.retry_after > left:
+            return outcome
+        # A little jitter so that processes waiting for one window do not all retry at once.
+        time.sleep(min(left, outcome.retry_after + random.uniform(0, 0.05)))  # noqa: S311  # nosec B311
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    try:
+        value = int(float(headers.get(name, "")))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if 0 <= value <= _MAX_LIMIT else None
+
+
+def _reset_time(raw: object, now: datetime) -> datetime | None:
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    if value < _EPOCH_THRESHOLD:
+        return now + timedelta(seconds=min(value, 3600))
+    try:
+        reset = datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    # A reset in the past, or absurdly far ahead, belongs to another window: ignore it.
+    return reset if now < reset <= now + timedelta(hours=1) else None
+
+
+def budget_observe(key: str, headers: Mapping[str, str]) -> None:
+    """Learn from Front's ``x-ratelimit-*`` headers: the limit, what is left, when it resets."""
+    headers = {name.lower(): value for name, value in headers.items()}
+    _learn(
+        key,
+        limit=_header_int(headers, "x-ratelimit-limit"),
+        remaining=_header_int(headers, "x-ratelimit-remaining"),
+        reset=headers.get("x-ratelimit-reset"),
+    )
+
+
+def _learn(key: str, *, limit: int | None, remaining: int | None, reset: object) -> None:
+    """Store what one answer says of the budget ``key``; write only when it changes something."""
+    now = timezone.now()
+    window_end = _reset_time(reset, now)
+    if limit == 0:
+        limit = None
+    if limit is None and remaining is None and window_end is None:
+        return
+    seen = (limit, window_end)
+    if remaining is not None and limit is not None and remaining >= _allowance(limit):
+        # Front has more left than FrontConnect's whole share, so ``used`` cannot rise; if this
+        # process already stored this limit and window, there is nothing to write or read.
+        if _seen.get(key) == seen:
+            return
+    row = RateBudget.objects.filter(key=key).first()
+    if row is None:
+        _create(key, now=now, used=0)
+        row = RateBudget.objects.get(key=key)
+    if len(_seen) > 10_000:
+        _seen.clear()
+    _seen[key] = seen
+    changes: dict[str, object] = {}
+    allowance = row.allowance
+    if limit is not None and limit != row.limit:
+        allowance = _allowance(limit)
+        changes.update(limit=limit, allowance=allowance)
+    current = row.window_reset > now
+    if (
+        window_end is not None
+        and current
+        and abs((window_end - row.window_reset).total_seconds()) >= 1
+    ):
+        changes["window_reset"] = window_end
+    rows = RateBudget.objects.filter(pk=row.pk)
+    if remaining is not None and (current or window_end is not None):
+        # Front's count includes the company's other integrations: what they spent leaves less
+        # room for FrontConnect, and Front's remaining reaching 0 closes the window for it.
+        spent = allowance - remaining
+        if changes:
+            changes["used"] = Greatest(F("used"), Value(spent), output_field=PositiveIntegerField())
+        elif row.used < spent:
+            # Most answers change nothing; writing only then keeps checks off the commit path.
+            changes["used"] = spent
+            rows = rows.filter(used__lt=spent)
+    if changes:
+        rows.update(updated_at=now, **changes)
+
+
+def budget_cache_clear() -> None:
+    """Forget what this process remembers of the budgets (tests roll the rows back)."""
+    _seen.clear()
+
+
+def budget_penalise(key: str, retry_after: float) -> None:
+    """Front answered 429: block ``key`` for ``retry_after`` seconds (never shortening a block)."""
+    now = timezone.now()
+    until = now + timedelta(seconds=min(max(retry_after, 0.0), 3600))
+    if not RateBudget.objects.filter(key=key).exists():
+        _create(key, now=now, used=0)
+    RateBudget.objects.filter(key=key).filter(
+        Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
+    ).update(blocked_until=until, updated_at=now)
+
+
+@dataclass
+class BudgetScope:
+    """Front calls in a ``budget_scope`` block; says afterwards whether one was refused room."""
+
+    permit: Permit | None
+    wait: float
+    # Set when a call in the block found no room, or Front answered 429: seconds to wait.
+    retry_after: float | None = None
+
+
+_scope: ContextVar[BudgetScope | None] = ContextVar("budget_scope", default=None)
+
+
+@contextmanager
+def budget_scope(*, permit: Permit | None = None, wait: float = 0.0) -> Iterator[BudgetScope]:
+    """Front calls in this block: ``permit`` (taken earlier) pays the first, the rest wait up
+    to ``wait`` seconds for room."""
+    scope = BudgetScope(permit=permit, wait=wait)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+class DatabaseBudget:
+    """The ``front.Budget`` of this process: the shared budgets in the database."""
+
+    def acquire(self, key: str) -> None:
+        """Pay for one call on ``key``, or raise a rate-limited FrontError to defer it."""
+        scope = _scope.get()
+        if scope is not None and scope.permit is not None:
+            scope.permit = None
+            return
+        outcome = budget_acquire(key, wait=scope.wait if scope is not None else INTERACTIVE_WAIT)
+        if isinstance(outcome, Permit):
+            return
+        if scope is not None:
+            scope.retry_after = outcome.retry_after
+        raise FrontError(
+            "FrontConnect's share of this company's Front rate limit is used up: try again in "
+            f"{max(1, round(outcome.retry_after))} seconds.",
+            kind=FrontErrorKind.RATE_LIMITED,
+            retry_after=outcome.retry_after,
+        )
+
+    def observe(self, key: str, rate: RateLimit) -> None:
+        """Learn from one answer's rate headers; a 429 blocks ``key`` for its retry-after."""
+        _learn(key, limit=rate.limit, remaining=rate.remaining, reset=rate.reset)
+        if rate.status != 429:
+            return
+        wait = rate.retry_after if rate.retry_after is not None else DEFAULT_RETRY_AFTER
+        wait = wait if math.isfinite(wait) else DEFAULT_RETRY_AFTER
+        budget_penalise(key, wait)
+        scope = _scope.get()
+        if scope is not None:
+            scope.retry_after = wait

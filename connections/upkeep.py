@@ -1,0 +1,155 @@
+"""What the background worker does and when: due checks, due refreshes, use and heartbeats.
+
+Checks: every connection that can be checked is due ``FRONTCONNECT_CHECK_INTERVAL_HOURS`` after
+its last check plus a jitter fixed per connection, so a thousand connections imported together
+do not all come due in the same minute again. Refreshes follow the refresh policy of SPEC.md:
+ahead of expiry only for connections used in the last ``FRONTCONNECT_RECENT_USE_HOURS``, and daily
+during the last 7 days of a refresh token's 6-month life, to keep the grant alive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from connections.models import AuthType, Connection, Status, WorkerHeartbeat
+
+# Front's refresh token lives 6 months; the worker keeps it alive during its last 7 days.
+REFRESH_TOKEN_LIFETIME = timedelta(days=182)
+KEEPALIVE_PERIOD = timedelta(days=7)
+# A kept-alive grant is refreshed at most about once a day (an access token lives an hour).
+KEEPALIVE_EVERY = timedelta(hours=23)
+# Refreshed ahead this long before expiry, plus up to REFRESH_SPREAD more per connection; callers
+# refresh on demand only within 5 minutes of expiry, so the worker gets there first.
+REFRESH_LEAD = timedelta(minutes=10)
+REFRESH_SPREAD = timedelta(minutes=5)
+# Up to this fraction of the check interval is added per connection.
+CHECK_JITTER = 0.1
+# Marking use writes at most this often per connection: the proxy may call many times a second.
+USE_RESOLUTION = timedelta(minutes=1)
+HEARTBEAT_NAME = "worker"
+NO_REFRESH_TOKEN = ""  # the digest stored when a connection holds no refresh token
+HEARTBEAT_MAX_AGE = timedelta(minutes=3)
+
+
+def spread(pk: int, span: timedelta) -> timedelta:
+    """A fixed share of ``span`` for one connection, evenly spread over connections."""
+    digest = hashlib.blake2b(str(pk).encode(), digest_size=4).digest()
+    return span * (int.from_bytes(digest, "big") / 2**32)
+
+
+def _check_interval() -> timedelta:
+    return timedelta(hours=float(settings.FRONTCONNECT_CHECK_INTERVAL_HOURS))
+
+
+def connection_mark_used(connection: Connection) -> None:
+    """Record that a service used this connection's credentials (access token, proxy) now."""
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - USE_RESOLUTION)
+    ).update(last_used_at=now)
+    connection.last_used_at = now
+
+
+def connections_due_check(*, now: datetime | None = None, limit: int = 10_000) -> list[int]:
+    """Ids of the connections whose periodic check is due, the longest waiting first."""
+    now = now or timezone.now()
+    interval = _check_interval()
+    jitter = interval * CHECK_JITTER
+    checkable = Q(auth_type=AuthType.TOKEN) | ~Q(status=Status.NOT_AUTHORIZED)
+    candidates = (
+        Connection.objects.filter(checkable)
+        .filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=now - interval))
+        .order_by("last_checked_at", "pk")
+        .values_list("pk", "last_checked_at")
+    )
+    due = [
+        pk
+        for pk, checked in candidates.iterator(chunk_size=2000)
+        if checked is None or checked + interval + spread(pk, jitter) <= now
+    ]
+    return due[:limit]
+
+
+def _recent_use() -> timedelta:
+    return timedelta(hours=float(settings.FRONTCONNECT_RECENT_USE_HOURS))
+
+
+def connection_refresh_due(connection: Connection, *, now: datetime | None = None) -> bool:
+    """Whether the worker should refresh this connection's tokens now (the refresh policy)."""
+    now = now or timezone.now()
+    if (
+        not connection.is_oauth
+        or not connection.refresh_token_digest
+        or connection.status in (Status.REAUTHORIZE, Status.NOT_AUTHORIZED)
+    ):
+        return False
+    expires = connection.access_token_expires_at
+    used = connection.last_used_at
+    if used is not None and used >= now - _recent_use():
+        lead = REFRESH_LEAD + spread(connection.pk, REFRESH_SPREAD)
+        if expires is None or expires <= now + lead:
+            return True
+    obtained = [
+        moment
+        for moment in (connection.refresh_token_obtained_at, connection.authorized_at)
+        if moment is not None
+    ]
+    near_end = bool(obtained) and max(obtained) <= now - (REFRESH_TOKEN_LIFETIME - KEEPALIVE_PERIOD)
+    not_today = expires is None or expires <= now - KEEPALIVE_EVERY + timedelta(hours=1)
+    return near_end and not_today
+
+
+def connections_due_refresh(*, now: datetime | None = None) -> list[int]:
+    """Ids of the OAuth connections whose tokens the worker should refresh now."""
+    now = now or timezone.now()
+    lifetime_cut = now - (REFRESH_TOKEN_LIFETIME - KEEPALIVE_PERIOD)
+    near_end = (
+        Q(refresh_token_obtained_at__lte=lifetime_cut, authorized_at__lte=lifetime_cut)
+        | Q(refresh_token_obtained_at__isnull=True, authorized_at__lte=lifetime_cut)
+        | Q(refresh_token_obtained_at__lte=lifetime_cut, authorized_at__isnull=True)
+    )
+    soon = Q(access_token_expires_at__isnull=True) | Q(
+        access_token_expires_at__lte=now + REFRESH_LEAD + REFRESH_SPREAD
+    )
+    candidates = (
+        Connection.objects.filter(auth_type=AuthType.OAUTH2)
+        .exclude(refresh_token_digest=NO_REFRESH_TOKEN)
+        .exclude(status__in=[Status.REAUTHORIZE, Status.NOT_AUTHORIZED])
+        .filter((Q(last_used_at__gte=now - _recent_use()) & soon) | near_end)
+        .only(
+            "pk",
+            "auth_type",
+            "status",
+            "refresh_token_digest",
+            "access_token_expires_at",
+            "last_used_at",
+            "refresh_token_obtained_at",
+            "authorized_at",
+        )
+        .order_by("access_token_expires_at", "pk")
+    )
+    return [
+        c.pk for c in candidates.iterator(chunk_size=2000) if connection_refresh_due(c, now=now)
+    ]
+
+
+def heartbeat_record(*, name: str = HEARTBEAT_NAME) -> None:
+    """The worker ran a task just now."""
+    WorkerHeartbeat.objects.update_or_create(name=name, defaults={"beat_at": timezone.now()})
+
+
+def worker_state() -> str:
+    """``ok`` when a worker ran its heartbeat task recently, else why not (for /healthz)."""
+    beat = WorkerHeartbeat.objects.filter(name=HEARTBEAT_NAME).values_list("beat_at", flat=True)
+    last = beat.first()
+    if last is None:
+        return "no heartbeat yet: is the worker running (celery -A frontconnect worker --beat)?"
+    age = timezone.now() - last
+    if age > HEARTBEAT_MAX_AGE:
+        return f"stale: the last heartbeat was {int(age.total_seconds() // 60)} minutes ago"
+    return "ok"

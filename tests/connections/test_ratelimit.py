@@ -1,0 +1,263 @@
+"""The per-company rate budget: the share, learning from Front's headers, retry-after, keys."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import responses
+from django.db import connection as db_connection
+from django.db import connections
+from django.utils import timezone
+
+from connections import front
+from connections.models import AuthType, Connection, RateBudget
+from connections.ratelimit import (
+    Deferred,
+    Permit,
+    budget_acquire,
+    budget_key,
+    budget_observe,
+    budget_penalise,
+)
+from tests.conftest import API_TOKEN
+
+pytestmark = pytest.mark.django_db
+
+
+def take_all(key: str, attempts: int = 500) -> int:
+    granted = 0
+    for _ in range(attempts):
+        if isinstance(budget_acquire(key), Permit):
+            granted += 1
+    return granted
+
+
+def test_it_grants_half_of_the_lowest_plan_before_learning_the_limit():
+    assert take_all("company:cmp_1") == 25
+    deferred = budget_acquire("company:cmp_1")
+    assert isinstance(deferred, Deferred)
+    assert deferred.key == "company:cmp_1"
+    assert 0 < deferred.retry_after <= 60
+
+
+def test_the_share_is_a_setting(settings):
+    settings.FRONTCONNECT_RATE_SHARE = 0.2
+    assert take_all("company:cmp_1") == 10
+
+
+def test_budgets_of_two_companies_are_independent():
+    assert take_all("company:cmp_1") == 25
+    assert isinstance(budget_acquire("company:cmp_2"), Permit)
+
+
+def test_it_learns_the_limit_and_reset_from_headers():
+    reset = int(timezone.now().timestamp()) + 40
+    budget_observe(
+        "company:cmp_1",
+        {
+            "X-RateLimit-Limit": "200",
+            "X-RateLimit-Remaining": "200",
+            "X-RateLimit-Reset": str(reset),
+        },
+    )
+    row = RateBudget.objects.get(key="company:cmp_1")
+    assert (row.limit, row.allowance, row.used) == (200, 100, 0)
+    assert int(row.window_reset.timestamp()) == reset
+    assert take_all("company:cmp_1") == 100
+
+
+def test_learning_a_higher_limit_mid_window_keeps_what_was_used():
+    assert take_all("company:cmp_1", attempts=10) == 10
+    budget_observe("company:cmp_1", {"x-ratelimit-limit": "100"})
+    assert take_all("company:cmp_1") == 40
+
+
+def test_what_other_integrations_spent_leaves_less_room():
+    budget_observe("company:cmp_1", {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "30"})
+    assert take_all("company:cmp_1") == 30
+
+
+def test_front_remaining_zero_closes_the_window():
+    budget_observe("company:cmp_1", {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "0"})
+    assert isinstance(budget_acquire("company:cmp_1"), Deferred)
+
+
+def test_malformed_headers_are_ignored():
+    budget_observe(
+        "company:cmp_1",
+        {"x-ratelimit-limit": "lots", "x-ratelimit-remaining": "-3", "x-ratelimit-reset": "nan"},
+    )
+    assert not RateBudget.objects.filter(key="company:cmp_1").exists()
+    budget_observe("company:cmp_1", {"x-ratelimit-limit": "0", "x-ratelimit-reset": "1"})
+    row = RateBudget.objects.get(key="company:cmp_1")
+    assert row.limit == 50
+
+
+def test_a_past_reset_does_not_move_the_window():
+    assert take_all("company:cmp_1", attempts=5) == 5
+    before = RateBudget.objects.get(key="company:cmp_1").window_reset
+    past = int(timezone.now().timestamp()) - 30
+    budget_observe("company:cmp_1", {"x-ratelimit-reset": str(past)})
+    assert RateBudget.objects.get(key="company:cmp_1").window_reset == before
+
+
+def test_a_new_window_opens_when_the_old_one_ends():
+    assert take_all("company:cmp_1") == 25
+    RateBudget.objects.filter(key="company:cmp_1").update(
+        window_reset=timezone.now() - timedelta(seconds=1)
+    )
+    assert take_all("company:cmp_1") == 25
+    assert RateBudget.objects.get(key="company:cmp_1").used == 25
+
+
+def test_retry_after_blocks_the_key_until_then():
+    budget_observe("company:cmp_1", {"x-ratelimit-limit": "200"})
+    budget_penalise("company:cmp_1", 30)
+    deferred = budget_acquire("company:cmp_1")
+    assert isinstance(deferred, Deferred)
+    assert 25 < deferred.retry_after <= 30
+    # A shorter retry-after never shortens the block, and a new window does not lift it.
+    budget_penalise("company:cmp_1", 1)
+    RateBudget.objects.filter(key="company:cmp_1").update(
+        window_reset=timezone.now() - timedelta(seconds=1)
+    )
+    deferred = budget_acquire("company:cmp_1")
+    assert isinstance(deferred, Deferred) and deferred.retry_after > 25
+
+
+def test_a_passed_block_is_lifted():
+    budget_penalise("company:cmp_1", 30)
+    RateBudget.objects.filter(key="company:cmp_1").update(
+        blocked_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert isinstance(budget_acquire("company:cmp_1"), Permit)
+
+
+def test_wait_takes_room_that_opens_within_the_bound():
+    assert take_all("company:cmp_1") == 25
+    RateBudget.objects.filter(key="company:cmp_1").update(
+        window_reset=timezone.now() + timedelta(milliseconds=200)
+    )
+    assert isinstance(budget_acquire("company:cmp_1", wait=5), Permit)
+
+
+def test_wait_gives_up_at_once_when_room_comes_too_late():
+    budget_penalise("company:cmp_1", 30)
+    assert isinstance(budget_acquire("company:cmp_1", wait=0.5), Deferred)
+
+
+def test_a_token_connection_is_budgeted_by_a_digest_of_its_token_until_front_names_the_company(
+    token_connection, owner
+):
+    key = budget_key(token_connection)
+    assert key.startswith("token:")
+    assert key == front.budget_key(company_id="", token=API_TOKEN)
+    assert API_TOKEN not in key and API_TOKEN[-20:] not in key
+    twin = Connection(name="Twin", company_name="Acme", auth_type=AuthType.TOKEN, owner=owner)
+    twin.api_token = API_TOKEN
+    twin.save()
+    assert budget_key(twin) == key
+    other = Connection(name="Other", company_name="Acme", auth_type=AuthType.TOKEN, owner=owner)
+    other.api_token = "another-token"
+    other.save()
+    assert budget_key(other) != key
+
+    token_connection.front_company_id = "cmp_9"
+    assert budget_key(token_connection) == "company:cmp_9"
+
+
+def test_token_keyed_budget_starts_at_the_lowest_plan(token_connection):
+    key = budget_key(token_connection)
+    assert take_all(key) == 25
+
+
+def test_an_oauth_connection_without_tokens_is_keyed_by_its_id(oauth_connection):
+    assert budget_key(oauth_connection) == f"connection:{oauth_connection.pk}"
+    oauth_connection.front_company_id = "cmp_9"
+    assert budget_key(oauth_connection) == "company:cmp_9"
+
+
+def test_the_installed_budget_defers_a_call_that_does_not_fit(settings):
+    from connections.front_types import FrontError, FrontErrorKind
+
+    budget_penalise("company:cmp_1", 30)
+    with pytest.raises(FrontError) as excinfo:
+        front.me(token="tok", budget_key="company:cmp_1")
+    assert excinfo.value.kind == FrontErrorKind.RATE_LIMITED
+    assert 25 < excinfo.value.retry_after <= 30
+
+
+@responses.activate
+def test_the_installed_budget_learns_from_answers_and_honours_429(settings):
+    settings.FRONT_API_URL = "https://api2.frontapp.com"
+    reset = str(int(timezone.now().timestamp()) + 50)
+    headers = {
+        "x-ratelimit-limit": "200",
+        "x-ratelimit-remaining": "10",
+        "x-ratelimit-reset": reset,
+    }
+    responses.get(
+        "https://api2.frontapp.com/me", json={"id": "cmp_1", "name": "A"}, headers=headers
+    )
+    front.me(token="tok", budget_key="company:cmp_1")
+    row = RateBudget.objects.get(key="company:cmp_1")
+    assert (row.limit, row.allowance, row.used) == (200, 100, 90)
+    responses.get(
+        "https://api2.frontapp.com/me", status=429, headers={**headers, "retry-after": "40"}
+    )
+    with pytest.raises(front.FrontError):
+        front.me(token="tok", budget_key="company:cmp_1")
+    row.refresh_from_db()
+    assert row.blocked_until is not None
+    assert 35 < (row.blocked_until - timezone.now()).total_seconds() <= 40
+
+
+def test_a_permit_taken_beforehand_pays_the_first_call_in_its_scope():
+    from connections.ratelimit import budget_scope
+
+    permit = budget_acquire("company:cmp_1")
+    assert isinstance(permit, Permit)
+    budget_penalise("company:cmp_1", 30)
+    with budget_scope(permit=permit) as scope:
+        # The permit is spent by the first call, whatever blocks the key meanwhile.
+        from connections.ratelimit import DatabaseBudget
+
+        DatabaseBudget().acquire("company:cmp_1")
+        with pytest.raises(front.FrontError):
+            DatabaseBudget().acquire("company:cmp_1")
+    assert scope.retry_after is not None and scope.retry_after > 25
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="needs PostgreSQL: concurrent writers from threads are what is tested",
+)
+def test_threads_together_never_exceed_the_share():
+    key = "company:cmp_race"
+    reset = int(timezone.now().timestamp()) + 600
+    budget_observe(key, {"x-ratelimit-limit": "60", "x-ratelimit-reset": str(reset)})
+    barrier = threading.Barrier(8)
+    granted: list[int] = []
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            barrier.wait()
+            granted.append(take_all(key, attempts=25))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(granted) == 30
+    assert RateBudget.objects.get(key=key).used == 30

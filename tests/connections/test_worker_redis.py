@@ -1,0 +1,85 @@
+"""A real Celery worker on the real Redis broker runs a check task end to end.
+
+The worker runs in this process (celery.contrib.testing.worker.start_worker), so it sees the
+test database; the broker is the Redis at 127.0.0.1:6379 (FRONTCONNECT_TEST_REDIS_URL, default
+database 1). Without Redis the test is skipped, except where FRONTCONNECT_REQUIRE_REDIS is set
+(CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.conf import settings
+from django.db import connections
+
+from connections.models import Status, WorkerHeartbeat
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+REDIS_URL = os.environ.get("FRONTCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+@pytest.fixture
+def redis_app() -> Iterator[Celery]:
+    """A Celery app like frontconnect's, on the Redis broker, with a queue of its own."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis is not answering at {REDIS_URL} ({type(exc).__name__})"
+        if os.environ.get("FRONTCONNECT_REQUIRE_REDIS"):
+            pytest.fail(f"{reason}, and FRONTCONNECT_REQUIRE_REDIS is set.")
+        pytest.skip(f"{reason}: start redis-server to run the worker tests.")
+    queue = f"frontconnect-test-{uuid.uuid4().hex[:8]}"
+    # The settings' CELERY_* values, but on Redis, not eager, on a queue of this test's own.
+    app = Celery("frontconnect-redis-test", broker=REDIS_URL)
+    app.conf.update(
+        task_serializer=settings.CELERY_TASK_SERIALIZER,
+        accept_content=settings.CELERY_ACCEPT_CONTENT,
+        task_ignore_result=True,
+        task_always_eager=False,
+        task_default_queue=queue,
+        worker_hijack_root_logger=False,
+    )
+    app.autodiscover_tasks(["connections"], force=True)
+    yield app
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_delete(queue)
+    redis.Redis.from_url(REDIS_URL).delete(f"_kombu.binding.{queue}")
+
+
+def test_a_worker_on_redis_runs_a_check_task(redis_app, front_settings, token_connection):
+    ran: set[str] = set()
+    done = threading.Event()
+
+    def finished(sender=None, task_id=None, **kwargs) -> None:
+        # The worker thread's database connection must not outlive the test's database.
+        connections.close_all()
+        ran.add(sender.name)
+        if {"connections.tasks.check_connection", "connections.tasks.heartbeat"} <= ran:
+            done.set()
+
+    task_postrun.connect(finished, weak=False)
+    try:
+        with start_worker(
+            redis_app, pool="solo", perform_ping_check=False, loglevel="WARNING",
+            shutdown_timeout=10,
+        ):  # fmt: skip
+            redis_app.send_task("connections.tasks.check_connection", args=[token_connection.pk])
+            redis_app.send_task("connections.tasks.heartbeat")
+            assert done.wait(timeout=30), f"the worker ran only {sorted(ran)} within 30 s"
+    finally:
+        task_postrun.disconnect(finished)
+    token_connection.refresh_from_db()
+    assert token_connection.status == Status.ONLINE
+    assert front_settings.me_requests == 1
+    assert WorkerHeartbeat.objects.exists()
