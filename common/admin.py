@@ -70,11 +70,31 @@ def secret_field_names(model: type[Any]) -> frozenset[str]:
     )
 
 
-class FrontConnectAdmin(admin.ModelAdmin):
-    """The base of every FrontConnect ModelAdmin: strict changelists, secrets never shown."""
+class StrictListMixin:
+    """Lists that accept only their declared filters and a bounded search."""
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return StrictChangeList
+
+
+def strict_lists_everywhere(site: admin.AdminSite) -> None:
+    """Give every registered ModelAdmin a strict list, third-party ones included.
+
+    Django's user admin and django-celery-beat's schedule admins would otherwise run any lookup
+    a staff user puts in the query string (``?username__regex=(a+)+$``).
+    """
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, StrictListMixin):
+            continue
+        strict = type(
+            f"Strict{type(model_admin).__name__}", (StrictListMixin, type(model_admin)), {}
+        )
+        site.unregister(model)
+        site.register(model, strict)
+
+
+class FrontConnectAdmin(StrictListMixin, admin.ModelAdmin):
+    """The base of every FrontConnect ModelAdmin: strict changelists, secrets never shown."""
 
     def is_read_only(self, request: HttpRequest, obj: Any) -> bool:
         return obj is not None and not self.has_change_permission(request, obj)

@@ -8,3 +8,11 @@ class CommonConfig(AppConfig):
 
     name = "common"
     verbose_name = "FrontConnect infrastructure"
+
+    def ready(self) -> None:
+        # django.contrib.admin (first in INSTALLED_APPS) has registered every ModelAdmin by now.
+        from django.contrib import admin
+
+        from common.admin import strict_lists_everywhere
+
+        strict_lists_everywhere(admin.site)

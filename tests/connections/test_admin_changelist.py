@@ -120,3 +120,22 @@ def test_the_event_list_filters_by_connection(staff, token_connection, oauth_con
     shown = list(response.context["cl"].result_list)
     assert [event.message for event in shown] == ["checked Support inbox"]
     assert staff.get("/admin/connections/event/?connection=abc")["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/auth/user/?username__regex=(a%2B)%2B%24",
+        "/admin/auth/group/?name__regex=x",
+        "/admin/django_celery_beat/periodictask/?task__regex=(a%2B)%2B%24",
+        "/admin/django_celery_beat/intervalschedule/?every__gt=1",
+    ],
+)
+def test_third_party_lists_refuse_undeclared_lookups_too(operator_client, path):
+    assert operator_client.get(path).status_code == 400
+
+
+def test_third_party_lists_keep_their_declared_filters(operator_client, operator):
+    response = operator_client.get("/admin/auth/user/?is_staff__exact=1")
+    assert response.status_code == 200
+    assert operator.username in response.content.decode()

@@ -91,3 +91,17 @@ def test_it_names_unreadable_values_by_id_and_keeps_them(secrets_under_k1, setti
         assert secret not in out.getvalue() + err.getvalue()
     settings.FRONTCONNECT_ENCRYPTION_KEY = secrets_under_k1
     assert read_all() == EXPECTED
+
+
+def test_it_rotates_webhook_signing_secrets_too(db, settings):
+    from alerts.models import Webhook
+
+    settings.FRONTCONNECT_ENCRYPTION_KEY = k1 = new_key()
+    hook = Webhook(name="Pager", url="https://hooks.example.com/in")
+    hook.secret = "webhook-signing-SECRET-7777-abcdefghijkl"
+    hook.save()
+    settings.FRONTCONNECT_ENCRYPTION_KEY = new_key()
+    settings.FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS = [k1]
+    call_command("rotateencryptionkey", stdout=StringIO())
+    settings.FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS = []
+    assert Webhook.objects.get().secret == "webhook-signing-SECRET-7777-abcdefghijkl"
