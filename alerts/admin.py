@@ -11,7 +11,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from alerts.forms import WebhookForm
-from alerts.models import AlertPreference, Notification, Webhook, WebhookDelivery
+from alerts.models import AlertPreference, LapseWarning, Notification, Webhook, WebhookDelivery
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import SecretState, secret_state
 
@@ -63,6 +63,25 @@ class NotificationAdmin(ReadOnlyAdmin):
     @admin.display(description="Connection", ordering="transition__connection_name")
     def connection_name(self, obj: Notification) -> str:
         return obj.transition.connection_name
+
+
+@admin.register(LapseWarning)
+class LapseWarningAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "connection", "lapses_at", "user", "state", "attempts", "sent_at"]
+    list_filter = ["state"]
+    search_fields = ["connection__name", "user__username"]
+    list_select_related = ["connection", "user"]
+    fields = [
+        "connection",
+        "lapses_at",
+        "user",
+        "state",
+        "attempts",
+        "error",
+        "note",
+        "created_at",
+        "sent_at",
+    ]
 
 
 sensitive_signing_secret = method_decorator(sensitive_post_parameters("signing_secret"))

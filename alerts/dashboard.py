@@ -12,15 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import OUTAGE_STATUSES
-from connections.models import AuthType, Connection, Status, Transition
+from connections.models import Connection, Status, Transition
+from connections.upkeep import LAPSE_WARNING, grant_lapses_at, grants_lapsing_by
 
 ATTENTION_LIMIT = 20
 RECENT_LIMIT = 20
 CHART_DAYS = 30
-# Front's refresh token lasts about six months from when it was obtained; warn in the last two
-# weeks, as the owner is told (SPEC: refresh policy).
-GRANT_LIFETIME = timedelta(days=182)
-GRANT_WARNING = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -74,9 +71,10 @@ def status_counts() -> dict[str, int]:
 def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
     """Connections needing attention, worst first: broken, grant expiring, not checked lately."""
     stale_before = now - timedelta(hours=2 * settings.FRONTCONNECT_CHECK_INTERVAL_HOURS)
-    grant_before = now - (GRANT_LIFETIME - GRANT_WARNING)
+    # Listed from when the owner is warned (SPEC: refresh policy).
+    lapse_by = now + LAPSE_WARNING
     broken = Q(status__in=OUTAGE_STATUSES)
-    expiring = Q(auth_type=AuthType.OAUTH2, status=Status.ONLINE, authorized_at__lt=grant_before)
+    expiring = Q(status=Status.ONLINE) & grants_lapsing_by(lapse_by)
     stale = Q(status=Status.ONLINE) & (
         Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=stale_before)
     )
@@ -97,6 +95,8 @@ def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[Atten
             "status",
             "auth_type",
             "authorized_at",
+            "refresh_token_obtained_at",
+            "refresh_token_digest",
             "last_checked_at",
             "last_check_result",
             "owner__username",
@@ -108,13 +108,8 @@ def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[Atten
         reasons = []
         if connection.status in OUTAGE_STATUSES:
             reasons.append(connection.get_status_display())
-        if (
-            connection.auth_type == AuthType.OAUTH2
-            and connection.status == Status.ONLINE
-            and connection.authorized_at is not None
-            and connection.authorized_at < grant_before
-        ):
-            lapses = connection.authorized_at + GRANT_LIFETIME
+        lapses = grant_lapses_at(connection)
+        if connection.status == Status.ONLINE and lapses is not None and lapses <= lapse_by:
             reasons.append(f"Authorization lapses around {lapses:%Y-%m-%d}: authorize it again")
         if connection.status == Status.ONLINE and (
             connection.last_checked_at is None or connection.last_checked_at < stale_before

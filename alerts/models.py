@@ -11,7 +11,7 @@ from django.db import models
 
 from common.crypto import EncryptedTextField
 from common.text import PlainTextValidator
-from connections.models import Status, Transition
+from connections.models import Connection, Status, Transition
 
 # A connection in one of these has stopped working: its owner is told, and told again when
 # it is back Online.
@@ -82,14 +82,10 @@ class NoticeState(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
-class Notification(models.Model):
-    """One email about one transition to one user; the unique pair is what stops a second send."""
+class Notice(models.Model):
+    """One email to one user, sent at most once: claimed by a worker, sent, and recorded."""
 
-    transition = models.ForeignKey(
-        Transition, on_delete=models.CASCADE, related_name="notifications"
-    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=10, choices=NoticeKind.choices)
     state = models.CharField(max_length=10, choices=NoticeState.choices, default="pending")
     # A worker sending this email holds it until then; a crashed worker's claim runs out.
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -98,6 +94,18 @@ class Notification(models.Model):
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Notification(Notice):
+    """One email about one transition to one user; the unique pair is what stops a second send."""
+
+    transition = models.ForeignKey(
+        Transition, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=10, choices=NoticeKind.choices)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -109,6 +117,30 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} email to {self.user} about {self.transition}"
+
+
+class LapseWarning(Notice):
+    """One email to one user about one grant lapsing soon; unique per grant, so sent once.
+
+    A grant is named by its connection and the moment it lapses: a new refresh token or a new
+    authorization moves that moment, so the next grant is warned about again.
+    """
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="lapse_warnings"
+    )
+    lapses_at = models.DateTimeField("authorization lapses")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "lapses_at", "user"], name="lapse_warning_once_per_grant_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Lapse warning to {self.user} about {self.connection} ({self.lapses_at:%Y-%m-%d})"
 
 
 class Webhook(models.Model):

@@ -1,20 +1,23 @@
-"""Alerts: decide who hears about a transition, and email each of them exactly once.
+"""Alerts: decide who hears about a connection, and email each of them exactly once.
 
-A transition is claimed per recipient by a ``Notification`` row (unique per transition and user,
-created insert-or-skip) and a short lease taken with a conditional UPDATE, so two workers, or a
-retry of a task that already sent, never email anyone twice.
+Every email is a notice row (``Notification`` for a transition, ``LapseWarning`` for a grant),
+unique per subject and user and created insert-or-skip; ``notices_send`` claims each with a short
+lease taken by a conditional UPDATE, so two workers, or a retry of a task that already sent, never
+email anyone twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -22,12 +25,13 @@ from django.utils import timezone
 from alerts.models import (
     OUTAGE_STATUSES,
     AlertPreference,
+    Notice,
     NoticeKind,
     NoticeState,
     Notification,
     Webhook,
 )
-from connections.models import Status, Transition
+from connections.models import Connection, Status, Transition
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ REDISPATCH_WINDOW = timedelta(hours=6)
 REDISPATCH_GRACE = timedelta(minutes=5)
 # Longer than one SMTP exchange (EMAIL_TIMEOUT is 10 s); a crashed worker's claim expires.
 CLAIM_SECONDS = 120
+
+N = TypeVar("N", bound=Notice)
 
 
 class OutageNoticeInFlight(Exception):
@@ -104,10 +110,14 @@ def transitions_redispatch(*, now: datetime | None = None) -> int:
 
 
 def transition_recipients(transition: Transition) -> list[User]:
-    """The owner (unless they turned emails off) and every operator subscribed to all alerts."""
-    connection = transition.connection
-    if connection is None:
+    """Who hears about a transition: ``connection_recipients`` of its connection."""
+    if transition.connection is None:
         return []
+    return connection_recipients(transition.connection)
+
+
+def connection_recipients(connection: Connection) -> list[User]:
+    """The owner (unless they turned emails off) and every operator subscribed to all alerts."""
     recipients: dict[int, User] = {}
     owner = connection.owner
     owner_wants = not AlertPreference.objects.filter(user=owner, email_enabled=False).exists()
@@ -126,11 +136,8 @@ def transition_recipients(transition: Transition) -> list[User]:
     return list(recipients.values())
 
 
-def _fix_url(transition: Transition, user: User) -> str:
-    connection = transition.connection
-    if connection is None:
-        # Deleted since the change: the member's list is the page that still exists.
-        return settings.FRONTCONNECT_BASE_URL + reverse("connections:list")
+def fix_url(connection: Connection, user: User) -> str:
+    """Where this user fixes the connection: its page for the owner, the admin for an operator."""
     if user.pk != connection.owner_id and user.is_staff:
         path = reverse("admin:connections_connection_change", args=[connection.pk])
     else:
@@ -138,14 +145,21 @@ def _fix_url(transition: Transition, user: User) -> str:
     return settings.FRONTCONNECT_BASE_URL + path
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     # A header may not contain line breaks; names are validated, but older rows may predate that.
     return " ".join(text.split())
 
 
 def notice_alert(notice: Notification, transition: Transition) -> Alert:
     """The email for one notice: name, what happened in words, and where to fix it; no secret."""
-    name = _one_line(transition.connection_name)
+    connection = transition.connection
+    # A connection deleted since the change: the member's list is the page that still exists.
+    url = (
+        fix_url(connection, notice.user)
+        if connection is not None
+        else settings.FRONTCONNECT_BASE_URL + reverse("connections:list")
+    )
+    name = one_line(transition.connection_name)
     new_label = Status(transition.new_status).label
     if notice.kind == NoticeKind.RECOVERY:
         subject = f"FrontConnect: {name} is back Online"
@@ -160,9 +174,8 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
             "new_label": new_label,
             "reason": transition.reason,
             "when": transition.created_at,
-            "url": _fix_url(transition, notice.user),
-            "is_owner": transition.connection is not None
-            and notice.user.pk == transition.connection.owner_id,
+            "url": url,
+            "is_owner": connection is not None and notice.user.pk == connection.owner_id,
         },
     )
     return Alert(subject=subject, body=body, to=notice.user.email)
@@ -196,10 +209,11 @@ def _skip_reason(notice: Notification, transition: Transition) -> str:
     return "No email was sent about the outage, so none is sent about the recovery."
 
 
-def _claim(notice: Notification) -> bool:
+def _claim(notice: Notice) -> bool:
     now = timezone.now()
     return bool(
-        Notification.objects.filter(pk=notice.pk, state=NoticeState.PENDING)
+        type(notice)
+        ._default_manager.filter(pk=notice.pk, state=NoticeState.PENDING)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
     )
@@ -236,28 +250,53 @@ def transition_notify(*, transition_id: int) -> int:
         ],
         ignore_conflicts=True,
     )
+    pending = Notification.objects.filter(transition=transition, state=NoticeState.PENDING)
+    return notices_send(
+        pending,
+        build=lambda notice: notice_alert(notice, transition),
+        skip=lambda notice: _skip_reason(notice, transition),
+    )
+
+
+def _no_skip(notice: Notice) -> str:
+    return ""
+
+
+def notices_send(
+    pending: QuerySet[N], *, build: Callable[[N], Alert], skip: Callable[[N], str] = _no_skip
+) -> int:
+    """Send each pending notice at most once (claim, send, record); return how many were sent.
+
+    Raises the first delivery error after trying every notice, so the task retries the ones
+    that failed; the ones already sent are never sent again.
+    """
     sent = 0
     failure: OSError | None = None
-    pending = Notification.objects.filter(transition=transition, state=NoticeState.PENDING)
+    manager = pending.model._default_manager
     for notice in pending.select_related("user").order_by("pk"):
-        reason = _skip_reason(notice, transition)
+        reason = skip(notice)
         if reason:
-            Notification.objects.filter(pk=notice.pk, state=NoticeState.PENDING).update(
+            manager.filter(pk=notice.pk, state=NoticeState.PENDING).update(
                 state=NoticeState.SKIPPED, note=reason[:200]
             )
             continue
         if not _claim(notice):
             continue  # another worker is sending it
         try:
-            alert_send(notice_alert(notice, transition))
+            alert_send(build(notice))
         except OSError as exc:  # smtplib.SMTPException is an OSError
-            logger.warning("Alert email %s failed: %s", notice.pk, type(exc).__name__)
-            Notification.objects.filter(pk=notice.pk).update(
+            logger.warning(
+                "Alert email %s %s failed: %s",
+                type(notice).__name__,
+                notice.pk,
+                type(exc).__name__,
+            )
+            manager.filter(pk=notice.pk).update(
                 claimed_until=None, error=f"{type(exc).__name__}: {exc}"[:200]
             )
             failure = failure or exc
             continue
-        Notification.objects.filter(pk=notice.pk).update(
+        manager.filter(pk=notice.pk).update(
             state=NoticeState.SENT, sent_at=timezone.now(), claimed_until=None, error=""
         )
         sent += 1

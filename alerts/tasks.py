@@ -6,7 +6,7 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from alerts import services, webhooks
+from alerts import lapse, services, webhooks
 
 
 @shared_task(
@@ -37,3 +37,15 @@ def webhook_deliver(webhook_id: int, transition_id: int) -> bool:
 def transitions_redispatch() -> int:
     """Periodic: queue the alerts and webhook calls of recent transitions that were never queued."""
     return services.transitions_redispatch()
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=300,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def grants_lapse_warn() -> int:
+    """Periodic (daily): warn the owners of grants lapsing within 14 days, once per grant."""
+    return lapse.grants_lapse_warn()

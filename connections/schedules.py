@@ -58,6 +58,14 @@ DEFAULT_SCHEDULES = (
         "were never queued (the broker was down when they happened).",
     ),
     DefaultSchedule(
+        "Warn owners before authorizations lapse",
+        "alerts.tasks.grants_lapse_warn",
+        1,
+        "days",
+        description="Emails the owner of each OAuth connection (and operators subscribed to all "
+        "alerts) once per authorization, 14 days before its refresh token's 6 months run out.",
+    ),
+    DefaultSchedule(
         "Worker heartbeat",
         "connections.tasks.heartbeat",
         1,

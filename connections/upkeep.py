@@ -4,7 +4,9 @@ Checks: every connection that can be checked is due ``FRONTCONNECT_CHECK_INTERVA
 its last check plus a jitter fixed per connection, so a thousand connections imported together
 do not all come due in the same minute again. Refreshes follow the refresh policy of SPEC.md:
 ahead of expiry only for connections used in the last ``FRONTCONNECT_RECENT_USE_HOURS``, and daily
-during the last 7 days of a refresh token's 6-month life, to keep the grant alive.
+during the last 7 days of a refresh token's 6-month life, to keep the grant alive. When a grant
+lapses is computed here only (``grant_lapses_at``, ``grants_lapsing_by``): the refreshes, the
+dashboard and the owner's warning 14 days ahead all use it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from django.utils import timezone
 
 from connections.models import AuthType, Connection, Status, WorkerHeartbeat
 
-# Front's refresh token lives 6 months; the worker keeps it alive during its last 7 days.
+# Front's refresh token lives 6 months from when it was obtained; the worker keeps it alive
+# during its last 7 days, and the owner is warned 14 days before it lapses.
 REFRESH_TOKEN_LIFETIME = timedelta(days=182)
 KEEPALIVE_PERIOD = timedelta(days=7)
+LAPSE_WARNING = timedelta(days=14)
 # A kept-alive grant is refreshed at most about once a day (an access token lives an hour).
 KEEPALIVE_EVERY = timedelta(hours=23)
 # Refreshed ahead this long before expiry, plus up to REFRESH_SPREAD more per connection; callers
@@ -75,6 +79,30 @@ def connections_due_check(*, now: datetime | None = None, limit: int = 10_000) -
     return due[:limit]
 
 
+def grant_lapses_at(connection: Connection) -> datetime | None:
+    """When the OAuth grant lapses unless Front renews its refresh token; None without one."""
+    if not connection.is_oauth or not connection.refresh_token_digest:
+        return None
+    # A re-authorization and a new refresh token each start a new lifetime: the later one counts.
+    started = [
+        moment
+        for moment in (connection.refresh_token_obtained_at, connection.authorized_at)
+        if moment is not None
+    ]
+    return max(started) + REFRESH_TOKEN_LIFETIME if started else None
+
+
+def grants_lapsing_by(moment: datetime) -> Q:
+    """The connections whose ``grant_lapses_at`` is at or before ``moment`` (in SQL)."""
+    cut = moment - REFRESH_TOKEN_LIFETIME
+    started_by_cut = (
+        Q(refresh_token_obtained_at__lte=cut, authorized_at__lte=cut)
+        | Q(refresh_token_obtained_at__isnull=True, authorized_at__lte=cut)
+        | Q(refresh_token_obtained_at__lte=cut, authorized_at__isnull=True)
+    )
+    return Q(auth_type=AuthType.OAUTH2) & ~Q(refresh_token_digest=NO_REFRESH_TOKEN) & started_by_cut
+
+
 def _recent_use() -> timedelta:
     return timedelta(hours=float(settings.FRONTCONNECT_RECENT_USE_HOURS))
 
@@ -94,12 +122,8 @@ def connection_refresh_due(connection: Connection, *, now: datetime | None = Non
         lead = REFRESH_LEAD + spread(connection.pk, REFRESH_SPREAD)
         if expires is None or expires <= now + lead:
             return True
-    obtained = [
-        moment
-        for moment in (connection.refresh_token_obtained_at, connection.authorized_at)
-        if moment is not None
-    ]
-    near_end = bool(obtained) and max(obtained) <= now - (REFRESH_TOKEN_LIFETIME - KEEPALIVE_PERIOD)
+    lapses = grant_lapses_at(connection)
+    near_end = lapses is not None and lapses <= now + KEEPALIVE_PERIOD
     not_today = expires is None or expires <= now - KEEPALIVE_EVERY + timedelta(hours=1)
     return near_end and not_today
 
@@ -107,12 +131,7 @@ def connection_refresh_due(connection: Connection, *, now: datetime | None = Non
 def connections_due_refresh(*, now: datetime | None = None) -> list[int]:
     """Ids of the OAuth connections whose tokens the worker should refresh now."""
     now = now or timezone.now()
-    lifetime_cut = now - (REFRESH_TOKEN_LIFETIME - KEEPALIVE_PERIOD)
-    near_end = (
-        Q(refresh_token_obtained_at__lte=lifetime_cut, authorized_at__lte=lifetime_cut)
-        | Q(refresh_token_obtained_at__isnull=True, authorized_at__lte=lifetime_cut)
-        | Q(refresh_token_obtained_at__lte=lifetime_cut, authorized_at__isnull=True)
-    )
+    near_end = grants_lapsing_by(now + KEEPALIVE_PERIOD)
     soon = Q(access_token_expires_at__isnull=True) | Q(
         access_token_expires_at__lte=now + REFRESH_LEAD + REFRESH_SPREAD
     )

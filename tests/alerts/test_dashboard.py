@@ -64,6 +64,17 @@ def test_attention_lists_broken_then_expiring_then_unchecked(owner, oauth_client
         auth_type=AuthType.OAUTH2,
         oauth_client=oauth_client,
         authorized_at=now - timedelta(days=175),
+        refresh_token_digest="digest-of-the-refresh-token",
+        last_checked_at=now,
+    )
+    # Authorized as long ago, but its tokens were forgotten: there is no grant left to lapse.
+    make(
+        owner,
+        "Disconnected",
+        Status.ONLINE,
+        auth_type=AuthType.OAUTH2,
+        oauth_client=oauth_client,
+        authorized_at=now - timedelta(days=175),
         last_checked_at=now,
     )
 
@@ -80,6 +91,27 @@ def test_attention_lists_broken_then_expiring_then_unchecked(owner, oauth_client
     assert attention[2].reasons[0].startswith("Authorization lapses around")
     assert attention[3].reasons == ["Never checked"]
     assert attention[4].reasons[0].startswith("Not checked since")
+
+
+def test_a_new_refresh_token_takes_a_grant_off_the_attention_list(owner, oauth_client):
+    now = timezone.now()
+    connection = make(
+        owner,
+        "Kept alive",
+        Status.ONLINE,
+        auth_type=AuthType.OAUTH2,
+        oauth_client=oauth_client,
+        authorized_at=now - timedelta(days=175),
+        refresh_token_digest="digest-of-the-refresh-token",
+        last_checked_at=now,
+    )
+    (item,) = dashboard_build(now=now).attention
+    lapses = connection.authorized_at + timedelta(days=182)
+    assert item.reasons == [f"Authorization lapses around {lapses:%Y-%m-%d}: authorize it again"]
+
+    Connection.objects.filter(pk=connection.pk).update(refresh_token_obtained_at=now)
+
+    assert dashboard_build(now=now).attention == []
 
 
 def test_recent_transitions_link_to_the_connection_and_escape_names(operator_client, owner):

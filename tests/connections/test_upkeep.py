@@ -16,6 +16,8 @@ from connections.upkeep import (
     connection_refresh_due,
     connections_due_check,
     connections_due_refresh,
+    grant_lapses_at,
+    grants_lapsing_by,
     heartbeat_record,
     spread,
     worker_state,
@@ -161,3 +163,47 @@ def test_healthz_is_503_when_the_worker_is_silent(client):
     WorkerHeartbeat.objects.update(beat_at=timezone.now() - timedelta(minutes=4))
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["worker"].startswith("stale")
+
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("authorized_ago", "obtained_ago", "lapses_in"),
+    [
+        (None, None, None),
+        (180 * DAY, None, 2 * DAY),
+        (None, 180 * DAY, 2 * DAY),
+        (180 * DAY, 20 * DAY, 162 * DAY),  # a new refresh token restarts the lifetime
+        (20 * DAY, 180 * DAY, 162 * DAY),  # and so does a new authorization
+    ],
+)
+def test_a_grant_lapses_6_months_after_it_last_started(
+    oauth_connection, authorized_ago, obtained_ago, lapses_in
+):
+    now = timezone.now()
+    authorized(oauth_connection, expires_in=timedelta(hours=1), obtained_ago=timedelta(0))
+    oauth_connection.authorized_at = authorized_ago and now - authorized_ago
+    oauth_connection.refresh_token_obtained_at = obtained_ago and now - obtained_ago
+    oauth_connection.save()
+
+    lapses = grant_lapses_at(oauth_connection)
+
+    assert lapses == (None if lapses_in is None else now + lapses_in)
+    # The SQL form agrees with the Python one on both sides of the moment.
+    for by in (now + DAY, now + 3 * DAY, now + 200 * DAY):
+        listed = Connection.objects.filter(grants_lapsing_by(by)).exists()
+        assert listed == (lapses is not None and lapses <= by)
+
+
+def test_token_connections_and_grants_without_tokens_never_lapse(
+    token_connection, oauth_connection
+):
+    long_ago = timezone.now() - 2 * REFRESH_TOKEN_LIFETIME
+    Connection.objects.update(authorized_at=long_ago, refresh_token_obtained_at=long_ago)
+    token_connection.refresh_from_db()
+    oauth_connection.refresh_from_db()
+
+    assert grant_lapses_at(token_connection) is None
+    assert grant_lapses_at(oauth_connection) is None  # no refresh token
+    assert not Connection.objects.filter(grants_lapsing_by(timezone.now())).exists()
