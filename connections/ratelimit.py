@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -54,6 +55,30 @@ DEFAULT_RETRY_AFTER = 60.0
 
 # (limit, window reset) this process last stored per key: most answers repeat them.
 _seen: dict[str, tuple[int | None, datetime | None]] = {}
+
+# A large allowance is claimed in blocks of at most 1/BLOCK_DIVISOR of it, so a busy caller (the
+# API proxy) writes the database once per block instead of once per call. What a process holds
+# expires with the window it was claimed in, and a 429 forgets it, so the share is never exceeded.
+BLOCK_DIVISOR = 20
+_held: dict[str, tuple[int, datetime]] = {}
+_allowances: dict[str, int] = {}
+_held_lock = threading.Lock()
+
+
+def _take_held(key: str, now: datetime) -> bool:
+    with _held_lock:
+        count, until = _held.get(key, (0, now))
+        if count > 0 and until > now:
+            _held[key] = (count - 1, until)
+            return True
+        _held.pop(key, None)
+        return False
+
+
+def _hold(key: str, count: int, until: datetime) -> None:
+    if count > 0:
+        with _held_lock:
+            _held[key] = (count, until)
 
 
 @dataclass(frozen=True)
@@ -117,16 +142,42 @@ def _create(key: str, *, now: datetime, used: int) -> bool:
     return True
 
 
+def _claim_block(key: str, now: datetime, unblocked: Q) -> bool:
+    """Claim several permits in one statement when the allowance is large; keep the spare ones."""
+    block = _allowances.get(key, 0) // BLOCK_DIVISOR
+    if block < 2:
+        return False
+    claimed = (
+        RateBudget.objects.filter(unblocked, key=key, window_reset__gt=now)
+        .filter(used__lte=F("allowance") - block)
+        .update(used=F("used") + block, updated_at=now)
+    )
+    if not claimed:
+        return False
+    until = RateBudget.objects.filter(key=key).values_list("window_reset", flat=True).first()
+    _hold(key, block - 1, until or now)
+    return True
+
+
 def _try_acquire(key: str) -> Permit | Deferred:
+    if _take_held(key, timezone.now()):
+        return Permit(key)
     for _attempt in range(4):
         now = timezone.now()
         unblocked = Q(blocked_until__isnull=True) | Q(blocked_until__lte=now)
+        if _claim_block(key, now, unblocked):
+            return Permit(key)
         claimed = (
             RateBudget.objects.filter(unblocked, key=key, window_reset__gt=now)
             .filter(used__lt=F("allowance"))
             .update(used=F("used") + 1, updated_at=now)
         )
         if claimed:
+            if key not in _allowances:
+                allowance = (
+                    RateBudget.objects.filter(key=key).values_list("allowance", flat=True).first()
+                )
+                _allowances[key] = allowance or 0
             return Permit(key)
         row = RateBudget.objects.filter(key=key).first()
         if row is None:
@@ -243,6 +294,7 @@ def _learn(key: str, *, limit: int | None, remaining: int | None, reset: object)
     if limit is not None and limit != row.limit:
         allowance = _allowance(limit)
         changes.update(limit=limit, allowance=allowance)
+    _allowances[key] = allowance
     current = row.window_reset > now
     if (
         window_end is not None
@@ -268,12 +320,17 @@ def _learn(key: str, *, limit: int | None, remaining: int | None, reset: object)
 def budget_cache_clear() -> None:
     """Forget what this process remembers of the budgets (tests roll the rows back)."""
     _seen.clear()
+    _allowances.clear()
+    with _held_lock:
+        _held.clear()
 
 
 def budget_penalise(key: str, retry_after: float) -> None:
     """Front answered 429: block ``key`` for ``retry_after`` seconds (never shortening a block)."""
     now = timezone.now()
     until = now + timedelta(seconds=min(max(retry_after, 0.0), 3600))
+    with _held_lock:
+        _held.pop(key, None)
     if not RateBudget.objects.filter(key=key).exists():
         _create(key, now=now, used=0)
     RateBudget.objects.filter(key=key).filter(

@@ -261,3 +261,53 @@ def test_threads_together_never_exceed_the_share():
     assert errors == []
     assert sum(granted) == 30
     assert RateBudget.objects.get(key=key).used == 30
+
+
+def learn_limit(key: str, limit: int) -> None:
+    budget_observe(key, {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(limit)})
+
+
+def test_a_large_allowance_is_claimed_in_blocks_and_never_exceeded():
+    key = "company:cmp_big"
+    learn_limit(key, 200)  # allowance 100: blocks of 5
+    assert isinstance(budget_acquire(key), Permit)
+    used_after_first_block = RateBudget.objects.get(key=key).used
+    assert used_after_first_block == 5
+    for _ in range(4):  # the rest of the block: no database write
+        assert isinstance(budget_acquire(key), Permit)
+    assert RateBudget.objects.get(key=key).used == 5
+    assert take_all(key) == 95
+    assert RateBudget.objects.get(key=key).used == 100
+
+
+def test_permits_held_by_one_process_count_against_every_other():
+    key = "company:cmp_big"
+    learn_limit(key, 200)
+    assert isinstance(budget_acquire(key), Permit)  # this process holds 4 more
+    from connections import ratelimit
+
+    held = dict(ratelimit._held)
+    ratelimit.budget_cache_clear()  # as seen from another process
+    assert take_all(key) == 95
+    ratelimit._held.update(held)
+    assert take_all(key) == 4  # the first process spends what it claimed, nothing more
+
+
+def test_a_429_forgets_the_permits_this_process_holds():
+    key = "company:cmp_big"
+    learn_limit(key, 200)
+    assert isinstance(budget_acquire(key), Permit)
+    budget_penalise(key, 30)
+    assert isinstance(budget_acquire(key), Deferred)
+
+
+def test_held_permits_expire_with_their_window():
+    key = "company:cmp_big"
+    learn_limit(key, 200)
+    assert isinstance(budget_acquire(key), Permit)
+    RateBudget.objects.filter(key=key).update(window_reset=timezone.now() - timedelta(seconds=1))
+    from connections import ratelimit
+
+    ratelimit._held[key] = (4, timezone.now() - timedelta(seconds=1))
+    assert isinstance(budget_acquire(key), Permit)
+    assert RateBudget.objects.get(key=key).used == 1  # a new window, counted from its first call
