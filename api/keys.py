@@ -217,7 +217,7 @@ def connection_in_reach(key: ApiKey, pk: int, fields: Iterable[str]) -> Connecti
     )
     # Only quoted names from the models' metadata are formatted in; every value is a parameter.
     table = ops.quote_name(meta.db_table)
-    sql = f"SELECT {columns} FROM {table} WHERE {ops.quote_name('id')} = %s"  # noqa: S608
+    sql = f"SELECT {columns} FROM {table} WHERE {ops.quote_name('id')} = %s"  # noqa: S608  # nosec B608
     params: list[object] = [pk]
     if key.scope != KeyScope.ALL:
         m2m = "users" if key.scope == KeyScope.USERS else "connections"
@@ -227,7 +227,7 @@ def connection_in_reach(key: ApiKey, pk: int, fields: Iterable[str]) -> Connecti
         target = through.get_field("user" if m2m == "users" else "connection").column
         column = "owner_id" if m2m == "users" else "id"
         sql += (
-            f" AND {ops.quote_name(column)} IN (SELECT {ops.quote_name(target)} FROM "  # noqa: S608
+            f" AND {ops.quote_name(column)} IN (SELECT {ops.quote_name(target)} FROM "  # noqa: S608  # nosec B608
             f"{ops.quote_name(through.db_table)} WHERE {ops.quote_name(own)} = %s)"
         )
         params.append(key.pk)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -22,7 +23,9 @@ MISSING = {
 def request_key(request: Request) -> ApiKey:
     """The API key that authenticated this request."""
     key = request.auth
-    assert isinstance(key, ApiKey)  # noqa: S101  (IsAuthenticated ran before any view code)
+    if not isinstance(key, ApiKey):
+        # KeyPermission refuses such requests before any view code runs; never reached.
+        raise NotAuthenticated()
     return key
 
 
