@@ -1,4 +1,4 @@
-"""What a call to Front returns or raises: plain data, no HTTP library (that is ``front.py``).
+"""What a call to Front returns or raises: plain data, no HTTP library (that is ``front/``).
 
 ``FrontError.kind`` is a ``FrontErrorKind``: code branches on the kind (or on
 ``refuses_credential`` / ``is_transient``), never on the sentence, which is only for people.

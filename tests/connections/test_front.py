@@ -209,7 +209,7 @@ def test_it_uses_the_configured_timeout(settings, monkeypatch):
         raise requests.ConnectTimeout()
 
     monkeypatch.setattr(
-        front.requests.Session,
+        requests.Session,
         "request",
         lambda self, method, url, **kw: fake_request(method, url, **kw),
     )

@@ -4,6 +4,7 @@ the budget hook, pooled session and text Front never issues."""
 from __future__ import annotations
 
 import os
+import socket
 from urllib.parse import parse_qs
 
 import pytest
@@ -13,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from connections import front
-from connections.front import FrontError, FrontErrorKind, RateLimit
+from connections.front import FrontError, FrontErrorKind, RateLimit, transport
 from tests.conftest import CLIENT_SECRET
 
 TOKEN_URL = "https://app.frontapp.com/oauth/token"
@@ -185,9 +186,9 @@ def test_api_calls_share_one_pooled_session_that_keeps_no_cookies():
     front.me(token="first")
     front.me(token="second")
     assert "Cookie" not in responses.calls[1].request.headers
-    assert front._api() is front._api()
-    adapter = front._api().get_adapter("https://api2.frontapp.com/")
-    assert adapter._pool_maxsize == front.POOL_SIZE
+    assert transport._api() is transport._api()
+    adapter = transport._api().get_adapter("https://api2.frontapp.com/")
+    assert adapter._pool_maxsize == transport.POOL_SIZE
 
 
 @responses.activate
@@ -233,3 +234,24 @@ def test_a_token_request_that_timed_out_is_never_sent_again(front_settings, sett
         )
     assert info.value.kind == FrontErrorKind.TIMEOUT
     assert front_settings.token_requests == ["refresh_token"]
+
+
+@responses.activate
+def test_the_proxy_passes_a_5xx_on_at_once_where_the_api_session_retries_it():
+    responses.get(ME_URL, status=502)
+    answer = front.forward("GET", "me", token="tok", stream=False)
+    assert answer.status == 502 and len(responses.calls) == 1
+    assert transport._proxy() is transport._proxy() is not transport._api()
+    with pytest.raises(FrontError):
+        front.me(token="tok")
+    assert len(responses.calls) == 1 + 3
+
+
+def test_a_proxied_request_front_never_answers_is_a_timeout(settings):
+    # A listening socket nobody accepts from: the connection opens, no answer ever comes.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        settings.FRONT_API_URL = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        settings.FRONT_HTTP_TIMEOUT = 0.2
+        with pytest.raises(FrontError) as info:
+            front.forward("GET", "me", token="tok")
+    assert info.value.kind == FrontErrorKind.TIMEOUT
