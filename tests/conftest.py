@@ -208,3 +208,23 @@ def no_network(monkeypatch):
     yield attempts
     if attempts:
         pytest.fail(f"the test tried to reach outside this machine: {', '.join(attempts)}")
+
+
+@pytest.fixture
+def expired_oauth_connection(front_settings, oauth_connection):
+    """An Online OAuth connection whose access token expired a minute ago, tokens from the
+    stand-in, whose token endpoint answers slowly to keep a race window open."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.models import Status
+
+    seeded = front_settings.issue()
+    oauth_connection.access_token = str(seeded["access_token"])
+    oauth_connection.refresh_token = str(seeded["refresh_token"])
+    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
+    oauth_connection.status = Status.ONLINE
+    oauth_connection.save()
+    front_settings.refresh_delay = 0.3
+    return oauth_connection

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
 from django.db import connections
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.models import ApiKeyUsage
-from connections.models import Connection, Status
+from connections.models import Connection
 
 pytestmark = [
     pytest.mark.postgres,
@@ -27,16 +25,9 @@ CALLERS = 50
 
 
 def test_fifty_calls_cause_one_refresh_and_get_the_same_token(
-    front_settings, oauth_connection, full_key
+    front_settings, expired_oauth_connection, full_key
 ):
-    seeded = front_settings.issue()
-    oauth_connection.access_token = str(seeded["access_token"])
-    oauth_connection.refresh_token = str(seeded["refresh_token"])
-    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
-    oauth_connection.status = Status.ONLINE
-    oauth_connection.save()
-    # A slow token endpoint keeps the race window open while the other callers arrive.
-    front_settings.refresh_delay = 0.3
+    oauth_connection = expired_oauth_connection
     barrier = threading.Barrier(CALLERS)
     tokens: list[str] = []
     failures: list[object] = []

@@ -6,12 +6,10 @@ The refresh is claimed by a lease (a conditional UPDATE); losers poll and take t
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
 from django.db import connections
-from django.utils import timezone
 
 from connections import services
 from connections.models import Action, Connection, Event, Status
@@ -28,16 +26,9 @@ pytestmark = [
 
 @pytest.mark.parametrize("threads", [10, 50])
 def test_concurrent_callers_cause_one_refresh_and_share_the_token(
-    front_settings, oauth_connection, threads
+    front_settings, expired_oauth_connection, threads
 ):
-    seeded = front_settings.issue()
-    oauth_connection.access_token = str(seeded["access_token"])
-    oauth_connection.refresh_token = str(seeded["refresh_token"])
-    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
-    oauth_connection.status = Status.ONLINE
-    oauth_connection.save()
-    # A slow token endpoint keeps the race window open while the other threads arrive.
-    front_settings.refresh_delay = 0.3
+    oauth_connection = expired_oauth_connection
     barrier = threading.Barrier(threads)
     results: list[str] = []
     errors: list[BaseException] = []
