@@ -346,6 +346,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema name per choice set that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "SecretStateEnum": "common.crypto.SecretState",
+        "StatusEnum": "connections.models.Status",
+        "AuthTypeEnum": "connections.models.AuthType",
+    },
 }
 # How long the Front proxy waits for room in the company's rate budget before answering 429.
 FRONTCONNECT_PROXY_BUDGET_WAIT = env.float("FRONTCONNECT_PROXY_BUDGET_WAIT", default=2.0)
