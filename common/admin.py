@@ -105,10 +105,28 @@ class FrontConnectAdmin(StrictListMixin, admin.ModelAdmin):
             return fieldsets
         # A read-only page renders every field's model value: the secret itself. Its state
         # (set, not set, cannot be decrypted) is shown by a display field instead.
+        # Form-only fields (a write-only secret input such as a webhook's signing secret) have
+        # no value to show and would make the read-only page fail: they go too.
         secrets = secret_field_names(self.model)
+        model_fields = {f.name for f in self.model._meta.get_fields()}
+
+        def shown(name: str) -> bool:
+            return name not in secrets and (
+                name in model_fields or hasattr(self, name) or hasattr(self.model, name)
+            )
+
+        def keep(fields: Any) -> list[Any]:
+            kept: list[Any] = []
+            for item in fields:
+                if isinstance(item, (list, tuple)):  # several fields on one line
+                    if row := [name for name in item if shown(name)]:
+                        kept.append(tuple(row))
+                elif shown(item):
+                    kept.append(item)
+            return kept
+
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in secrets]})
-            for name, options in fieldsets
+            (title, {**options, "fields": keep(options["fields"])}) for title, options in fieldsets
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
