@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from connections import ratelimit
+from connections.front_types import RateLimit
 from connections.models import Connection
-
-# Front answered 429 without retry-after: assume the rest of its one-minute window.
-DEFAULT_RETRY_AFTER = 60.0
 
 
 def budget_key_for(connection: Connection) -> str:
@@ -24,11 +22,5 @@ def budget_wait(key: str, *, wait: float) -> float | None:
 
 
 def budget_report(key: str, status: int, headers: Mapping[str, str]) -> None:
-    """Tell the budget what Front's answer said: its rate-limit headers, and a 429's wait."""
-    ratelimit.budget_observe(key, headers)
-    if status == 429:
-        try:
-            wait = float(headers.get("retry-after", DEFAULT_RETRY_AFTER))
-        except ValueError:
-            wait = DEFAULT_RETRY_AFTER
-        ratelimit.budget_penalise(key, wait)
+    """Tell the budget what Front's answer said (the one place that also blocks on a 429)."""
+    ratelimit.DatabaseBudget().observe(key, RateLimit.from_headers(status, headers))
