@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -15,6 +18,13 @@ from rest_framework.views import set_rollback
 from connections import front
 
 NOT_FOUND = "No connection with this id is within this API key's reach."
+NO_SUCH_PATH = "There is nothing at this address in the API: see /api/docs/ for its paths."
+SERVER_ERROR = "The server failed to answer this request; it has been logged."
+# Where the API is mounted: errors under it answer in the API's shape, pages keep their own.
+API_PREFIX = "/api/"
+# A database that is restarting or unreachable is worth retrying shortly, not a server bug.
+DATABASE_OUTAGES = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER = 5
 INVALID_INPUT = "The request has errors: see the fields."
 # Codes a domain ValidationError carries when the request is valid but clashes with stored data.
 CONFLICT_CODES = frozenset({"name_taken", "unique"})
@@ -38,6 +48,24 @@ class RateBudgetExhausted(exceptions.APIException):
             "This Front company's request budget is used up for now: "
             f"try again in {self.retry_after} seconds."
         )
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "FrontConnect's database cannot be reached right now: try again in a few seconds."
+    )
+    default_code = "database_unavailable"
+    wait = DATABASE_RETRY_AFTER
+
+
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = (
+        "Send the request body with a Content-Length header: chunked request bodies are "
+        "not accepted."
+    )
+    default_code = "length_required"
 
 
 class FrontUnavailable(exceptions.APIException):
@@ -111,6 +139,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = _domain_validation(exc)
     elif isinstance(exc, front.FrontError):
         exc = front_error(exc)
+    elif isinstance(exc, DATABASE_OUTAGES):
+        exc = DatabaseUnavailable()
     if not isinstance(exc, exceptions.APIException):
         return None
     headers: dict[str, str] = {}
@@ -128,3 +158,33 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"error": str(exc.detail), "fields": {}}
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def _json_error(sentence: str, status_code: int, **headers: str) -> JsonResponse:
+    return JsonResponse({"error": sentence, "fields": {}}, status=status_code, headers=headers)
+
+
+def _under_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The site's 404: the API's JSON shape under /api/, Django's page elsewhere."""
+    if _under_api(request):
+        return _json_error(NO_SUCH_PATH, status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The site's 500, for failures outside the API's views (a middleware reading the session).
+
+    Django calls it while handling the exception, so ``sys.exc_info()`` still names it.
+    """
+    if not _under_api(request):
+        return defaults.server_error(request)
+    if isinstance(sys.exc_info()[1], DATABASE_OUTAGES):
+        outage = DatabaseUnavailable()
+        return _json_error(
+            str(outage.detail), outage.status_code, **{"Retry-After": str(outage.wait)}
+        )
+    return _json_error(SERVER_ERROR, status.HTTP_500_INTERNAL_SERVER_ERROR)

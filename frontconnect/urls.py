@@ -25,3 +25,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", RedirectView.as_view(pattern_name="connections:list"), name="home"),
 ]
+
+# Errors under /api/ answer in the API's JSON shape; every other page keeps Django's.
+handler404 = "api.errors.page_not_found"
+handler500 = "api.errors.server_error"
