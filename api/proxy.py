@@ -48,6 +48,67 @@ ERROR_OR_FRONT = PolymorphicProxySerializer(
 )
 
 
+# Front's query parameters pass through as they are: a generated client sends them as a map.
+FRONT_QUERY = OpenApiParameter(
+    "query",
+    {"type": "object", "additionalProperties": {"type": "string"}},
+    OpenApiParameter.QUERY,
+    style="form",
+    explode=True,
+    description="Front's own query parameters, forwarded unchanged (for example `limit=5`, "
+    "`q=status:open`, `page_token=…`).",
+)
+FRONT_PATH = OpenApiParameter(
+    "front_path",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="A path of Front's API, such as `me` or `conversations/cnv_1`.",
+)
+PROXY_ERRORS = {
+    400: "A path outside Front's API base, or Front refused the request.",
+    401: "No valid API key, or Front refused the credentials.",
+    403: "The key lacks the 'proxy' permission, or Front's token lacks a scope.",
+    404: "No such connection within the key's reach, or Front has no such resource.",
+    409: "The connection has no usable credentials (re-authorize it).",
+    429: "The company's rate budget is used up: retry after `Retry-After`.",
+    502: "Front could not be reached.",
+    504: "Front did not answer in time.",
+}
+
+
+def proxy_operation(method: str, summary: str, answer: str) -> Callable[[Any], Any]:
+    """The schema of one proxied method: its own summary and description, the shared rest."""
+    sends_body = method in {"POST", "PUT", "PATCH"}
+    description = (
+        f"Sends `{method}` to the path after `front/` on Front's API with the connection's "
+        "credentials, with the query string"
+        + (", the body" if sends_body else "")
+        + " and the Accept, Content-Type and conditional headers, and streams Front's answer "
+        "back with its status, body and rate-limit headers. Paths that could leave Front's API "
+        "base are refused with 400 before anything is sent."
+    )
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[ID, FRONT_PATH, FRONT_QUERY],
+        request=(
+            {"application/json": OpenApiTypes.OBJECT, "*/*": OpenApiTypes.BINARY}
+            if sends_body
+            else None
+        ),
+        responses={
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.ANY, description=answer),
+            **{
+                code: OpenApiResponse(ERROR_OR_FRONT, description=text)
+                for code, text in PROXY_ERRORS.items()
+            },
+            "default": OpenApiResponse(
+                OpenApiTypes.ANY, description="Any other answer of Front, passed through."
+            ),
+        },
+    )
+
+
 class ProxyResponse(StreamingHttpResponse):
     """Front's answer streamed back; ``after`` runs once the server has sent it all."""
 
@@ -112,49 +173,28 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
     def required_permission(self, request: Request) -> Permission:
         return Permission.PROXY
 
-    @extend_schema(
-        summary="Call Front's API with the connection's credentials",
-        description="Forwards the method, the path after `front/`, the query string, the body "
-        "and the Accept, Content-Type and conditional headers to Front's API base, and streams "
-        "Front's answer back with its status, body and rate-limit headers. Paths that could "
-        "leave Front's API base are refused with 400.",
-        parameters=[
-            ID,
-            OpenApiParameter(
-                "front_path",
-                OpenApiTypes.STR,
-                OpenApiParameter.PATH,
-                description="A path of Front's API, such as `me` or `conversations/cnv_1`.",
-            ),
-        ],
-        request={"application/json": OpenApiTypes.OBJECT, "*/*": OpenApiTypes.BINARY},
-        responses={
-            (200, "*/*"): OpenApiResponse(
-                OpenApiTypes.ANY, description="Front's answer, passed through."
-            ),
-            **{
-                code: OpenApiResponse(ERROR_OR_FRONT, description=text)
-                for code, text in {
-                    400: "A path outside Front's API base, or Front refused the request.",
-                    401: "No valid API key, or Front refused the credentials.",
-                    403: "The key lacks the 'proxy' permission, or Front's token lacks a scope.",
-                    404: "No such connection within the key's reach, or Front has no such "
-                    "resource.",
-                    409: "The connection has no usable credentials (re-authorize it).",
-                    429: "The company's rate budget is used up: retry after `Retry-After`.",
-                    502: "Front could not be reached.",
-                    504: "Front did not answer in time.",
-                }.items()
-            },
-            "default": OpenApiResponse(
-                OpenApiTypes.ANY, description="Any other answer of Front, passed through."
-            ),
-        },
-    )
+    # Exactly the methods the schema documents: Django would otherwise answer HEAD with GET.
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    @proxy_operation("GET", "Read from Front's API", "Front's answer to a GET of the path.")
     def get(self, request: Request, pk: str, front_path: str) -> HttpResponseBase:
         return self.forward(request, pk, front_path)
 
-    post = put = patch = delete = get
+    @proxy_operation("POST", "Create in Front's API", "Front's answer to the POSTed body.")
+    def post(self, request: Request, pk: str, front_path: str) -> HttpResponseBase:
+        return self.forward(request, pk, front_path)
+
+    @proxy_operation("PUT", "Replace in Front's API", "Front's answer to the PUT body.")
+    def put(self, request: Request, pk: str, front_path: str) -> HttpResponseBase:
+        return self.forward(request, pk, front_path)
+
+    @proxy_operation("PATCH", "Change in Front's API", "Front's answer to the PATCH body.")
+    def patch(self, request: Request, pk: str, front_path: str) -> HttpResponseBase:
+        return self.forward(request, pk, front_path)
+
+    @proxy_operation("DELETE", "Delete in Front's API", "Front's answer to the DELETE.")
+    def delete(self, request: Request, pk: str, front_path: str) -> HttpResponseBase:
+        return self.forward(request, pk, front_path)
 
     def forward(self, request: Request, pk: str, path: str) -> HttpResponseBase:
         key = request_key(request)

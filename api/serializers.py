@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.crypto import SecretState, secret_state
+from connections import rules
 from connections.models import AuthType, Connection, Scope, Status
 
 
@@ -70,7 +71,12 @@ class ConnectionWriteSerializer(serializers.Serializer):
     """What a client sends to create or change a connection (the form's fields, by value)."""
 
     name = serializers.CharField(max_length=100, trim_whitespace=False)
-    company_name = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False)
+    # Required, as the rules say, with the rules' own sentence; the schema then states minLength.
+    company_name = serializers.CharField(
+        max_length=200,
+        trim_whitespace=False,
+        error_messages={"blank": rules.MESSAGES["company_name_required"]},
+    )
     auth_type = serializers.ChoiceField(choices=AuthType.choices)
     api_token = serializers.CharField(
         required=False,

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import credentials, keys, writes
-from api.errors import NOT_FOUND
+from api.errors import NOT_FOUND, LengthRequired
 from api.models import Permission
 from api.permissions import KeyPermission, request_key
 from api.serializers import (
@@ -52,6 +52,12 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description=sentences[code]) for code in codes}
 
 
+def body_is_chunked(request: Request) -> bool:
+    """A body sent without its length: Django's WSGI request would read it as empty."""
+    encoding = request.META.get("HTTP_TRANSFER_ENCODING", "").strip().lower()
+    return encoding not in {"", "identity"} and not request.META.get("CONTENT_LENGTH")
+
+
 class KeyAuthenticatedMixin:
     # API views authenticate by key, so the sign-in middleware must not redirect them.
 
@@ -59,11 +65,27 @@ class KeyAuthenticatedMixin:
     def as_view(cls, *args: Any, **kwargs: Any) -> Any:
         return login_not_required(super().as_view(*args, **kwargs))  # type: ignore[misc]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        # Refused rather than silently acted on with an empty body.
+        if body_is_chunked(request):
+            raise LengthRequired()
+
 
 class ConnectionPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        limits = {
+            "page": {"minimum": 1},
+            "page_size": {"minimum": 1, "maximum": self.max_page_size},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(limits.get(parameter["name"], {}))
+        return parameters
 
 
 def connection_id(value: str) -> int:
@@ -95,33 +117,42 @@ PERMISSIONS = {
 @extend_schema_view(
     list=extend_schema(
         summary="List the connections this key reaches",
+        description="The connections within the key's reach, 50 a page (`page_size` up to 200), "
+        "ordered by name, filtered by status, auth type and owner.",
         parameters=[ConnectionFilterSerializer],
         responses={200: ConnectionSerializer(many=True), **errors(400, 401, 403, 404)},
     ),
     retrieve=extend_schema(
         summary="Read a connection (secrets appear only as their state)",
+        description="One connection; each secret shows only as `set`, `not_set` or `unreadable`.",
         parameters=[ID],
         responses={200: ConnectionSerializer, **errors(401, 403, 404)},
     ),
     create=extend_schema(
         summary="Create a connection, with the rules of the connection form",
+        description="Creates a connection under the connection form's rules; a Token "
+        "connection's token is checked against Front once saved.",
         request=ConnectionWriteSerializer,
         responses={201: ConnectionSerializer, **errors(400, 401, 403, 409)},
     ),
     update=extend_schema(
         summary="Replace a connection's fields",
+        description="Replaces the connection's fields; every field of the form is sent. A blank "
+        "`api_token` keeps the stored token.",
         parameters=[ID],
         request=ConnectionWriteSerializer,
         responses={200: ConnectionSerializer, **errors(400, 401, 403, 404, 409)},
     ),
     partial_update=extend_schema(
         summary="Change some of a connection's fields",
+        description="Changes only the fields sent; the others keep their values.",
         parameters=[ID],
         request=ConnectionWriteSerializer,
         responses={200: ConnectionSerializer, **errors(400, 401, 403, 404, 409)},
     ),
     destroy=extend_schema(
         summary="Delete a connection",
+        description="Deletes the connection and records it in the history.",
         parameters=[ID],
         responses={204: OpenApiResponse(description="Deleted."), **errors(401, 403, 404)},
     ),
@@ -199,6 +230,8 @@ class ConnectionViewSet(
 
     @extend_schema(
         summary="Test a connection against Front (GET /me) and record the result",
+        description="Calls Front's `GET /me` with the connection's credentials within the "
+        "company's rate budget and records the result and any change of status.",
         parameters=[ID],
         request=None,
         responses={200: ConnectionSerializer, **errors(401, 403, 404, 429)},
@@ -213,6 +246,8 @@ class ConnectionViewSet(
 
     @extend_schema(
         summary="A bearer token for Front (refreshed first when it is near expiry)",
+        description="The connection's bearer token for Front, refreshed first when it expires "
+        "within 5 minutes. Never cached (`Cache-Control: no-store`).",
         parameters=[ID],
         request=None,
         responses={200: AccessTokenSerializer, **errors(401, 403, 404, 409, 429, 502, 504)},
