@@ -1,18 +1,19 @@
-"""The operator's dashboard on the admin index: read-only selectors, four queries in all."""
+"""The operator's dashboard on the admin index: read-only selectors."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, F, IntegerField, Q, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
 from alerts.models import OUTAGE_STATUSES
-from connections.models import Connection, Status, Transition
+from connections.models import Connection, Removal, Status, Transition
 from connections.upkeep import LAPSE_WARNING, grant_lapses_at, grants_lapsing_by
 
 ATTENTION_LIMIT = 20
@@ -131,33 +132,59 @@ def transitions_recent(*, limit: int = RECENT_LIMIT) -> list[Transition]:
 def status_history(
     *, counts: dict[str, int], now: datetime, days: int = CHART_DAYS
 ) -> list[DayCounts]:
-    """Status counts at the end of each of the last ``days`` days, oldest first.
+    """Status counts at the end of each of the last ``days`` days, oldest first, exactly.
 
-    Rebuilt from the stored transitions by walking back from today's counts: undoing a day's
-    transitions (one fewer in the new status, one more in the old) gives the day before. It
-    describes today's connections, so transitions of deleted connections are left out.
+    Walks back from today's counts, undoing each day in turn: its transitions (one fewer in the
+    new status, one more in the old, deleted connections' included), its creations (a
+    connection created that day did not exist the day before) and its deletions (a connection
+    deleted that day was still there, in its last status). Four queries.
     """
     today = timezone.localdate(now)
     first = today - timedelta(days=days - 1)
     start = timezone.make_aware(datetime.combine(first + timedelta(days=1), datetime.min.time()))
-    changes: dict[date, list[tuple[str, str, int]]] = {}
-    rows = (
-        Transition.objects.filter(created_at__gte=start, connection__isnull=False)
+    undo: dict[date, Counter[str]] = defaultdict(Counter)
+    moves = (
+        Transition.objects.filter(created_at__gte=start)
         .annotate(day=TruncDate("created_at"))
         .order_by()
         .values_list("day", "old_status", "new_status")
         .annotate(n=Count("pk"))
     )
-    for day, old, new, n in rows:
-        changes.setdefault(day, []).append((old, new, n))
+    for day, old, new, n in moves:
+        undo[day][new] -= n
+        undo[day][old] += n
+    # The status a connection had once created: the old side of its first transition.
+    first_old = (
+        Transition.objects.filter(connection=OuterRef("pk"))
+        .order_by("created_at", "pk")
+        .values("old_status")[:1]
+    )
+    created = (
+        Connection.objects.filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at"), initial=Coalesce(Subquery(first_old), "status"))
+        .order_by()
+        .values_list("day", "initial")
+        .annotate(n=Count("pk"))
+    )
+    for day, initial, n in created:
+        undo[day][initial] -= n
+    removed = (
+        Removal.objects.filter(Q(deleted_at__gte=start) | Q(created_at__gte=start))
+        .annotate(created=TruncDate("created_at"), deleted=TruncDate("deleted_at"))
+        .order_by()
+        .values_list("created", "first_status", "deleted", "last_status")
+    )
+    for created_day, first_status, deleted_day, last_status in removed:
+        undo[deleted_day][last_status] += 1
+        undo[created_day][first_status] -= 1
     history = [DayCounts(today, dict(counts))]
-    running = dict(counts)
+    running = Counter(counts)
     for offset in range(1, days):
         later = today - timedelta(days=offset - 1)
-        for old, new, n in changes.get(later, []):
-            running[new] = max(0, running.get(new, 0) - n)
-            running[old] = running.get(old, 0) + n
-        history.append(DayCounts(later - timedelta(days=1), dict(running)))
+        running.update(undo.get(later, Counter()))
+        history.append(
+            DayCounts(later - timedelta(days=1), {status: running[status] for status in counts})
+        )
     history.reverse()
     return history
 

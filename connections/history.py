@@ -16,7 +16,7 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from connections.models import Action, Connection, Event, Source, Transition
+from connections.models import Action, Connection, Event, Removal, Source, Transition
 
 # Rows deleted per transaction: short transactions keep SQLite writers and PostgreSQL vacuum
 # happy when a first prune meets months of history.
@@ -38,6 +38,9 @@ def history_prune(*, older_than: timedelta, dry_run: bool = False) -> PruneRepor
     if older_than <= timedelta(0):
         raise ValueError("older_than must be a positive duration")
     cutoff = timezone.now() - older_than
+    if not dry_run:
+        # A removal completes the status chart only while the transitions beside it are kept.
+        Removal.objects.filter(deleted_at__lt=cutoff).delete()
     return PruneReport(
         cutoff=cutoff,
         events=_delete_before(Event, cutoff, dry_run),
@@ -65,8 +68,22 @@ def deletion_recorded(sender: Any, instance: Connection, origin: Any = None, **k
     """Every deletion of a connection leaves a "deleted" entry, a cascade from its owner too.
 
     ``connection_delete`` records the entry itself, with who and from where; this adds one only
-    for deletions that did not go through it, such as deleting the owner's account.
+    for deletions that did not go through it, such as deleting the owner's account. Every
+    deletion also leaves a ``Removal`` for the status chart.
     """
+    first = (
+        Transition.objects.filter(connection_id=instance.pk)
+        .order_by("created_at", "pk")
+        .values_list("old_status", flat=True)
+        .first()
+    )
+    last = Connection.objects.filter(pk=instance.pk).values_list("status", flat=True).first()
+    Removal.objects.create(
+        connection_name=instance.name,
+        created_at=instance.created_at,
+        first_status=first or last or instance.status,
+        last_status=last or instance.status,
+    )
     if Event.objects.filter(connection_id=instance.pk, action=Action.DELETED).exists():
         return
     if isinstance(origin, AbstractBaseUser):

@@ -245,6 +245,26 @@ class Transition(models.Model):
         return f"{self.connection_name}: {self.old_status} -> {self.new_status}"
 
 
+class Removal(models.Model):
+    """What a deleted connection leaves for the status chart: when it existed, in which status.
+
+    Written by ``connections.history`` for every deletion; the connection's own transitions lose
+    their link when it goes, so its first and last status are copied here.
+    """
+
+    connection_name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(help_text="When the deleted connection was created.")
+    first_status = models.CharField(max_length=20, choices=Status.choices)
+    last_status = models.CharField(max_length=20, choices=Status.choices)
+    deleted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-deleted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.connection_name} (deleted)"
+
+
 class PendingAuthorization(models.Model):
     """Server-side state of one OAuth 2.0 authorization started with Save and authorize."""
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from alerts.charts import status_chart_svg
 from alerts.dashboard import dashboard_build, status_counts, status_history
-from connections.models import AuthType, Connection, Source, Status, Transition
+from connections.models import AuthType, Connection, Removal, Source, Status, Transition
+from connections.services import connection_delete
 from connections.status import connection_status_set
 from tests.conftest import PASSWORD
 
@@ -129,6 +130,7 @@ def test_status_history_walks_back_from_todays_counts(owner):
     now = timezone.now()
     a = make(owner, "A", Status.ONLINE)
     b = make(owner, "B", Status.ONLINE)
+    Connection.objects.update(created_at=now - timedelta(days=40))
     connection_status_set(connection=a, status=Status.OFFLINE, reason="x", source=Source.WORKER)
     # A: online 10 days ago, offline 2 days ago; B: online 5 days ago.
     first_a, second_a = Transition.objects.filter(connection=a).order_by("pk")
@@ -151,6 +153,62 @@ def test_status_history_walks_back_from_todays_counts(owner):
     assert all(sum(day.counts.values()) == 2 for day in history)
 
 
+def test_the_chart_is_rebuilt_exactly_from_creations_deletions_and_transitions(owner):
+    now = timezone.now()
+
+    def back(connection, days):
+        Connection.objects.filter(pk=connection.pk).update(created_at=now - timedelta(days=days))
+
+    def moved(connection, days):
+        Transition.objects.filter(connection=connection).update(
+            created_at=now - timedelta(days=days)
+        )
+
+    old = make(owner, "Old", Status.ONLINE)
+    back(old, 40)
+    moved(old, 20)
+    # Several changes in one day: offline, then online again, today.
+    make_offline = connection_status_set(
+        connection=old, status=Status.OFFLINE, reason="x", source=Source.WORKER
+    )
+    connection_status_set(connection=old, status=Status.ONLINE, reason="y", source=Source.WORKER)
+    assert make_offline is not None
+    gone = make(owner, "Gone", Status.ONLINE)
+    back(gone, 10)
+    moved(gone, 8)
+    gone.refresh_from_db()
+    connection_delete(connection=gone, actor=None, source=Source.ADMIN)
+    Removal.objects.update(deleted_at=now - timedelta(days=3))
+    mid = make(owner, "Mid")
+    back(mid, 5)
+    for n in range(12):  # created today, half of them online already
+        make(owner, f"New {n}", Status.ONLINE if n % 2 else None)
+
+    history = status_history(counts=status_counts(), now=now)
+
+    by_age = {(history[-1].day - day.day).days: day.counts for day in history}
+    expected = {
+        0: (7, 7),  # (online, not authorized)
+        1: (1, 1),
+        3: (1, 1),  # Gone was deleted that day
+        4: (2, 1),
+        5: (2, 1),  # Mid created that day
+        6: (2, 0),
+        8: (2, 0),  # Gone online that day
+        9: (1, 1),
+        10: (1, 1),  # Gone created that day
+        11: (1, 0),
+        20: (1, 0),  # Old online that day
+        21: (0, 1),
+        29: (0, 1),
+    }
+    for age, (online, not_authorized) in expected.items():
+        counts = by_age[age]
+        assert (counts["online"], counts["not_authorized"]) == (online, not_authorized), age
+        assert counts["offline"] == 0 and counts["reauthorize"] == 0, age
+    assert all(min(day.counts.values()) >= 0 for day in history)
+
+
 def test_the_chart_is_inline_svg_without_scripts(operator_client, owner):
     make(owner, "A", Status.ONLINE)
 
@@ -168,11 +226,12 @@ def test_the_chart_has_an_honest_scale():
     assert ">4</text>" in svg  # the scale's top
 
 
-def test_the_dashboard_takes_four_queries_whatever_the_size(django_assert_max_num_queries, owner):
+def test_the_dashboard_takes_six_queries_whatever_the_size(django_assert_max_num_queries, owner):
     for i in range(30):
         make(owner, f"C{i}", Status.OFFLINE if i % 2 else Status.ONLINE)
 
-    with django_assert_max_num_queries(4):
+    # Counts, attention, recent transitions, and the chart's transitions, creations, removals.
+    with django_assert_max_num_queries(6):
         dashboard = dashboard_build()
         for item in dashboard.attention:
             assert item.connection.owner.username == "alice"
@@ -186,7 +245,7 @@ def test_the_admin_index_stays_within_a_fixed_query_budget(
     for i in range(30):
         make(owner, f"C{i}", Status.OFFLINE)
 
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         assert operator_client.get("/admin/").status_code == 200
 
 
