@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
+from confusable_homoglyphs.confusables import confusables_data
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 
@@ -69,14 +71,40 @@ def is_plain_text(value: str) -> bool:
     return _CONTROL.search(value) is None
 
 
-def name_key(name: str) -> str:
-    """The form in which two names are compared: NFKC, case-folded, invisible characters removed.
+@functools.cache
+def _latin_lookalikes() -> dict[str, str]:
+    """Each non-ASCII letter or digit that Unicode lists as confusable with an ASCII one.
 
-    ``Acme``, ``ＡＣＭＥ`` and ``Acme`` followed by a zero-width space all give ``acme``.
+    From the confusables data of Unicode's UTS #39 (as packaged by confusable-homoglyphs):
+    Cyrillic ``А``, Greek ``Α`` and Cherokee ``Ꭺ`` all look like Latin ``A``.
+    """
+    table: dict[str, str] = {}
+    for char, homoglyphs in confusables_data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        ascii_alikes = sorted(
+            h["c"] for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()
+        )
+        if not ascii_alikes:
+            continue
+        # Keep the case: a capital look-alike stands for a capital letter.
+        same_case = [c for c in ascii_alikes if c.isupper() == char.isupper()]
+        table[char] = (same_case or ascii_alikes)[0]
+    return table
+
+
+def name_key(name: str) -> str:
+    """The form in which two names are compared: NFKC, case-folded, invisible characters removed,
+    letters that look like Latin ones (UTS #39 confusables) taken as those.
+
+    ``Acme``, ``ＡＣＭＥ``, ``Аcme`` (Cyrillic А) and ``Acme`` followed by a zero-width space all
+    give ``acme``; ASCII names are never changed beyond case.
     """
     text = unicodedata.normalize("NFKC", name)
     text = _INVISIBLE.sub("", text)
-    return unicodedata.normalize("NFKC", text.casefold()).strip()
+    text = unicodedata.normalize("NFKC", text.casefold())
+    lookalikes = _latin_lookalikes()
+    return "".join(lookalikes.get(char, char) for char in text).casefold().strip()
 
 
 def terminal_safe(text: str) -> str:

@@ -365,3 +365,30 @@ def field_errors(errors: Errors) -> Iterable[tuple[str, str]]:
         for problem in problems:
             for message in problem.messages:
                 yield name, message
+
+
+def name_keys_refill(model: type[Connection]) -> int:
+    """Give every row the name key of today's ``name_key``; returns how many rows changed.
+
+    For a migration after the comparison learns more look-alikes: two names of one owner that
+    only now count as the same keep both rows, the later one renamed ``<name> (2)``, ``(3)``…
+    Rows whose key stays reserve it first, so no update meets a key still held by another row.
+    """
+    rows = list(
+        model.objects.order_by("owner_id", "pk").values_list("pk", "owner_id", "name", "name_key")
+    )
+    taken = {(owner_id, key) for _pk, owner_id, name, key in rows if name_key(name) == key}
+    changed = 0
+    for pk, owner_id, name, key in rows:
+        if name_key(name) == key:
+            continue
+        new_name, new_key, n = name, name_key(name), 1
+        while (owner_id, new_key) in taken:
+            n += 1
+            suffix = f" ({n})"
+            new_name = name[: NAME_MAX_LENGTH - len(suffix)] + suffix
+            new_key = name_key(new_name)
+        taken.add((owner_id, new_key))
+        model.objects.filter(pk=pk).update(name=new_name, name_key=new_key)
+        changed += 1
+    return changed

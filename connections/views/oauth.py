@@ -39,9 +39,18 @@ def _back_to(url: str) -> HttpResponse:
     return _private(HttpResponseSeeOther(safe))
 
 
-def _refused(request: HttpRequest, message: str) -> HttpResponse:
+FAILED = (
+    "Something went wrong on FrontConnect's side while finishing the authorization; it has been "
+    "logged and nothing was changed. Start again from the connection's page."
+)
+
+
+def _refused(
+    request: HttpRequest, message: str, *, status: int = 403, heading: str | None = None
+) -> HttpResponse:
+    context = {"reason": message, "heading": heading}
     response = TemplateResponse(
-        request, "admin/connections/oauth_refused.html", {"reason": message}, status=403
+        request, "admin/connections/oauth_refused.html", context, status=status
     )
     return _private(response.render())
 
@@ -86,7 +95,8 @@ def callback(request: HttpRequest) -> HttpResponse:
     except Exception:
         # A 500 would put the code and state of the query string into the error report.
         logger.exception("Unexpected failure while completing an OAuth 2.0 authorization.")
-        return _refused(request, "Something went wrong on this side; nothing was changed.")
+        # Our failure, not a refusal: a 500 that says so, without the request's code and state.
+        return _refused(request, FAILED, status=500, heading="Authorization not finished")
     messages.success(
         request,
         f"\u201c{connection.name}\u201d is authorized and Online: Front company "

@@ -50,9 +50,13 @@ def test_any_offline_exits_1_after_printing_table(token_connection, oauth_connec
     assert oauth_connection.status == Status.OFFLINE
 
 
-def test_names_are_matched_ignoring_case(token_connection, oauth_connection):
+@pytest.mark.parametrize(
+    "typed", ["support INBOX", "\uff53upport inbox", "\u0405upport Inbox", "Support\u200b Inbox"]
+)
+def test_names_are_matched_as_the_rules_compare_them(token_connection, oauth_connection, typed):
+    # Case, width, cross-script look-alikes (Cyrillic Ѕ) and invisible characters.
     with mock.patch(PATCH, autospec=True, side_effect=fake_test) as tested:
-        call_command("testconnections", "support INBOX", stdout=StringIO())
+        call_command("testconnections", typed, stdout=StringIO())
     assert [c.kwargs["connection"] for c in tested.call_args_list] == [token_connection]
 
 

@@ -307,5 +307,13 @@ def test_an_unexpected_error_renders_a_page_without_the_code(
 
     monkeypatch.setattr(front, "exchange_code", explode)
     response = owner_client.get(CALLBACK, {"code": CODE, "state": state})
-    assert response.status_code == 403
-    assert CODE not in response.content.decode()
+    # Our own failure is a server error that says so, not "Authorization refused".
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert CODE not in page and state not in page
+    assert "Authorization not finished" in page and "Authorization refused" not in page
+    assert "FrontConnect's side" in page or "FrontConnect&#x27;s side" in page
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    oauth_connection.refresh_from_db()
+    assert oauth_connection.status == Status.NOT_AUTHORIZED

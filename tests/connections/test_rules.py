@@ -14,7 +14,13 @@ from django.urls import reverse
 from connections import rules
 from connections.forms import ConnectionForm
 from connections.models import Action, AuthType, Connection, Event, Source, Status, Transition
-from connections.rules import ConnectionInput, TokenPolicy, connection_apply, token_policy_for
+from connections.rules import (
+    ConnectionInput,
+    TokenPolicy,
+    connection_apply,
+    name_keys_refill,
+    token_policy_for,
+)
 from tests.conftest import API_TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -170,6 +176,9 @@ def test_oauth_needs_a_client_and_scopes(owner):
         ("Acme", "Acme\u200b"),  # zero-width space
         ("Stra\u00dfe", "STRASSE"),
         ("Cafe\u0301", "Caf\u00e9"),  # combining accent vs precomposed
+        ("Acme", "\u0410cme"),  # Cyrillic А
+        ("Acme", "\u0391cme"),  # Greek Α
+        ("Support", "\u0405upp\u043ert"),  # Cyrillic Ѕ and о
     ],
 )
 def test_look_alike_names_are_one_name(owner, stranger, first, second):
@@ -197,6 +206,45 @@ def test_look_alike_names_are_one_name(owner, stranger, first, second):
         actor=stranger,
         source=Source.API,
     )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Acme1", "Acmel"),
+        ("Z\u00fcrich", "Zurich"),
+        ("\u041c\u043e\u0441\u043a\u0432\u0430", "Moskva"),
+    ],
+)
+def test_names_that_only_look_different_stay_different(owner, first, second):
+    for name in (first, second):
+        connection_apply(
+            connection=None,
+            data=token_input(owner, name=name),
+            token_policy=KEEP,
+            actor=owner,
+            source=Source.API,
+        )
+    assert Connection.objects.count() == 2
+
+
+def test_stored_keys_are_refilled_and_new_collisions_renamed(owner, stranger):
+    for user, name in [(owner, "Acme"), (owner, "\u0410cme"), (stranger, "\u0410cme"),
+                       (owner, "Beta")]:  # fmt: skip
+        connection = Connection.objects.create(name=f"{name} {user}", company_name="x", owner=user)
+        # As written before look-alikes were compared: the Cyrillic letter kept in the key.
+        Connection.objects.filter(pk=connection.pk).update(name=name, name_key=name.casefold())
+
+    assert name_keys_refill(Connection) == 2
+
+    rows = Connection.objects.order_by("pk").values_list("owner__username", "name", "name_key")
+    assert list(rows) == [
+        ("alice", "Acme", "acme"),
+        ("alice", "\u0410cme (2)", "acme (2)"),
+        ("mallory", "\u0410cme", "acme"),
+        ("alice", "Beta", "beta"),
+    ]
+    assert name_keys_refill(Connection) == 0
 
 
 def test_the_database_refuses_look_alike_names_too(owner, token_connection):

@@ -5,10 +5,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from tqdm import tqdm
 
-from common.text import terminal_safe
+from common.text import name_key, terminal_safe
 from connections.checking import CheckedConnection, CheckReport, connections_check
 from connections.models import Connection, Source, Status
 
@@ -100,12 +100,10 @@ class Command(BaseCommand):
         if status is not None:
             connections = connections.filter(status=status)
         if names:
-            query = Q()
-            for name in names:
-                query |= Q(name__iexact=name)
-            connections = connections.filter(query)
-            found = {name.lower() for name in connections.values_list("name", flat=True)}
-            missing = [name for name in names if name.lower() not in found]
+            # Names match as the rules compare them (case, width, look-alikes, invisibles).
+            connections = connections.filter(name_key__in={name_key(name) for name in names})
+            found = set(connections.values_list("name_key", flat=True))
+            missing = [terminal_safe(name) for name in names if name_key(name) not in found]
             if missing:
                 raise CommandError(
                     "No connection matches: " + ", ".join(missing) + ".", returncode=USAGE
