@@ -52,7 +52,7 @@ class ApiKeyForm(forms.ModelForm):
         if cleaned.get("scope") == KeyScope.CONNECTIONS and not cleaned.get("connections"):
             self.add_error("connections", "Choose the connections this key reaches.")
         owner, scope = cleaned.get("owner"), cleaned.get("scope")
-        if owner is None or scope is None or self.errors:
+        if scope is None or {"scope", "users", "connections", "permissions"} & set(self.errors):
             return cleaned
         refusals = apikey_grant_refusals(
             issuer=self.issuer,

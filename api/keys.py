@@ -75,7 +75,7 @@ def needs_change(permissions: Iterable[str]) -> bool:
 def apikey_grant_refusals(
     *,
     issuer: User | AnonymousUser | None,
-    owner: User,
+    owner: User | None,
     scope: str,
     permissions: Iterable[str],
     users: Iterable[User] = (),
@@ -86,7 +86,8 @@ def apikey_grant_refusals(
     A key never grants more than the person issuing or changing it holds, nor more than its
     owner holds: its reach must be visible to both, and with 'token', 'proxy' or 'write'
     changeable by both. ``issuer=None`` is a trusted shell (``createapikey``): only the owner
-    side is checked. A user's own connections are always theirs to reach.
+    side is checked; ``owner=None`` (an owner the form refused) checks the issuer only. A
+    user's own connections are always theirs to reach.
     """
     users, connections = list(users), list(connections)
     change = needs_change(permissions)
@@ -98,12 +99,14 @@ def apikey_grant_refusals(
         refusals.setdefault(name, []).append(message)
 
     if issuer is not None:
-        if not access.user_may_act_for(issuer, owner):
+        if owner is not None and not access.user_may_act_for(issuer, owner):
             refuse("owner", OWNER_NOT_YOURS)
         if not access.reach_within_rights(issuer, **reach):
             refuse(field, REACH_NOT_YOURS)
         elif change and not access.reach_within_rights(issuer, **reach, change=True):
             refuse("permissions", CHANGE_NOT_YOURS)
+    if owner is None:  # the form already refused the owner chosen
+        return refusals
     if not access.reach_within_rights(owner, **reach):
         refuse(field, REACH_NOT_OWNERS)
     elif change and not access.reach_within_rights(owner, **reach, change=True):
