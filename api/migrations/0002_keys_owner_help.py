@@ -6,16 +6,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('api', '0001_api_keys'),
+        ("api", "0001_api_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='apikey',
-            name='owner',
-            field=models.ForeignKey(help_text='The person accountable for this key: it never reaches more than they may.', on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to=settings.AUTH_USER_MODEL),
+            model_name="apikey",
+            name="owner",
+            field=models.ForeignKey(
+                help_text="The person accountable for this key: it never reaches more than they may.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="api_keys",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]

@@ -4,30 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0008_source_system'),
+        ("connections", "0008_source_system"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='event',
-            name='api_key_id',
-            field=models.PositiveBigIntegerField(blank=True, editable=False, null=True, verbose_name='API key id'),
+            model_name="event",
+            name="api_key_id",
+            field=models.PositiveBigIntegerField(
+                blank=True, editable=False, null=True, verbose_name="API key id"
+            ),
         ),
         migrations.AddField(
-            model_name='event',
-            name='api_key_name',
-            field=models.CharField(blank=True, editable=False, max_length=100, verbose_name='API key'),
+            model_name="event",
+            name="api_key_name",
+            field=models.CharField(
+                blank=True, editable=False, max_length=100, verbose_name="API key"
+            ),
         ),
         migrations.AddField(
-            model_name='transition',
-            name='api_key_id',
-            field=models.PositiveBigIntegerField(blank=True, editable=False, null=True, verbose_name='API key id'),
+            model_name="transition",
+            name="api_key_id",
+            field=models.PositiveBigIntegerField(
+                blank=True, editable=False, null=True, verbose_name="API key id"
+            ),
         ),
         migrations.AddField(
-            model_name='transition',
-            name='api_key_name',
-            field=models.CharField(blank=True, editable=False, max_length=100, verbose_name='API key'),
+            model_name="transition",
+            name="api_key_name",
+            field=models.CharField(
+                blank=True, editable=False, max_length=100, verbose_name="API key"
+            ),
         ),
     ]

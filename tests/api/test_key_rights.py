@@ -134,9 +134,7 @@ def test_an_operator_may_issue_for_a_member_within_the_members_rights(
     # Beyond the member's own connections: refused, although the operator may see them.
     wide = operator_client.post(ADD, {**base, "scope": KeyScope.ALL})
     assert wide.status_code == 200
-    assert "The owner may not see every connection this key would reach." in (
-        wide.content.decode()
-    )
+    assert "The owner may not see every connection this key would reach." in (wide.content.decode())
     theirs = operator_client.post(ADD, {**base, "scope": KeyScope.USERS, "users": [stranger.pk]})
     assert theirs.status_code == 200
     assert not ApiKey.objects.exists()
@@ -167,7 +165,12 @@ def test_the_add_page_lists_no_connection_and_searches_on_demand(operator_client
     assert "admin-autocomplete" in page
     found = operator_client.get(
         "/admin/autocomplete/",
-        {"app_label": "api", "model_name": "apikey", "field_name": "connections", "term": "Conn 29"},
+        {
+            "app_label": "api",
+            "model_name": "apikey",
+            "field_name": "connections",
+            "term": "Conn 29",
+        },
     ).json()
     assert {item["text"] for item in found["results"]} >= {"Conn 29", "Conn 290"}
 
@@ -200,9 +203,7 @@ def test_a_wide_key_stops_at_once_when_its_owner_is_demoted(api, staff_operator,
     client = api(made.plaintext)
     assert client.get("/api/v1/connections/").status_code == 200
     # Losing "change" is enough for a key with 'token'.
-    staff_operator.user_permissions.remove(
-        AuthPermission.objects.get(codename="change_connection")
-    )
+    staff_operator.user_permissions.remove(AuthPermission.objects.get(codename="change_connection"))
     assert api(made.plaintext).get("/api/v1/connections/").status_code == 401
     staff_operator.user_permissions.add(AuthPermission.objects.get(codename="change_connection"))
     assert api(made.plaintext).get("/api/v1/connections/").status_code == 200

@@ -17,9 +17,7 @@ def test_the_proxys_lookup_reaches_exactly_what_the_api_reaches(
 ):
     theirs = Connection.objects.create(name="Theirs", company_name="X", owner=stranger)
     other = Connection.objects.create(name="Other", company_name="X", owner=owner)
-    made = make_key(
-        scope=scope, key_owner=operator, users=[owner], connections=[token_connection]
-    )
+    made = make_key(scope=scope, key_owner=operator, users=[owner], connections=[token_connection])
     for connection in (token_connection, theirs, other):
         reachable = keys.connections_for_key(made.key).filter(pk=connection.pk).exists()
         found = keys.connection_in_reach(made.key, connection.pk, ["name", "api_token"])
