@@ -1,22 +1,35 @@
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
 
-from api.keys import apikey_create, apikey_revoke
+from api.keys import apikey_create, apikey_grant_refusals, apikey_revoke
 from api.models import ApiKey, ApiKeyUsage, KeyScope, Permission
+from common.crypto import decrypt, encrypt
 from common.http import admin_user
+from connections import access
 
+# The new key waits here, encrypted, between the POST that made it and the one page that shows
+# it (POST-redirect-GET): reloading that page shows nothing new and never makes a second key.
+NEW_KEY_SESSION = "frontconnect_new_api_key"
 NEW_KEY_ATTRIBUTE = "_frontconnect_new_api_key"
+SHOWN_ONCE = "This key was shown once when it was created and cannot be shown again."
 
 
 class ApiKeyForm(forms.ModelForm):
+    # Who adds or changes the key; set per request by ApiKeyAdmin.get_form.
+    issuer: User | AnonymousUser | None = None
+
     permissions = forms.MultipleChoiceField(
         choices=Permission.choices,
         widget=forms.CheckboxSelectMultiple,
@@ -38,6 +51,22 @@ class ApiKeyForm(forms.ModelForm):
             cleaned["users"] = [owner] if owner is not None else []
         if cleaned.get("scope") == KeyScope.CONNECTIONS and not cleaned.get("connections"):
             self.add_error("connections", "Choose the connections this key reaches.")
+        owner, scope = cleaned.get("owner"), cleaned.get("scope")
+        if scope is None or {"scope", "users", "connections", "permissions"} & set(self.errors):
+            return cleaned
+        refusals = apikey_grant_refusals(
+            issuer=self.issuer,
+            owner=owner,
+            scope=scope,
+            permissions=cleaned.get("permissions") or [],
+            users=(cleaned.get("users") or []) if scope == KeyScope.USERS else [],
+            connections=(
+                (cleaned.get("connections") or []) if scope == KeyScope.CONNECTIONS else []
+            ),
+        )
+        for field, sentences in refusals.items():
+            for sentence in sentences:
+                self.add_error(field, sentence)
         return cleaned
 
 
@@ -73,8 +102,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["owner"]
     search_fields = ["name", "public_id", "owner__username"]
-    raw_id_fields = ["owner"]
-    filter_horizontal = ["users", "connections"]
+    # Choices are searched on demand (the admin's autocomplete), never all listed in the page.
+    autocomplete_fields = ["owner", "users", "connections"]
     readonly_fields = [
         "prefix",
         "created_by",
@@ -86,6 +115,53 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ]
     actions = ["revoke"]
     inlines = [ApiKeyUsageInline]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"issuer": admin_user(request)})
+
+    def get_autocomplete_fields(self, request: HttpRequest) -> Any:
+        """Searchable choices only where the issuer may search them; else a short plain list."""
+        issuer = admin_user(request)
+        user_admin = self.admin_site._registry.get(get_user_model())
+        may_search_users = user_admin is not None and user_admin.has_view_permission(request)
+        fields = []
+        if may_search_users and access.user_may_act_for_others(issuer):
+            fields.append("owner")
+        if may_search_users and access.user_is_operator(issuer):
+            fields.append("users")
+        if access.user_is_operator(issuer):
+            fields.append("connections")
+        return fields
+
+    def _choices(self, request: HttpRequest, name: str) -> QuerySet[Any] | None:
+        """What the issuer may choose for a relation: what they may see and act for."""
+        issuer = admin_user(request)
+        users = get_user_model().objects.order_by("username")
+        if name == "owner" and not access.user_may_act_for_others(issuer):
+            return users.filter(pk=issuer.pk)
+        if name == "users" and "users" not in self.get_autocomplete_fields(request):
+            return users.filter(pk=issuer.pk)
+        if name == "connections":
+            return access.connections_visible_to(issuer).order_by("name", "pk")
+        return None
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        choices = self._choices(request, db_field.name)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        choices = self._choices(request, db_field.name)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"owner": admin_user(request).pk, **super().get_changeform_initial_data(request)}
 
     def get_fieldsets(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         main = ["name", "owner", "permissions", "expires_at", "scope", "users", "connections"]
@@ -138,8 +214,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             expires_at=obj.expires_at,
             created_by=admin_user(request),
         )
-        # Kept on this request only, for the one page that shows it; never in a message or the
-        # session (message storage is a cookie).
+        # Never in a message (message storage is a cookie): encrypted in the server-side
+        # session, for the one page that shows it, which forgets it.
         setattr(request, NEW_KEY_ATTRIBUTE, made.plaintext)
 
     def response_add(
@@ -148,7 +224,34 @@ class ApiKeyAdmin(admin.ModelAdmin):
         plaintext = getattr(request, NEW_KEY_ATTRIBUTE, None)
         if plaintext is None:
             return super().response_add(request, obj, post_url_continue)
-        context = {**self.admin_site.each_context(request), "key": obj, "plaintext": plaintext}
+        request.session[NEW_KEY_SESSION] = {
+            "pk": obj.pk,
+            "sealed": base64.b64encode(encrypt(plaintext)).decode("ascii"),
+        }
+        return HttpResponseRedirect(reverse("admin:api_apikey_created", args=[obj.pk]))
+
+    def get_urls(self) -> list[URLPattern]:
+        created = path(
+            "<int:pk>/created/",
+            self.admin_site.admin_view(self.created_view),
+            name="api_apikey_created",
+        )
+        return [created, *super().get_urls()]
+
+    def created_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The new key, once: taken out of the session as it is shown."""
+        waiting = request.session.get(NEW_KEY_SESSION)
+        key = self.get_queryset(request).filter(pk=pk).first()
+        if key is None or not isinstance(waiting, dict) or waiting.get("pk") != pk:
+            self.message_user(request, SHOWN_ONCE, messages.INFO)
+            target = "admin:api_apikey_change" if key is not None else "admin:api_apikey_changelist"
+            return HttpResponseRedirect(reverse(target, args=[pk] if key is not None else []))
+        del request.session[NEW_KEY_SESSION]
+        plaintext = decrypt(base64.b64decode(str(waiting["sealed"])))
+        if not isinstance(plaintext, str):  # the encryption key changed in between
+            self.message_user(request, SHOWN_ONCE, messages.INFO)
+            return HttpResponseRedirect(reverse("admin:api_apikey_change", args=[pk]))
+        context = {**self.admin_site.each_context(request), "key": key, "plaintext": plaintext}
         response = TemplateResponse(request, "admin/api/apikey/created.html", context)
         add_never_cache_headers(response)
         return response

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.functional import SimpleLazyObject
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from api import keys
 from api.models import ApiKey
+from common.proxy import client_ip
 
 INVALID_KEY = (
     "This API key is not valid: it is unknown, revoked or expired. Ask an operator for a new one."
@@ -31,9 +31,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = keys.apikey_authenticate(credentials.strip())
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
-        keys.apikey_touch(key, request.META.get("REMOTE_ADDR") or None)
-        # Loaded on first use: the proxy's hot path never needs the owner's row.
-        return SimpleLazyObject(lambda: key.owner), key
+        keys.apikey_touch(key, client_ip(request))
+        # The owner came with the key (its rights are checked on every request).
+        return key.owner, key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

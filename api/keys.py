@@ -12,15 +12,18 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any
 
-from django.contrib.auth.models import User
-from django.db import DatabaseError, IntegrityError, models, transaction
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db import connections as db_connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.utils import timezone
 
 from api.models import KEY_PREFIX, ApiKey, ApiKeyUsage, KeyScope, Permission
+from connections import access
+from connections.access import connection_in_reach, connections_for_key, key_reaches_owner
 from connections.models import Connection
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,88 @@ class NewKey:
         return f"<NewKey {self.key.prefix}>"
 
 
+# A key with any of these acts on connections (hands out or uses their token, or writes them), so
+# whoever holds it must be allowed to change what it reaches; "read" needs only seeing them.
+CHANGING_PERMISSIONS = frozenset({Permission.TOKEN, Permission.PROXY, Permission.WRITE})
+
+OWNER_NOT_YOURS = (
+    "You may not make this user accountable for a key: choose yourself (only operators who may "
+    "change users act for others)."
+)
+REACH_NOT_YOURS = "This key would reach connections you may not see."
+CHANGE_NOT_YOURS = (
+    "'token', 'proxy' and 'write' need that you may change every connection the key reaches."
+)
+REACH_NOT_OWNERS = "The owner may not see every connection this key would reach."
+CHANGE_NOT_OWNERS = (
+    "The owner may not change every connection this key would reach, which 'token', 'proxy' "
+    "and 'write' need."
+)
+REACH_FIELD = {KeyScope.ALL: "scope", KeyScope.USERS: "users", KeyScope.CONNECTIONS: "connections"}
+
+
+def needs_change(permissions: Iterable[str]) -> bool:
+    """Whether a key with these permissions acts on (not only reads) what it reaches."""
+    return bool(CHANGING_PERMISSIONS & set(permissions))
+
+
+def apikey_grant_refusals(
+    *,
+    issuer: User | AnonymousUser | None,
+    owner: User | None,
+    scope: str,
+    permissions: Iterable[str],
+    users: Iterable[User] = (),
+    connections: Iterable[Connection] = (),
+) -> dict[str, list[str]]:
+    """Why a key with this owner, reach and permissions may not be issued (empty: it may).
+
+    A key never grants more than the person issuing or changing it holds, nor more than its
+    owner holds: its reach must be visible to both, and with 'token', 'proxy' or 'write'
+    changeable by both. ``issuer=None`` is a trusted shell (``createapikey``): only the owner
+    side is checked; ``owner=None`` (an owner the form refused) checks the issuer only. A
+    user's own connections are always theirs to reach.
+    """
+    users, connections = list(users), list(connections)
+    change = needs_change(permissions)
+    field = REACH_FIELD.get(KeyScope(scope), "scope")
+    reach = {"scope": scope, "users": users, "connections": connections}
+    refusals: dict[str, list[str]] = {}
+
+    def refuse(name: str, message: str) -> None:
+        refusals.setdefault(name, []).append(message)
+
+    if issuer is not None:
+        if owner is not None and not access.user_may_act_for(issuer, owner):
+            refuse("owner", OWNER_NOT_YOURS)
+        if not access.reach_within_rights(issuer, **reach):
+            refuse(field, REACH_NOT_YOURS)
+        elif change and not access.reach_within_rights(issuer, **reach, change=True):
+            refuse("permissions", CHANGE_NOT_YOURS)
+    if owner is None:  # the form already refused the owner chosen
+        return refusals
+    if not access.reach_within_rights(owner, **reach):
+        refuse(field, REACH_NOT_OWNERS)
+    elif change and not access.reach_within_rights(owner, **reach, change=True):
+        refuse("permissions", CHANGE_NOT_OWNERS)
+    return refusals
+
+
+def apikey_grant_check(**grant: Any) -> None:
+    """``apikey_grant_refusals`` as a ValidationError naming the fields, or nothing."""
+    refusals = apikey_grant_refusals(**grant)
+    if refusals:
+        raise ValidationError(refusals)
+
+
+def key_actor(key: ApiKey) -> User:
+    """Who is recorded as having acted with a key: the person who created it, else its owner.
+
+    Events and transitions also name the key itself (``connections.events.acting_key``).
+    """
+    return key.created_by if key.created_by_id is not None else key.owner  # type: ignore[return-value]
+
+
 def key_hash(plaintext: str) -> str:
     """SHA-256 of the whole key: enough for 256-bit random keys, and fast on every request."""
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
@@ -61,11 +146,25 @@ def apikey_create(
     created_by: User | None = None,
     key: ApiKey | None = None,
 ) -> NewKey:
-    """Create a key (or finish one an admin form prepared) and return it with its plaintext."""
+    """Create a key (or finish one an admin form prepared) and return it with its plaintext.
+
+    Refused (ValidationError) when the key would grant more than ``created_by`` or ``owner``
+    holds (``apikey_grant_refusals``); ``created_by=None`` is a trusted shell.
+    """
     permissions = sorted(set(permissions))
     unknown = set(permissions) - set(Permission.values)
     if unknown:
         raise ValueError(f"Unknown permission: {', '.join(sorted(unknown))}.")
+    users = list(users) if users is not None else [owner]
+    connections = list(connections)
+    apikey_grant_check(
+        issuer=created_by,
+        owner=owner,
+        scope=scope,
+        permissions=permissions,
+        users=users if scope == KeyScope.USERS else (),
+        connections=connections if scope == KeyScope.CONNECTIONS else (),
+    )
     public_id = secrets.token_hex(PUBLIC_ID_LENGTH // 2)
     plaintext = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     key = key if key is not None else ApiKey()
@@ -80,25 +179,40 @@ def apikey_create(
     with transaction.atomic():
         key.save()
         if scope == KeyScope.USERS:
-            key.users.set(list(users) if users is not None else [owner])
+            key.users.set(users)
         elif scope == KeyScope.CONNECTIONS:
-            key.connections.set(list(connections))
+            key.connections.set(connections)
     return NewKey(key=key, plaintext=plaintext)
 
 
 def apikey_authenticate(plaintext: str) -> ApiKey | None:
-    """The active key that ``plaintext`` is, or None: one indexed lookup and one hash compare."""
+    """The active key that ``plaintext`` is, or None: one indexed lookup and one hash compare.
+
+    The owner comes in the same statement, with whether the key reaches beyond the owner's own
+    connections; such a key works only while its owner still holds the rights that reach needs
+    (checked on every request, so a demotion stops it at once, like a deactivation).
+    """
     match = KEY_PATTERN.match(plaintext)
     if match is None:
         return None
     try:
-        # The owner is checked in the query and loaded only if a request needs it.
-        key = ApiKey.objects.filter(owner__is_active=True).get(public_id=match.group(1))
+        key = (
+            ApiKey.objects.filter(owner__is_active=True)
+            .select_related("owner")
+            .annotate(beyond_owner=access.key_reach_beyond_owner(ApiKey))
+            .get(public_id=match.group(1))
+        )
     except ApiKey.DoesNotExist:
         return None
     if not hmac.compare_digest(key.key_hash, key_hash(plaintext)):
         return None
-    return key if key.is_active() else None
+    if not key.is_active():
+        return None
+    if key.beyond_owner and not access.user_is_operator(  # type: ignore[attr-defined]
+        key.owner, change=needs_change(key.permissions)
+    ):
+        return None
+    return key
 
 
 def apikey_touch(key: ApiKey, address: str | None) -> None:
@@ -190,55 +304,8 @@ proxy_usage = UsageTally(interval=1.0)
 atexit.register(proxy_usage.flush)
 
 
-def connections_for_key(key: ApiKey) -> QuerySet[Connection]:
-    """The connections this key reaches; the only queryset API views look up in."""
-    connections = Connection.objects.all()
-    if key.scope == KeyScope.ALL:
-        return connections
-    if key.scope == KeyScope.USERS:
-        return connections.filter(
-            owner__in=key.users.through.objects.filter(apikey=key).values("user")
-        )
-    return connections.filter(
-        pk__in=key.connections.through.objects.filter(apikey=key).values("connection")
-    )
-
-
-def connection_in_reach(key: ApiKey, pk: int, fields: Iterable[str]) -> Connection | None:
-    """One connection within the key's reach, with only ``fields`` loaded: the proxy's hot path.
-
-    The same reach as ``connections_for_key`` (a test holds them equal) in one statement that
-    skips the ORM's query building, which costs more than the query itself.
-    """
-    ops = db_connections["default"].ops
-    meta = Connection._meta
-    columns = ", ".join(
-        ops.quote_name(cast(models.Field, meta.get_field(name)).column) for name in ["id", *fields]
-    )
-    # Only quoted names from the models' metadata are formatted in; every value is a parameter.
-    table = ops.quote_name(meta.db_table)
-    sql = f"SELECT {columns} FROM {table} WHERE {ops.quote_name('id')} = %s"  # noqa: S608  # nosec B608
-    params: list[object] = [pk]
-    if key.scope != KeyScope.ALL:
-        m2m = "users" if key.scope == KeyScope.USERS else "connections"
-        field = ApiKey._meta.get_field(m2m)
-        through = field.remote_field.through._meta  # type: ignore[union-attr]
-        own = through.get_field("apikey").column
-        target = through.get_field("user" if m2m == "users" else "connection").column
-        column = "owner_id" if m2m == "users" else "id"
-        sql += (
-            f" AND {ops.quote_name(column)} IN (SELECT {ops.quote_name(target)} FROM "  # noqa: S608  # nosec B608
-            f"{ops.quote_name(through.db_table)} WHERE {ops.quote_name(own)} = %s)"
-        )
-        params.append(key.pk)
-    found = list(Connection.objects.raw(sql, params))
-    return found[0] if found else None
-
-
-def user_in_scope(key: ApiKey, user: User) -> bool:
-    """Whether connections owned by ``user`` are within the key's reach."""
-    if key.scope == KeyScope.ALL:
-        return True
-    if key.scope == KeyScope.USERS:
-        return key.users.filter(pk=user.pk).exists()
-    return False
+__all__ = [
+    "connection_in_reach",
+    "connections_for_key",
+    "key_reaches_owner",
+]

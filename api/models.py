@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from connections.access import KeyReach
 from connections.models import Connection
 
 # Every key starts with this, so a leaked key is recognisable (and secret scanners can match it).
@@ -17,10 +18,8 @@ class Permission(models.TextChoices):
     WRITE = "write", "Create, change and delete connections"
 
 
-class KeyScope(models.TextChoices):
-    ALL = "all", "All connections"
-    USERS = "users", "The connections of chosen users"
-    CONNECTIONS = "connections", "Chosen connections"
+# What a key reaches: defined with the rule itself, in connections.access.
+KeyScope = KeyReach
 
 
 class ApiKey(models.Model):
@@ -34,7 +33,7 @@ class ApiKey(models.Model):
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="api_keys",
-        help_text="The person accountable for this key, recorded as the actor of its changes.",
+        help_text="The person accountable for this key: it never reaches more than they may.",
     )
     scope = models.CharField(
         "reaches", max_length=20, choices=KeyScope.choices, default=KeyScope.USERS

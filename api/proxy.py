@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseBase, StreamingHttpResponse
+from django.utils.functional import SimpleLazyObject
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -210,8 +211,8 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
             raise BodyTooLarge() from None
         headers = {name: request.headers[name] for name in front.FORWARD_REQUEST_HEADERS
                    if name in request.headers}  # fmt: skip
-        # The owner's row is read only if a refresh records an event with it as the actor.
-        actor = cast(User, request.user)
+        # The creator's row is read only if a refresh records an event with it as the actor.
+        actor = cast(User, SimpleLazyObject(lambda: keys.key_actor(key)))
         bearer = credentials.bearer_for(connection, actor=actor)
         wait = float(settings.FRONTCONNECT_PROXY_BUDGET_WAIT)
         method = request.method or "GET"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 
 from api import credentials, keys, writes
 from api.errors import NOT_FOUND, LengthRequired
-from api.models import Permission
+from api.models import ApiKey, Permission
 from api.permissions import KeyPermission, request_key
 from api.serializers import (
     AccessTokenSerializer,
@@ -30,7 +31,7 @@ from api.serializers import (
     ConnectionWriteSerializer,
     ErrorSerializer,
 )
-from connections import services
+from connections import access, events, services
 from connections.models import Connection, Source
 
 MAX_ID = 2**63 - 1
@@ -65,11 +66,19 @@ class KeyAuthenticatedMixin:
     def as_view(cls, *args: Any, **kwargs: Any) -> Any:
         return login_not_required(super().as_view(*args, **kwargs))  # type: ignore[misc]
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # History entries and transitions this request causes name the key it acts with.
+        with ExitStack() as self._acting:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         # Refused rather than silently acted on with an empty body.
         if body_is_chunked(request):
             raise LengthRequired()
+        key = request.auth
+        if isinstance(key, ApiKey):
+            self._acting.enter_context(events.acting_key(key.pk, key.name))
 
 
 class ConnectionPagination(PageNumberPagination):
@@ -190,7 +199,7 @@ class ConnectionViewSet(
         if "auth_type" in wanted:
             connections = connections.filter(auth_type=wanted["auth_type"])
         if "owner" in wanted:
-            connections = connections.filter(owner__username=wanted["owner"])
+            connections = connections.filter(owner=access.owner_by_username(wanted["owner"]))
         return connections.order_by("name", "pk")
 
     def get_object(self) -> Connection:
@@ -240,7 +249,7 @@ class ConnectionViewSet(
     def test(self, request: Request, pk: str) -> Response:
         connection = self.get_object()
         services.connection_test(
-            connection=connection, actor=request_key(request).owner, source=Source.API
+            connection=connection, actor=keys.key_actor(request_key(request)), source=Source.API
         )
         return self._shown(connection)
 
@@ -258,7 +267,7 @@ class ConnectionViewSet(
         connection = self.reachable().filter(pk=connection_id(pk)).first()
         if connection is None:
             raise NotFound(NOT_FOUND)
-        bearer = credentials.bearer_for(connection, actor=key.owner)
+        bearer = credentials.bearer_for(connection, actor=keys.key_actor(key))
         keys.apikey_usage_count(key=key, connection=connection)
         credentials.mark_used(connection)
         body = AccessTokenSerializer(

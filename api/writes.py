@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import PermissionDenied
 
 from api import keys
 from api.models import ApiKey, KeyScope
-from connections import rules, services
+from connections import access, rules, services
 from connections.models import Connection, Scope, Source
 from oauthclients.models import OAuthClient
 
@@ -32,8 +31,8 @@ def _refused(field: str, message: str) -> ValidationError:
 
 def _owner(key: ApiKey, username: str) -> User:
     """The user a request names, if the key reaches that user's connections."""
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None or not keys.user_in_scope(key, user):
+    user = access.owner_by_username(username)
+    if user is None or not access.key_reaches_owner(key, user):
         raise _refused("owner", OWNER_OUT_OF_REACH)
     return user
 
@@ -97,7 +96,7 @@ def _apply(*, key: ApiKey, connection: Connection | None, data: dict[str, Any]) 
         connection=connection,
         data=requested,
         token_policy=rules.token_policy_for(actor=key.owner, source=Source.API, owner_id=owner_id),
-        actor=key.owner,
+        actor=keys.key_actor(key),
         source=Source.API,
     )
     return result.connection
@@ -118,5 +117,5 @@ def connection_change_for_key(
 
 
 def connection_delete_for_key(*, key: ApiKey, connection: Connection) -> None:
-    """Delete a connection, recording the key's owner as the one who did it."""
-    services.connection_delete(connection=connection, actor=key.owner, source=Source.API)
+    """Delete a connection, recording the key and its creator as the ones who did it."""
+    services.connection_delete(connection=connection, actor=keys.key_actor(key), source=Source.API)

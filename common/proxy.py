@@ -28,3 +28,14 @@ def forwarded_client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return peer
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, as sign-in throttling counts it.
+
+    Behind trusted proxies (``DJANGO_BEHIND_PROXY``) the entry they appended to
+    X-Forwarded-For, else the direct peer: never an address a client can choose.
+    """
+    if settings.BEHIND_PROXY:
+        return forwarded_client_ip(request)
+    return request.META.get("REMOTE_ADDR") or None

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import secret_state
 from common.http import admin_user
-from connections import flows, services
+from connections import access, flows, services
 from connections.forms import ConnectionAdminForm, form_for_actor
 from connections.models import Connection, Event, Scope, Source, Status
 from connections.selectors import connection_history
@@ -109,6 +109,10 @@ class ConnectionAdmin(FrontConnectAdmin):
     ) -> Any:
         # The blank-token policy depends on who edits (connections.rules.token_policy_for).
         return form_for_actor(super().get_form(request, obj, change, **kwargs), admin_user(request))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Connection]:
+        # Operators see every connection; who is one is decided in connections.access.
+        return super().get_queryset(request) & access.connections_visible_to(request.user)
 
     @admin.display(description="Name", ordering="name")
     def name_display(self, obj: Connection) -> str:

@@ -16,14 +16,13 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, NamedTuple
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
-from common.text import is_plain_text, name_key
-from connections import rules
+from common.text import name_key
+from connections import access, rules
 from connections.bulk_formats import (
     COLUMNS,
     ImportRefused,
@@ -88,8 +87,7 @@ class _Cleaner:
 
     def owner(self, username: str) -> User | None:
         if username not in self.owners:
-            users = get_user_model().objects.only("pk", "username")
-            self.owners[username] = users.filter(username=username).first()
+            self.owners[username] = access.owner_by_username(username)
         return self.owners[username]
 
     def clean(self, where: str, values: dict[str, Any]) -> CleanRow | list[RowError]:
@@ -120,9 +118,7 @@ class _Cleaner:
             scopes = frozenset(self.scopes[code] for code in codes if code in self.scopes)
         owner = self.default_owner
         if get["owner"]:
-            # Never query with a value PostgreSQL would refuse (NUL) or no username could be.
-            plain = is_plain_text(get["owner"]) and len(get["owner"]) <= MAX_LOOKUP_LENGTH
-            owner = self.owner(get["owner"]) if plain else None
+            owner = self.owner(get["owner"])
             if owner is None:
                 errors.append(RowError(where, "owner", "no user has this username"))
         elif owner is None:

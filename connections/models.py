@@ -209,6 +209,10 @@ class Event(models.Model):
     success = models.BooleanField(default=True)
     message = models.CharField(max_length=500, blank=True)
     fields = models.JSONField("changed fields", default=list, blank=True)
+    # The API key an action was done with (actor: the key's creator); plain values, so the
+    # history keeps naming a key that was deleted, and connections never depends on the api app.
+    api_key_id = models.PositiveBigIntegerField("API key id", null=True, blank=True, editable=False)
+    api_key_name = models.CharField("API key", max_length=100, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -235,6 +239,10 @@ class Transition(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The API key an action was done with (actor: the key's creator); plain values, so the
+    # history keeps naming a key that was deleted, and connections never depends on the api app.
+    api_key_id = models.PositiveBigIntegerField("API key id", null=True, blank=True, editable=False)
+    api_key_name = models.CharField("API key", max_length=100, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -5,16 +5,21 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
+from connections import access
 from connections.models import Connection, Event
 
 HISTORY_LENGTH = 50
 
 
 def connection_list_for(user: User | AnonymousUser) -> QuerySet[Connection]:
-    """The connections this user owns: the only queryset self-service views may look up in."""
-    if not user.is_authenticated:
-        return Connection.objects.none()
-    return Connection.objects.filter(owner=user).select_related("oauth_client")
+    """The self-service pages' connections: the user's own (``connections.access``), operators
+    included; the only queryset self-service views may look up in."""
+    return access.connections_visible_to(user, as_operator=False).select_related("oauth_client")
+
+
+def connection_changeable_for(user: User | AnonymousUser) -> QuerySet[Connection]:
+    """The self-service pages' connections this user may change (edit, delete, disconnect)."""
+    return access.connections_changeable_by(user, as_operator=False).select_related("oauth_client")
 
 
 def connection_history(connection: Connection, limit: int = HISTORY_LENGTH) -> list[Event]:

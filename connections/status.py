@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
+from connections.events import acting_key_fields
 from connections.models import Connection, Source, Status, Transition
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def connection_status_set(
             reason=reason[:500],
             source=Source(source),
             actor=actor if actor is not None and actor.is_authenticated else None,
+            **acting_key_fields(),
         )
         transaction.on_commit(lambda: _publish(transition))
     connection.status = new

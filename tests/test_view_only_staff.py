@@ -29,7 +29,7 @@ def viewer(client, stranger):
 
 
 def test_a_viewer_of_everything_sees_no_secret_on_any_list_or_page(
-    viewer, owner, token_connection, oauth_connection, oauth_client
+    viewer, owner, operator, token_connection, oauth_connection, oauth_client
 ):
     oauth_connection.access_token, oauth_connection.refresh_token = ACCESS_TOKEN, REFRESH_TOKEN
     oauth_connection.save()
@@ -37,7 +37,7 @@ def test_a_viewer_of_everything_sees_no_secret_on_any_list_or_page(
     hook.secret = SIGNING_SECRET
     hook.save()
     key = apikey_create(
-        name="Integration", owner=owner, permissions=["read", "token"], scope=KeyScope.ALL
+        name="Integration", owner=operator, permissions=["read", "token"], scope=KeyScope.ALL
     )
     secrets = [API_TOKEN, CLIENT_SECRET, SIGNING_SECRET, ACCESS_TOKEN, REFRESH_TOKEN]
     secrets += [key.plaintext, key.key.key_hash]

@@ -11,7 +11,7 @@ from common.http import AuthenticatedHttpRequest
 from connections import flows
 from connections.forms import ConnectionForm
 from connections.models import Source
-from connections.selectors import connection_list_for
+from connections.selectors import connection_changeable_for, connection_list_for
 
 
 def save_and_follow_up(request: AuthenticatedHttpRequest, form: ConnectionForm) -> HttpResponse:
@@ -37,7 +37,7 @@ def test(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def authorize(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    connection = get_object_or_404(connection_changeable_for(request.user), pk=pk)
     return flows.authorize(
         request,
         connection,
@@ -49,6 +49,6 @@ def authorize(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def disconnect(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    connection = get_object_or_404(connection_changeable_for(request.user), pk=pk)
     flows.disconnect(request, connection, actor=request.user, source=Source.SELF_SERVICE)
     return redirect(connection)

@@ -16,7 +16,11 @@ from common.http import AuthenticatedHttpRequest
 from connections import flows
 from connections.forms import ConnectionForm
 from connections.models import Connection, Source, Status
-from connections.selectors import connection_history, connection_list_for
+from connections.selectors import (
+    connection_changeable_for,
+    connection_history,
+    connection_list_for,
+)
 from connections.services import connection_delete
 from connections.views.actions import save_and_follow_up
 
@@ -78,7 +82,7 @@ def connection_new(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("api_token")
 def connection_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    connection = get_object_or_404(connection_changeable_for(request.user), pk=pk)
     form = ConnectionForm(request.POST or None, instance=connection, owner=request.user)
     if request.method == "POST" and form.is_valid():
         with suppress(ValidationError):  # a name taken meanwhile: the form says so
@@ -87,7 +91,7 @@ def connection_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def connection_confirm_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    connection = get_object_or_404(connection_changeable_for(request.user), pk=pk)
     if request.method == "POST":
         name = connection.name
         connection_delete(connection=connection, actor=request.user, source=Source.SELF_SERVICE)

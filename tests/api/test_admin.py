@@ -27,9 +27,14 @@ def test_adding_a_key_shows_it_once_and_stores_only_its_hash(operator_client, ow
             "usage-INITIAL_FORMS": "0",
         },
     )
-    assert response.status_code == 200
-    assert "no-store" in response["Cache-Control"]
-    page = response.content.decode()
+    # POST-redirect-GET: the POST makes the key and sends the browser to the page showing it.
+    assert response.status_code == 302
+    key_pk = ApiKey.objects.get().pk
+    assert response["Location"] == f"/admin/api/apikey/{key_pk}/created/"
+    shown = operator_client.get(response["Location"])
+    assert shown.status_code == 200
+    assert "no-store" in shown["Cache-Control"]
+    page = shown.content.decode()
     plaintext = re.search(r'value="(fc_live_[^"]+)"', page).group(1)
     assert "CRM &lt;sync&gt;" in page
     key = apikey_authenticate(plaintext)
@@ -82,7 +87,8 @@ def test_the_change_page_saves(operator_client, full_key):
             "name": "Renamed",
             "owner": full_key.key.owner_id,
             "permissions": ["read"],
-            "scope": KeyScope.ALL,
+            "scope": KeyScope.USERS,
+            "users": [full_key.key.owner_id],
             "usage-TOTAL_FORMS": "0",
             "usage-INITIAL_FORMS": "0",
         },

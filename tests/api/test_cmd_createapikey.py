@@ -36,8 +36,8 @@ def test_it_defaults_to_read_and_takes_repeated_permissions(owner):
     assert ApiKey.objects.get(name="B").permissions == ["proxy", "write"]
 
 
-def test_all_connections_and_expiry(owner):
-    run("Ops", "--owner", "alice", "--all-connections", "--expires", "30")
+def test_all_connections_and_expiry(operator):
+    run("Ops", "--owner", "op", "--all-connections", "--expires", "30")
     key = ApiKey.objects.get(name="Ops")
     assert key.scope == KeyScope.ALL
     assert key.expires_at is not None

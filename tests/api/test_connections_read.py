@@ -75,9 +75,11 @@ def test_a_key_for_chosen_connections_reaches_only_those(
     assert client.get("/api/v1/connections/").json()["count"] == 1
 
 
-def test_an_all_connections_key_reaches_everyone(make_key, api, token_connection, stranger):
+def test_an_all_connections_key_reaches_everyone(
+    make_key, api, token_connection, stranger, operator
+):
     Connection.objects.create(name="Theirs", company_name="X", owner=stranger)
-    made = make_key([Permission.READ], scope=KeyScope.ALL)
+    made = make_key([Permission.READ], scope=KeyScope.ALL, key_owner=operator)
     assert api(made.plaintext).get("/api/v1/connections/").json()["count"] == 2
 
 

@@ -78,8 +78,8 @@ def test_an_owner_outside_the_keys_reach_is_refused(full_api, stranger):
     assert not Connection.objects.exists()
 
 
-def test_an_all_connections_key_may_create_for_anyone(make_key, api, stranger):
-    made = make_key([Permission.WRITE], scope=KeyScope.ALL)
+def test_an_all_connections_key_may_create_for_anyone(make_key, api, stranger, operator):
+    made = make_key([Permission.WRITE], scope=KeyScope.ALL, key_owner=operator)
     response = api(made.plaintext).post(URL, token_body(owner="mallory"), format="json")
     assert response.status_code == 201
     assert Connection.objects.get().owner == stranger

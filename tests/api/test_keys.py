@@ -13,11 +13,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize("scope", list(KeyScope.values))
 def test_the_proxys_lookup_reaches_exactly_what_the_api_reaches(
-    scope, make_key, owner, stranger, token_connection
+    scope, make_key, owner, stranger, operator, token_connection
 ):
     theirs = Connection.objects.create(name="Theirs", company_name="X", owner=stranger)
     other = Connection.objects.create(name="Other", company_name="X", owner=owner)
-    made = make_key(scope=scope, connections=[token_connection])
+    made = make_key(scope=scope, key_owner=operator, users=[owner], connections=[token_connection])
     for connection in (token_connection, theirs, other):
         reachable = keys.connections_for_key(made.key).filter(pk=connection.pk).exists()
         found = keys.connection_in_reach(made.key, connection.pk, ["name", "api_token"])
@@ -27,10 +27,10 @@ def test_the_proxys_lookup_reaches_exactly_what_the_api_reaches(
     assert keys.connection_in_reach(made.key, 10**9, ["name"]) is None
 
 
-def test_a_key_for_chosen_users_reaches_each_of_them(make_key, owner, stranger):
+def test_a_key_for_chosen_users_reaches_each_of_them(make_key, owner, stranger, operator):
     mine = Connection.objects.create(name="Mine", company_name="X", owner=owner)
     theirs = Connection.objects.create(name="Theirs", company_name="X", owner=stranger)
-    made = make_key(users=[owner, stranger])
+    made = make_key(users=[owner, stranger], key_owner=operator)
     assert set(keys.connections_for_key(made.key)) == {mine, theirs}
     assert keys.connection_in_reach(made.key, theirs.pk, ["name"]) is not None
 

@@ -77,6 +77,7 @@ def api_schema(
     echo_front,
     settings,
     owner,
+    operator,
     oauth_client,
     scopes,
 ):
@@ -92,7 +93,7 @@ def api_schema(
         oauth_client=oauth_client,
         owner=owner,
     )
-    made = make_key(scope=KeyScope.ALL)
+    made = make_key(scope=KeyScope.ALL, key_owner=operator)
     loaded = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     loaded.config.headers = {"Authorization": f"Bearer {made.plaintext}"}
     return loaded

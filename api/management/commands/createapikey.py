@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from api.keys import apikey_create
 from api.models import KeyScope, Permission
+from connections import access
 
 MAX_DAYS = 3650
 
@@ -50,9 +51,9 @@ class Command(BaseCommand):
         name = options["name"].strip()
         if not name or len(name) > 100:
             raise CommandError("NAME must be 1 to 100 characters.")
-        owner = get_user_model().objects.filter(username=options["owner"]).first()
+        owner = access.owner_by_username(options["owner"])
         if owner is None:
-            raise CommandError(f"--owner: no user is named {options['owner']!r}.")
+            raise CommandError(access.no_such_owner(options["owner"]))
         permissions = options["permission"] or [Permission.READ]
         unknown = [p for p in permissions if p not in Permission.values]
         if unknown:
@@ -69,9 +70,13 @@ class Command(BaseCommand):
                 )
             expires_at = timezone.now() + timedelta(days=int(raw))
         scope = KeyScope.ALL if options["all_connections"] else KeyScope.USERS
-        made = apikey_create(
-            name=name, owner=owner, permissions=permissions, scope=scope, expires_at=expires_at
-        )
+        try:
+            made = apikey_create(
+                name=name, owner=owner, permissions=permissions, scope=scope, expires_at=expires_at
+            )
+        except ValidationError as exc:
+            # A key never reaches beyond its owner's rights (all connections: an operator).
+            raise CommandError(" ".join(exc.messages)) from None
         key = made.key
         reach = "every connection" if scope == KeyScope.ALL else f"{owner.username}'s connections"
         until = f"until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "with no expiry"

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from common.text import terminal_safe
+from connections import access
 from connections.bulk_export import connection_export
 from connections.bulk_formats import FORMATS
 
@@ -33,11 +33,9 @@ class Command(BaseCommand):
         fmt = options["format"] or self.format_from(output)
         owner = None
         if options["owner"] is not None:
-            owner = get_user_model().objects.filter(username=options["owner"]).first()
+            owner = access.owner_by_username(options["owner"])
             if owner is None:
-                raise CommandError(
-                    f"--owner: no user is named {options['owner']!r}.", returncode=USAGE
-                )
+                raise CommandError(access.no_such_owner(options["owner"]), returncode=USAGE)
         if output is None:
             # django-stubs omits OutputWrapper's private _out (the wrapped text stream) and types
             # it through __getattr__ as a callable.

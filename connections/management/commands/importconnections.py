@@ -4,11 +4,11 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from common.text import terminal_safe
+from connections import access
 from connections.bulk import DEFAULT_MAX_ROWS, ImportResult, connection_import
 from connections.bulk_formats import (
     DEFAULT_MAX_BYTES,
@@ -100,9 +100,9 @@ class Command(BaseCommand):
     def default_owner(self, username: str | None) -> Any:
         if username is None:
             return None
-        owner = get_user_model().objects.filter(username=username).first()
+        owner = access.owner_by_username(username)
         if owner is None:
-            raise CommandError(f"--owner: no user is named {username!r}.", returncode=USAGE)
+            raise CommandError(access.no_such_owner(username), returncode=USAGE)
         return owner
 
     def open_input(self, path: str, max_bytes: int) -> IO[bytes]:

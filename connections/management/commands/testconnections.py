@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import QuerySet
 from tqdm import tqdm
 
 from common.text import name_key, terminal_safe
+from connections import access
 from connections.checking import CheckedConnection, CheckReport, connections_check
 from connections.models import Connection, Source, Status
 
@@ -93,9 +93,9 @@ class Command(BaseCommand):
             "owner__username", "name", "pk"
         )
         if username is not None:
-            owner = get_user_model().objects.filter(username=username).first()
+            owner = access.owner_by_username(username)
             if owner is None:
-                raise CommandError(f"--owner: no user is named {username!r}.", returncode=USAGE)
+                raise CommandError(access.no_such_owner(username), returncode=USAGE)
             connections = connections.filter(owner=owner)
         if status is not None:
             connections = connections.filter(status=status)

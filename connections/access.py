@@ -1,0 +1,293 @@
+"""Who may see and change which connections, and what an API key reaches: the one place.
+
+Every screen, command and API path asks here instead of filtering by owner itself:
+
+* **Operators** are active staff users holding the connection model's permission: ``view`` (or
+  ``change``) to see every connection, ``change`` to change every connection. Superusers hold
+  every permission, so an active staff superuser is an operator.
+* **Members** see and change the connections they own.
+* ``as_operator=False`` asks about a person's *own* connections only, whatever their rights: the
+  self-service pages (``/connections/``) are a member's page for everyone, operators included.
+* **Acting for others** (owning an API key on someone's behalf): a user may act for themselves;
+  an active superuser, or active staff holding ``auth.change_user``, may act for anyone.
+* **An API key** reaches every connection, the connections of chosen users, or chosen
+  connections (``KeyReach``). ``connections_for_key`` is the rule; ``connection_in_reach`` is
+  the same rule compiled once per process for the proxy's hot path. A key never reaches beyond
+  what its owner may see (change, for ``token``/``proxy``/``write``): ``reach_within_rights``.
+
+This module imports no other app: it works on any key object with ``pk``, ``scope``,
+``owner_id`` and ``users``/``connections`` many-to-many managers (``api.models.ApiKey``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any, Protocol, cast
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.db import models
+from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
+
+from common.text import is_plain_text
+from connections.models import Connection
+
+VIEW_ALL = "connections.view_connection"
+CHANGE_ALL = "connections.change_connection"
+ACT_FOR_OTHERS = "auth.change_user"
+# No username is longer (Django's limit is 150); longer values are never queried.
+MAX_USERNAME_LENGTH = 255
+
+AnyUser = User | AnonymousUser | AbstractBaseUser
+
+
+class KeyReach(models.TextChoices):
+    """What an API key reaches (``ApiKey.scope``)."""
+
+    ALL = "all", "All connections"
+    USERS = "users", "The connections of chosen users"
+    CONNECTIONS = "connections", "Chosen connections"
+
+
+class KeyLike(Protocol):
+    """What this module reads of an API key (``api.models.ApiKey``)."""
+
+    pk: Any
+    scope: str
+    owner_id: Any
+    users: Any
+    connections: Any
+
+
+# --- people -------------------------------------------------------------------------------
+
+
+def user_is_operator(user: AnyUser | None, *, change: bool = False) -> bool:
+    """Whether ``user`` sees (``change``: changes) every connection."""
+    if user is None or not user.is_authenticated:
+        return False
+    if not (user.is_active and getattr(user, "is_staff", False)):
+        return False
+    if user.has_perm(CHANGE_ALL):
+        return True
+    return not change and user.has_perm(VIEW_ALL)
+
+
+def user_may_act_for_others(issuer: AnyUser | None) -> bool:
+    """Whether ``issuer`` may make others accountable: active superusers, or staff who may
+    change users."""
+    if issuer is None or not issuer.is_authenticated or not issuer.is_active:
+        return False
+    if getattr(issuer, "is_superuser", False):
+        return True
+    return bool(getattr(issuer, "is_staff", False) and issuer.has_perm(ACT_FOR_OTHERS))
+
+
+def user_may_act_for(issuer: AnyUser | None, user: AnyUser | None) -> bool:
+    """Whether ``issuer`` may make ``user`` accountable for something (such as an API key)."""
+    if issuer is None or user is None or not issuer.is_authenticated or not issuer.is_active:
+        return False
+    return issuer.pk == user.pk or user_may_act_for_others(issuer)
+
+
+def owner_by_username(username: str) -> User | None:
+    """The user a form, file, command or API request names as an owner, or None.
+
+    Values no username can be (control characters such as NUL, which PostgreSQL refuses, or
+    overlong text) are never queried.
+    """
+    if not username or len(username) > MAX_USERNAME_LENGTH or not is_plain_text(username):
+        return None
+    return cast(User | None, get_user_model().objects.filter(username=username).first())
+
+
+def no_such_owner(username: str, *, option: str = "--owner") -> str:
+    """The sentence a command prints for an owner nobody is named."""
+    return f"{option}: no user is named {username!r}."
+
+
+# --- connections --------------------------------------------------------------------------
+
+
+def connections_visible_to(
+    user: AnyUser | None, *, as_operator: bool = True
+) -> QuerySet[Connection]:
+    """The connections ``user`` may see: every one for operators, else their own."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Connection.objects.none()
+    if as_operator and user_is_operator(user):
+        return Connection.objects.all()
+    return Connection.objects.filter(owner_id=user.pk)
+
+
+def connections_changeable_by(
+    user: AnyUser | None, *, as_operator: bool = True
+) -> QuerySet[Connection]:
+    """The connections ``user`` may change: every one for operators with change, else their own."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Connection.objects.none()
+    if as_operator and user_is_operator(user, change=True):
+        return Connection.objects.all()
+    return Connection.objects.filter(owner_id=user.pk)
+
+
+def user_may_view(user: AnyUser | None, connection: Connection) -> bool:
+    return connections_visible_to(user).filter(pk=connection.pk).exists()
+
+
+def user_may_change(user: AnyUser | None, connection: Connection) -> bool:
+    return connections_changeable_by(user).filter(pk=connection.pk).exists()
+
+
+def user_may_reach_owner(user: AnyUser | None, owner: AnyUser, *, change: bool = False) -> bool:
+    """Whether ``user`` may see (change) every connection ``owner`` has, and will have."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.pk == owner.pk or user_is_operator(user, change=change)
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+def reach_within_rights(
+    user: AnyUser | None,
+    *,
+    scope: str,
+    users: Iterable[AnyUser] = (),
+    connections: Iterable[Connection] = (),
+    change: bool = False,
+) -> bool:
+    """Whether everything a key with this reach reaches is visible (changeable) to ``user``.
+
+    Checked for whoever issues or changes a key, for the key's owner when it is issued, and
+    (through ``key_reach_beyond_owner``) on every request the key makes.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if scope == KeyReach.ALL:
+        return user_is_operator(user, change=change)
+    if scope == KeyReach.USERS:
+        return all(user_may_reach_owner(user, other, change=change) for other in users)
+    wanted = {connection.pk for connection in connections}
+    if not wanted:
+        return True
+    allowed = connections_changeable_by(user) if change else connections_visible_to(user)
+    return set(allowed.filter(pk__in=wanted).values_list("pk", flat=True)) == wanted
+
+
+def key_reach_beyond_owner(key_model: type) -> Case:
+    """SQL for "this key reaches more than its owner's own connections", to annotate keys with.
+
+    Such a key works only while its owner may still see (change) all it reaches, which for a
+    reach beyond one's own connections means being an operator (``reach_within_rights``).
+    """
+    users = key_model.users.through  # type: ignore[attr-defined]
+    chosen = key_model.connections.through  # type: ignore[attr-defined]
+    others = users.objects.filter(apikey=OuterRef("pk")).exclude(user=OuterRef("owner"))
+    theirs = chosen.objects.filter(apikey=OuterRef("pk")).exclude(
+        connection__owner=OuterRef("owner")
+    )
+    return Case(
+        When(scope=KeyReach.ALL, then=True),
+        When(scope=KeyReach.USERS, then=Exists(others)),
+        default=Exists(theirs),
+        output_field=BooleanField(),
+    )
+
+
+def _reach_filter(key: KeyLike) -> models.Q | None:
+    """THE rule of a key's reach, as a filter on connections (None: every connection)."""
+    if key.scope == KeyReach.ALL:
+        return None
+    if key.scope == KeyReach.USERS:
+        through = key.users.through
+        return models.Q(owner__in=through.objects.filter(apikey=key.pk).values("user"))
+    through = key.connections.through
+    return models.Q(pk__in=through.objects.filter(apikey=key.pk).values("connection"))
+
+
+def connections_for_key(key: KeyLike) -> QuerySet[Connection]:
+    """The connections this key reaches; the only queryset API views look up in."""
+    rule = _reach_filter(key)
+    return Connection.objects.all() if rule is None else Connection.objects.filter(rule)
+
+
+def key_reaches_owner(key: KeyLike, user: AnyUser) -> bool:
+    """Whether connections owned by ``user`` (existing and new ones) are within the key's reach."""
+    if key.scope == KeyReach.ALL:
+        return True
+    if key.scope == KeyReach.USERS:
+        return bool(key.users.filter(pk=user.pk).exists())
+    return False
+
+
+# Stand-ins for the two values a reach statement takes; replaced by the real ones per call.
+_PK_MARK = -7_000_000_001
+_KEY_MARK = -7_000_000_002
+
+
+class _Stand:
+    """A key with only what ``_reach_filter`` reads: used to compile a statement once."""
+
+    def __init__(self, key_type: type, scope: str) -> None:
+        self.pk = _KEY_MARK
+        self.scope = scope
+        self.owner_id = None
+        self.users = key_type.users  # type: ignore[attr-defined]
+        self.connections = key_type.connections  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=64)
+def _reach_statement(
+    alias: str, key_type: type, scope: str, fields: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """``connections_for_key(...).filter(pk=...).only(fields)`` compiled to SQL, once per process.
+
+    Returns the SQL and, for each parameter, which value it takes ("pk" or "key").
+    """
+    stand = cast(KeyLike, _Stand(key_type, scope))
+    query = connections_for_key(stand).filter(pk=_PK_MARK).only(*fields).order_by()
+    sql, params = query.query.get_compiler(alias).as_sql()
+    roles = []
+    for value in params:
+        if value == _PK_MARK:
+            roles.append("pk")
+        elif value == _KEY_MARK:
+            roles.append("key")
+        else:  # pragma: no cover - the reach rule took a value this compiler does not know
+            raise RuntimeError(f"Unexpected parameter in the key reach statement: {value!r}")
+    return sql, tuple(roles)
+
+
+def connection_in_reach(key: KeyLike, pk: int, fields: Iterable[str]) -> Connection | None:
+    """One connection within the key's reach, with only ``fields`` loaded: the proxy's hot path.
+
+    The statement is ``connections_for_key``'s own query, compiled once per process and per
+    reach kind, so the rule is written once and the hot path skips the ORM's query building.
+    """
+    alias = "default"
+    sql, roles = _reach_statement(alias, type(key), key.scope, tuple(sorted(set(fields))))
+    values = {"pk": pk, "key": key.pk}
+    found = list(Connection.objects.using(alias).raw(sql, [values[role] for role in roles]))
+    return found[0] if found else None
+
+
+__all__ = [
+    "KeyReach",
+    "connection_in_reach",
+    "connections_changeable_by",
+    "connections_for_key",
+    "connections_visible_to",
+    "key_reach_beyond_owner",
+    "key_reaches_owner",
+    "no_such_owner",
+    "owner_by_username",
+    "reach_within_rights",
+    "user_is_operator",
+    "user_may_act_for",
+    "user_may_act_for_others",
+    "user_may_change",
+    "user_may_reach_owner",
+    "user_may_view",
+]
