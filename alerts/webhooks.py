@@ -55,6 +55,12 @@ def webhook_payload(transition: Transition) -> bytes:
     return json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
+def transition_webhooks(transition: Transition) -> list[int]:
+    """The ids of the active webhooks that asked to hear about this transition."""
+    webhooks = Webhook.objects.filter(is_active=True).only("pk", "is_active", "statuses")
+    return [webhook.pk for webhook in webhooks if webhook.wants(transition)]
+
+
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=<hex>`` of HMAC-SHA256(secret, timestamp + "." + body)."""
     digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, "sha256")

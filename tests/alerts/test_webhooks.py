@@ -235,8 +235,6 @@ def test_the_task_declares_its_retries():
 def test_the_sweep_queues_a_lost_webhook_call_once(receiver, webhook, token_connection):
     from datetime import timedelta
 
-    from alerts.services import transitions_redispatch
-
     transition = connection_status_set(
         connection=token_connection, status=Status.OFFLINE, reason="x", source=Source.WORKER
     )
@@ -244,6 +242,6 @@ def test_the_sweep_queues_a_lost_webhook_call_once(receiver, webhook, token_conn
     later = transition.created_at + timedelta(minutes=10)
 
     # One email (the owner) and one webhook call were never queued.
-    assert transitions_redispatch(now=later) == 2
-    assert transitions_redispatch(now=later) == 0
+    assert tasks.transitions_requeue(now=later) == 2
+    assert tasks.transitions_requeue(now=later) == 0
     assert len(receiver.calls) == 1
