@@ -1,7 +1,8 @@
 """Worker tasks for alerts: each takes ids, calls one service, and declares its retries.
 
 The functions that queue them (``transition_dispatch``, ``transitions_requeue``) live here too,
-so the services never import the tasks: alerts' modules import downwards only.
+so the services never import the tasks: alerts' modules import downwards only. The emails and
+webhook calls go to their own queue (``CELERY_TASK_ROUTES`` in settings).
 """
 
 from __future__ import annotations
