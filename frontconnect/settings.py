@@ -83,7 +83,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FrontConnect <norepl
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Webhooks call public https addresses only; loopback (http or https) only when this is set, for
 # development and tests. A webhook is paused after this many failed calls in a row.
-FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK = env.bool("FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK", default=False)
+FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK = env.bool(
+    "FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK", default=False
+)
 FRONTCONNECT_WEBHOOK_PAUSE_AFTER = env.int("FRONTCONNECT_WEBHOOK_PAUSE_AFTER", default=20)
 if not 1 <= FRONTCONNECT_WEBHOOK_PAUSE_AFTER <= 1000:
     raise ImproperlyConfigured("FRONTCONNECT_WEBHOOK_PAUSE_AFTER must be a number from 1 to 1000.")
