@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from alerts.forms import WebhookForm
 from alerts.models import AlertPreference, LapseWarning, Notification, Webhook, WebhookDelivery
+from alerts.webhooks import webhook_resume
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import SecretState, secret_state
 
@@ -84,20 +85,59 @@ class LapseWarningAdmin(ReadOnlyAdmin):
     ]
 
 
-sensitive_signing_secret = method_decorator(sensitive_post_parameters("signing_secret"))
+sensitive_webhook_fields = method_decorator(sensitive_post_parameters("signing_secret", "url"))
+
+
+class PausedFilter(admin.SimpleListFilter):
+    title = "paused"
+    parameter_name = "paused"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Paused"), ("no", "Not paused")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> QuerySet[Webhook]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(paused_at__isnull=self.value() == "no")
+        return queryset
 
 
 @admin.register(Webhook)
 class WebhookAdmin(FrontConnectAdmin):
     form = WebhookForm
-    list_display = ["name", "url", "is_active", "updated_at"]
-    list_filter = ["is_active"]
-    search_fields = ["name", "url"]
-    readonly_fields = ["secret_status"]
+    list_display = ["name", "url_status", "is_active", "pause_status", "updated_at"]
+    list_filter = ["is_active", PausedFilter]
+    search_fields = ["name", "host"]
+    readonly_fields = ["url_status", "pause_status", "secret_status"]
+    actions = ["resume"]
     fieldsets = [
-        (None, {"fields": ["name", "url", "is_active", "statuses"]}),
+        (None, {"fields": ["name", "url", "url_status", "is_active", "statuses"]}),
+        ("Deliveries", {"fields": ["pause_status"]}),
         ("Signature", {"fields": ["signing_secret", "secret_status"]}),
     ]
+
+    @admin.display(description="URL", ordering="host")
+    def url_status(self, obj: Webhook | None) -> str:
+        # The path and query may hold the receiver's token: the host and whether it is stored.
+        if obj is None or obj.pk is None:
+            return "Not set"
+        state = secret_state(obj.url)
+        if state is SecretState.SET:
+            return f"{obj.host} (path and query stored encrypted)"
+        return f"{obj.host}: {state}" if obj.host else str(state)
+
+    @admin.display(description="Paused", ordering="paused_at")
+    def pause_status(self, obj: Webhook | None) -> str:
+        if obj is None or obj.paused_at is None:
+            return "No"
+        return f"Since {obj.paused_at:%Y-%m-%d %H:%M} UTC: {obj.pause_reason}"
+
+    @admin.action(description="Resume selected paused webhooks", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        resumed = 0
+        for webhook in queryset.filter(paused_at__isnull=False):
+            webhook_resume(webhook=webhook)
+            resumed += 1
+        self.message_user(request, f"Resumed {resumed} webhook(s); new status changes are sent.")
 
     @admin.display(description="Signing secret status")
     def secret_status(self, obj: Webhook | None) -> str:
@@ -108,7 +148,7 @@ class WebhookAdmin(FrontConnectAdmin):
             return state
         return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC"
 
-    @sensitive_signing_secret
+    @sensitive_webhook_fields
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         return super().changeform_view(request, *args, **kwargs)
 
@@ -123,8 +163,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "http_status",
         "error",
         "delivered_at",
+        "skipped_at",
     ]
-    list_filter = ["webhook", ("delivered_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "webhook",
+        ("delivered_at", admin.EmptyFieldListFilter),
+        ("skipped_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["transition__connection_name", "webhook__name"]
     fields = [
         "webhook",
@@ -135,6 +180,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "created_at",
         "last_attempt_at",
         "delivered_at",
+        "skipped_at",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:

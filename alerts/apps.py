@@ -8,7 +8,7 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self) -> None:
-        from alerts.services import transition_dispatch
+        from alerts.tasks import transition_dispatch
         from connections.status import transition_subscribe
 
         transition_subscribe(transition_dispatch)

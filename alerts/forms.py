@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from alerts.destinations import webhook_url_validate
 from alerts.models import Webhook
 from common.text import SecretTextValidator
 from connections.models import Status
@@ -15,7 +16,11 @@ SECRET_HOWTO = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 class WebhookForm(forms.ModelForm):
-    """The webhook form: the signing secret is write-only, and blank on edit keeps it."""
+    """The webhook form: the URL and signing secret are write-only, and blank on edit keeps them.
+
+    A URL's path and query often carry the receiver's own token, so the URL is stored encrypted
+    like the secret and only its host is shown.
+    """
 
     signing_secret = forms.CharField(
         label="Signing secret",
@@ -26,7 +31,13 @@ class WebhookForm(forms.ModelForm):
         validators=[SecretTextValidator("The signing secret")],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
-    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
+    url = forms.URLField(
+        label="URL",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
     statuses = forms.MultipleChoiceField(
         label="Send when a connection becomes",
         choices=Status.choices,
@@ -37,17 +48,22 @@ class WebhookForm(forms.ModelForm):
     error_messages = {
         "signing_secret_required": "Enter a signing secret: the receiver checks each call's "
         f"signature with it. Generate one with: {SECRET_HOWTO}",
+        "url_required": "Enter the webhook's https:// URL.",
     }
 
     class Meta:
         model = Webhook
-        fields = ["name", "url", "is_active", "statuses"]
-        help_texts = {
-            "url": "An https:// address that accepts a JSON POST; redirects are not followed.",
-        }
+        fields = ["name", "is_active", "statuses"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        url_help = (
+            "A public https:// address that accepts a JSON POST (no user:password@; redirects "
+            "are not followed). Stored encrypted: only its host is shown"
+        )
+        if self.instance.pk:
+            url_help += f" (now {self.instance.host or 'unknown'}). Leave blank to keep it."
+        self.fields["url"].help_text = url_help + ("" if self.instance.pk else ".")
         field = self.fields["signing_secret"]
         if self.instance.pk:
             field.help_text = "Stored encrypted and never shown. Leave blank to keep it."
@@ -56,6 +72,14 @@ class WebhookForm(forms.ModelForm):
                 "At least 24 characters, shared with the receiver; stored encrypted and never "
                 f"shown again. Generate one with: {SECRET_HOWTO}"
             )
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"]
+        if not url and not self.instance.pk:
+            raise ValidationError(self.error_messages["url_required"], code="url_required")
+        if url:
+            webhook_url_validate(url)
+        return url
 
     def clean_signing_secret(self) -> str:
         secret: str = self.cleaned_data["signing_secret"]
@@ -67,6 +91,8 @@ class WebhookForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Webhook:
         webhook: Webhook = super().save(commit=False)
+        if self.cleaned_data["url"]:
+            webhook.url = self.cleaned_data["url"]
         if self.cleaned_data["signing_secret"]:
             webhook.secret = self.cleaned_data["signing_secret"]
             webhook.secret_changed_at = timezone.now()

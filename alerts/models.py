@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 
-from common.crypto import EncryptedTextField
+from alerts.destinations import webhook_url_validate
+from common.crypto import EncryptedTextField, sealed_value
 from common.text import PlainTextValidator
 from connections.models import Connection, Status, Transition
 
@@ -20,31 +20,6 @@ OUTAGE_STATUSES = (Status.OFFLINE, Status.REAUTHORIZE)
 
 def webhook_statuses_default() -> list[str]:
     return [Status.OFFLINE.value, Status.REAUTHORIZE.value, Status.ONLINE.value]
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback addresses: the only hosts a webhook may call over http."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def webhook_url_validate(url: str) -> None:
-    """Refuse a webhook URL that is not https (plain http only to a loopback host, for tests)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and is_loopback_host(host):
-        return
-    raise ValidationError(
-        "Enter an https:// URL: webhooks carry connection names and statuses, so they are "
-        "never sent unencrypted (plain http is accepted only for localhost).",
-        code="webhook_url_insecure",
-    )
 
 
 class AlertPreference(models.Model):
@@ -144,10 +119,16 @@ class LapseWarning(Notice):
 
 
 class Webhook(models.Model):
-    """An https endpoint told about status changes, with a signing secret it shares with us."""
+    """An https endpoint told about status changes, with a signing secret it shares with us.
+
+    The URL is stored encrypted (its path and query often carry a token) and only its host is
+    shown. After ``FRONTCONNECT_WEBHOOK_PAUSE_AFTER`` failed calls in a row it is paused until
+    an operator resumes it.
+    """
 
     name = models.CharField(max_length=100, unique=True, validators=[PlainTextValidator()])
-    url = models.URLField("URL", max_length=500, validators=[webhook_url_validate])
+    url = EncryptedTextField("URL", validators=[webhook_url_validate])
+    host = models.CharField(max_length=300, blank=True, editable=False)
     secret = EncryptedTextField("signing secret")
     secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField("Active", default=True)
@@ -156,6 +137,9 @@ class Webhook(models.Model):
         default=webhook_statuses_default,
         help_text="A call is made for each change of status into one of these.",
     )
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    paused_at = models.DateTimeField("paused", null=True, blank=True, editable=False)
+    pause_reason = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -164,6 +148,16 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        url = sealed_value(self, "url")
+        if isinstance(url, str):  # a URL set since loading: show its host, never its path
+            parts = urlsplit(url)
+            try:
+                self.host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+            except ValueError:
+                self.host = ""
+        super().save(*args, **kwargs)
 
     def wants(self, transition: Transition) -> bool:
         return self.is_active and transition.new_status in self.statuses
@@ -183,6 +177,8 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Not called because its webhook was paused: an operator resuming it does not send these.
+    skipped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

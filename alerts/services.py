@@ -64,26 +64,16 @@ def transition_alert_kind(transition: Transition) -> NoticeKind | None:
     return None
 
 
-def transition_dispatch(transition: Transition) -> None:
-    """Queue the emails and webhook calls a transition asks for; runs after its commit."""
-    from alerts import tasks
-
-    if transition_alert_kind(transition) is not None:
-        tasks.transition_notify.delay(transition.pk)
-    for webhook in Webhook.objects.filter(is_active=True).only("pk", "is_active", "statuses"):
-        if webhook.wants(transition):
-            tasks.webhook_deliver.delay(webhook.pk, transition.pk)
-
-
-def transitions_redispatch(*, now: datetime | None = None) -> int:
-    """Queue again the alerts and webhook calls of recent transitions that never got queued.
+def transitions_undispatched(
+    *, now: datetime | None = None
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """Recent transitions whose alerts or webhook calls never got queued: (to email, calls).
 
     The after-commit dispatch is lost if the broker is down at that moment; a periodic sweep
-    finds transitions from the last few hours with no notice or delivery row and queues them.
-    Tasks are idempotent, so a transition queued twice still sends each email once.
+    finds transitions from the last few hours with no notice or delivery row and queues them
+    (``alerts.tasks.transitions_requeue``). Tasks are idempotent, so a transition queued twice
+    still sends each email once. The calls are (webhook id, transition id) pairs.
     """
-    from alerts import tasks
-
     now = now or timezone.now()
     recent = Transition.objects.filter(
         created_at__gte=now - REDISPATCH_WINDOW,
@@ -93,20 +83,14 @@ def transitions_redispatch(*, now: datetime | None = None) -> int:
     alerting = Q(new_status__in=OUTAGE_STATUSES) | Q(
         new_status=Status.ONLINE, old_status__in=OUTAGE_STATUSES
     )
-    queued = 0
-    for transition_id in recent.filter(alerting, notifications__isnull=True).values_list(
-        "pk", flat=True
-    ):
-        tasks.transition_notify.delay(transition_id)
-        queued += 1
+    emails = list(recent.filter(alerting, notifications__isnull=True).values_list("pk", flat=True))
+    calls = []
     for webhook in Webhook.objects.filter(is_active=True):
         missing = recent.filter(new_status__in=webhook.statuses).exclude(
             webhook_deliveries__webhook=webhook
         )
-        for transition_id in missing.values_list("pk", flat=True):
-            tasks.webhook_deliver.delay(webhook.pk, transition_id)
-            queued += 1
-    return queued
+        calls += [(webhook.pk, pk) for pk in missing.values_list("pk", flat=True)]
+    return emails, calls
 
 
 def transition_recipients(transition: Transition) -> list[User]:

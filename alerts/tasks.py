@@ -1,12 +1,19 @@
-"""Worker tasks for alerts: each takes ids, calls one service, and declares its retries."""
+"""Worker tasks for alerts: each takes ids, calls one service, and declares its retries.
+
+The functions that queue them (``transition_dispatch``, ``transitions_requeue``) live here too,
+so the services never import the tasks: alerts' modules import downwards only. The emails and
+webhook calls go to their own queue (``CELERY_TASK_ROUTES`` in settings).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from smtplib import SMTPException
 
 from celery import shared_task
 
 from alerts import lapse, services, webhooks
+from connections.models import Transition
 
 
 @shared_task(
@@ -36,7 +43,7 @@ def webhook_deliver(webhook_id: int, transition_id: int) -> bool:
 @shared_task
 def transitions_redispatch() -> int:
     """Periodic: queue the alerts and webhook calls of recent transitions that were never queued."""
-    return services.transitions_redispatch()
+    return transitions_requeue()
 
 
 @shared_task(
@@ -49,3 +56,21 @@ def transitions_redispatch() -> int:
 def grants_lapse_warn() -> int:
     """Periodic (daily): warn the owners of grants lapsing within 14 days, once per grant."""
     return lapse.grants_lapse_warn()
+
+
+def transition_dispatch(transition: Transition) -> None:
+    """Queue the emails and webhook calls a transition asks for; runs after its commit."""
+    if services.transition_alert_kind(transition) is not None:
+        transition_notify.delay(transition.pk)
+    for webhook_id in webhooks.transition_webhooks(transition):
+        webhook_deliver.delay(webhook_id, transition.pk)
+
+
+def transitions_requeue(*, now: datetime | None = None) -> int:
+    """Queue again what ``services.transitions_undispatched`` finds; return how many tasks."""
+    emails, calls = services.transitions_undispatched(now=now)
+    for transition_id in emails:
+        transition_notify.delay(transition_id)
+    for webhook_id, transition_id in calls:
+        webhook_deliver.delay(webhook_id, transition_id)
+    return len(emails) + len(calls)

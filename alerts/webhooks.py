@@ -5,6 +5,12 @@ This is the one module that imports ``requests`` outside Front's client. It is d
 rate budget and the never-send-a-code-twice retry rule), whereas a webhook goes to an operator's own
 URL with no credential and is retried by the Celery task, never by the HTTP client.
 
+Where a call may go is ``alerts.destinations``' rule: a public https address, resolved once and
+connected to as checked. The delivery log records fixed sentences ("could not connect", "refused:
+not a public address"), never an exception's text, so it cannot be read as a port scan. After
+``FRONTCONNECT_WEBHOOK_PAUSE_AFTER`` failed calls in a row the webhook is paused: its pending
+calls are recorded as skipped and none is made until an operator resumes it.
+
 Signature: ``X-FrontConnect-Signature: sha256=<hex>``, an HMAC-SHA256 with the webhook's secret over
 ``<timestamp>.<raw body>``, where the timestamp (Unix seconds) is sent in
 ``X-FrontConnect-Timestamp``; a receiver recomputes it and refuses old timestamps to stop replays.
@@ -19,17 +25,30 @@ import time
 from datetime import timedelta
 
 import requests
-from django.core.exceptions import ValidationError
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from alerts.models import Webhook, WebhookDelivery, webhook_url_validate
+from alerts.destinations import (
+    REFUSED_NOT_PUBLIC,
+    REFUSED_URL,
+    DestinationRefused,
+    PinnedAddressAdapter,
+    destination_resolve,
+)
+from alerts.models import Webhook, WebhookDelivery
 from connections.models import Status, Transition
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT_SECONDS = 10
+# A receiver that does not accept the connection at once is given up on quickly: calls run on
+# their own worker queue, but a dead receiver should still not hold a slot for long.
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 10
 CLAIM_SECONDS = 60
+SKIPPED = "skipped: the webhook is paused"
+# Refusals that no retry can change: the call is logged once and not retried.
+FINAL_ERRORS = (REFUSED_NOT_PUBLIC, REFUSED_URL)
 SIGNATURE_HEADER = "X-FrontConnect-Signature"
 TIMESTAMP_HEADER = "X-FrontConnect-Timestamp"
 
@@ -55,6 +74,25 @@ def webhook_payload(transition: Transition) -> bytes:
     return json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
+def transition_webhooks(transition: Transition) -> list[int]:
+    """The ids of the webhooks to call about this transition; a paused one records it skipped."""
+    webhooks = Webhook.objects.filter(is_active=True).only(
+        "pk", "is_active", "statuses", "paused_at"
+    )
+    wanted = [webhook for webhook in webhooks if webhook.wants(transition)]
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                webhook=webhook, transition=transition, skipped_at=timezone.now(), error=SKIPPED
+            )
+            for webhook in wanted
+            if webhook.paused_at is not None
+        ],
+        ignore_conflicts=True,
+    )
+    return [webhook.pk for webhook in wanted if webhook.paused_at is None]
+
+
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=<hex>`` of HMAC-SHA256(secret, timestamp + "." + body)."""
     digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, "sha256")
@@ -62,8 +100,9 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def _post(webhook: Webhook, body: bytes, delivery_id: int) -> int:
-    """POST the body; return the HTTP status, or raise RequestException / ValidationError."""
-    webhook_url_validate(webhook.url)  # again at send time: rows may predate the rule
+    """POST the body; return the HTTP status, or raise RequestException / DestinationRefused."""
+    url = str(webhook.url)
+    destination = destination_resolve(url)  # again at send time: DNS may have changed
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
@@ -74,20 +113,36 @@ def _post(webhook: Webhook, body: bytes, delivery_id: int) -> int:
     }
     with requests.Session() as session:
         session.trust_env = False  # no proxy or .netrc credentials from the worker's environment
+        adapter = PinnedAddressAdapter(destination)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         response = session.post(
-            webhook.url,
+            url,
             data=body,
             headers=headers,
-            timeout=TIMEOUT_SECONDS,
+            timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
             allow_redirects=False,  # a redirect could move a signed payload to another host
         )
         return response.status_code
 
 
+def _failure_sentence(exc: requests.RequestException) -> str:
+    """A fixed sentence for a failed call: no address, port, banner or URL from the exception."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "could not connect (timed out)"
+    if isinstance(exc, requests.ConnectionError):
+        return "could not connect"
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    return "the call failed"
+
+
 def _claim(delivery: WebhookDelivery) -> bool:
     now = timezone.now()
     return bool(
-        WebhookDelivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True)
+        WebhookDelivery.objects.filter(
+            pk=delivery.pk, delivered_at__isnull=True, skipped_at__isnull=True
+        )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .update(
             claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
@@ -97,10 +152,38 @@ def _claim(delivery: WebhookDelivery) -> bool:
     )
 
 
+def webhook_pause_after() -> int:
+    return int(settings.FRONTCONNECT_WEBHOOK_PAUSE_AFTER)
+
+
+def _deliveries_skip(webhook_id: int) -> int:
+    """Record the webhook's calls still pending as skipped; return how many."""
+    return WebhookDelivery.objects.filter(
+        webhook_id=webhook_id, delivered_at__isnull=True, skipped_at__isnull=True
+    ).update(skipped_at=timezone.now(), claimed_until=None, error=SKIPPED)
+
+
+def _failure_count(webhook: Webhook, error: str) -> bool:
+    """Count a failed call; pause the webhook at the limit. True when it is paused now."""
+    Webhook.objects.filter(pk=webhook.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    limit = webhook_pause_after()
+    paused = Webhook.objects.filter(
+        pk=webhook.pk, paused_at__isnull=True, consecutive_failures__gte=limit
+    ).update(
+        paused_at=timezone.now(),
+        pause_reason=f"Paused after {limit} failed calls in a row (the last: {error}).",
+    )
+    if paused:
+        logger.warning("Webhook %s paused after %s failed calls in a row.", webhook.pk, limit)
+        _deliveries_skip(webhook.pk)
+    return bool(paused) or Webhook.objects.filter(pk=webhook.pk, paused_at__isnull=False).exists()
+
+
 def webhook_deliver(*, webhook_id: int, transition_id: int) -> bool:
     """Call one webhook about one transition unless done already; True once it answered 2xx.
 
-    Raises WebhookDeliveryFailed on a refused, failed or non-2xx call so the task retries it.
+    Raises WebhookDeliveryFailed on a failed or non-2xx call so the task retries it; a refused
+    address, or a call to a paused webhook, is recorded and not retried.
     """
     webhook = Webhook.objects.filter(pk=webhook_id, is_active=True).first()
     transition = Transition.objects.filter(pk=transition_id).first()
@@ -109,6 +192,9 @@ def webhook_deliver(*, webhook_id: int, transition_id: int) -> bool:
     delivery, _created = WebhookDelivery.objects.get_or_create(
         webhook=webhook, transition=transition
     )
+    if webhook.paused_at is not None:
+        _deliveries_skip(webhook.pk)
+        return False
     if delivery.delivered_at is not None or not _claim(delivery):
         return delivery.delivered_at is not None
     status: int | None = None
@@ -117,15 +203,10 @@ def webhook_deliver(*, webhook_id: int, transition_id: int) -> bool:
         status = _post(webhook, webhook_payload(transition), delivery.pk)
         if not 200 <= status < 300:
             error = f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
-    except ValidationError as exc:
-        # A URL the rules refuse will not improve by retrying: log it and stop.
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            error="; ".join(exc.messages)[:200], claimed_until=None
-        )
-        return False
+    except DestinationRefused as exc:
+        error = str(exc)
     except requests.RequestException as exc:
-        # The exception's text can repeat the URL, which may carry a token: keep the kind only.
-        error = type(exc).__name__
+        error = _failure_sentence(exc)
     done = not error
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         http_status=status,
@@ -133,7 +214,22 @@ def webhook_deliver(*, webhook_id: int, transition_id: int) -> bool:
         claimed_until=None,
         delivered_at=timezone.now() if done else None,
     )
-    if not done:
-        logger.warning("Webhook %s delivery %s failed: %s", webhook.pk, delivery.pk, error)
-        raise WebhookDeliveryFailed(error)
-    return True
+    if done:
+        Webhook.objects.filter(pk=webhook.pk, consecutive_failures__gt=0).update(
+            consecutive_failures=0
+        )
+        return True
+    logger.warning("Webhook %s delivery %s failed: %s", webhook.pk, delivery.pk, error)
+    paused = _failure_count(webhook, error)
+    if paused or error in FINAL_ERRORS:
+        return False
+    raise WebhookDeliveryFailed(error)
+
+
+def webhook_resume(*, webhook: Webhook) -> Webhook:
+    """Resume a paused webhook: new transitions are called again; skipped calls stay skipped."""
+    Webhook.objects.filter(pk=webhook.pk).update(
+        paused_at=None, pause_reason="", consecutive_failures=0
+    )
+    webhook.refresh_from_db(fields=["paused_at", "pause_reason", "consecutive_failures"])
+    return webhook

@@ -81,6 +81,22 @@ vars().update({key: value for key, value in _email.items() if value not in (None
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FrontConnect <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Webhooks call public https addresses only; loopback (http or https) only when this is set, for
+# development and tests. A webhook is paused after this many failed calls in a row.
+FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK = env.bool(
+    "FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK", default=False
+)
+FRONTCONNECT_WEBHOOK_PAUSE_AFTER = env.int("FRONTCONNECT_WEBHOOK_PAUSE_AFTER", default=20)
+if not 1 <= FRONTCONNECT_WEBHOOK_PAUSE_AFTER <= 1000:
+    raise ImproperlyConfigured("FRONTCONNECT_WEBHOOK_PAUSE_AFTER must be a number from 1 to 1000.")
+# Emails and webhook calls wait on other people's servers: they run on their own queue, consumed
+# by their own worker processes (README: Production), so a dead receiver never delays checks,
+# refreshes or the heartbeat on the default queue ("celery").
+FRONTCONNECT_DELIVERIES_QUEUE = "deliveries"
+CELERY_TASK_ROUTES = {
+    f"alerts.tasks.{name}": {"queue": FRONTCONNECT_DELIVERIES_QUEUE}
+    for name in ("transition_notify", "webhook_deliver", "grants_lapse_warn")
+}
 # How often the worker checks each connection; the dashboard flags a connection not checked in
 # twice this long.
 FRONTCONNECT_CHECK_INTERVAL_HOURS = env.int("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6)

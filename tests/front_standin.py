@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 import pytest
 
@@ -206,9 +206,18 @@ class Handler(BaseHTTPRequestHandler):
         self._send(302, b"", "text/plain", Location=query["redirect_uri"] + "?" + urlencode(params))
 
     def _client_ok(self) -> bool:
-        expected = f"{self.front.client_id}:{self.front.client_secret}".encode()
+        # As a conforming server (RFC 6749 2.3.1): both halves are form-urlencoded inside Basic.
         header = self.headers.get("Authorization", "")
-        return header == "Basic " + base64.b64encode(expected).decode()
+        try:
+            decoded = base64.b64decode(header.removeprefix("Basic "), validate=True).decode()
+        except ValueError:
+            return False
+        client_id, _, secret = decoded.partition(":")
+        expected = (self.front.client_id, self.front.client_secret)
+        return (
+            header.startswith("Basic ")
+            and (unquote_plus(client_id), unquote_plus(secret)) == expected
+        )
 
     def _token(self, form: dict[str, str]) -> None:
         front = self.front

@@ -1,6 +1,7 @@
 """OAuth 2.0 with Front through requests-oauthlib: PKCE, the authorize URL, code exchange, refresh.
 
-The token requests run through ``OAuth2Session`` with HTTP Basic client authentication; Front's
+The token requests run through ``OAuth2Session`` with HTTP Basic client authentication (the ID
+and secret form-urlencoded first, RFC 6749 section 2.3.1: ``client_basic_auth``); Front's
 quirks live in its compliance hooks, and every request passes through ``transport._front_call``.
 """
 
@@ -11,7 +12,7 @@ import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 from django.conf import settings
@@ -122,8 +123,9 @@ def _token_error(response: requests.Response, body: dict[str, Any]) -> FrontErro
         )
     if error == "invalid_client" or response.status_code == 401:
         return FrontError(
-            "Front rejected the OAuth 2.0 client: check its client ID and client secret against "
-            "the Front app.",
+            "Front refused the OAuth 2.0 client's credentials (invalid_client). FrontConnect "
+            "sent the client ID and secret as RFC 6749 requires, encoded for HTTP Basic, so any "
+            "character is fine: make sure they are this Front app's current ID and secret.",
             kind=Kind.INVALID_CLIENT,
             rate=rate,
         )
@@ -154,6 +156,13 @@ def _token_response_hook(response: requests.Response) -> requests.Response:
         standard["refresh_token"] = tokens.refresh_token
     response._content = json.dumps(standard).encode()
     return response
+
+
+@sensitive_variables("client_secret")
+def client_basic_auth(client_id: str, client_secret: str) -> HTTPBasicAuth:
+    """HTTP Basic client authentication per RFC 6749 2.3.1: ID and secret form-urlencoded first."""
+    # Unencoded, a secret holding "+", "%" or ":" reaches a conforming server as another secret.
+    return HTTPBasicAuth(quote_plus(client_id, safe=""), quote_plus(client_secret, safe=""))
 
 
 class _FrontOAuth2Session(OAuth2Session):
@@ -201,7 +210,7 @@ def _token_request(
     with _front_call(url, "the token request", budget=budget, key=key) as seen:
         session.hooks["response"].append(seen)
         token = getattr(session, send)(
-            url, auth=HTTPBasicAuth(client_id, client_secret), timeout=_timeout(), **grant
+            url, auth=client_basic_auth(client_id, client_secret), timeout=_timeout(), **grant
         )
     return _token_of(token, seen.rate)
 

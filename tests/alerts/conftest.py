@@ -1,13 +1,16 @@
-"""Alert fixtures: a real SMTP server on 127.0.0.1, eager Celery, and a status change helper."""
+"""Alert fixtures: a real SMTP server and a webhook receiver on 127.0.0.1, eager Celery, and a
+status change helper."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -15,6 +18,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.core.mail.utils import DNS_NAME
 from django.test import override_settings
 
+from connections.models import Source, Status
+from connections.status import connection_status_set
 from frontconnect.celery import app as celery_app
 
 
@@ -88,3 +93,54 @@ def body_of(message: Message) -> str:
     payload = message.get_payload(decode=True)
     assert isinstance(payload, bytes)
     return payload.decode(message.get_content_charset() or "utf-8")
+
+
+@dataclass
+class Receiver:
+    """A local webhook endpoint; ``answers`` are the statuses it gives, then 204."""
+
+    url: str = ""
+    answers: list[int] = field(default_factory=list)
+    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    location: str = ""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.calls.append((dict(self.headers.items()), body))
+            status = state.answers.pop(0) if state.answers else 204
+            self.send_response(status)
+            if state.location:
+                self.send_header("Location", state.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def go_offline(token_connection, django_capture_on_commit_callbacks):
+    def go_offline():
+        with django_capture_on_commit_callbacks(execute=True):
+            return connection_status_set(
+                connection=token_connection,
+                status=Status.OFFLINE,
+                reason="Front refused the API token (HTTP 401).",
+                source=Source.WORKER,
+            )
+
+    return go_offline

@@ -214,7 +214,7 @@ def test_a_transition_whose_task_was_lost_is_queued_again_by_the_sweep(
     assert transition is not None
     later = transition.created_at + timedelta(minutes=10)
 
-    assert services.transitions_redispatch(now=transition.created_at) == 0  # too new: left alone
-    assert services.transitions_redispatch(now=later) == 1
-    assert services.transitions_redispatch(now=later) == 0  # notices exist now
+    assert tasks.transitions_requeue(now=transition.created_at) == 0  # too new: left alone
+    assert tasks.transitions_requeue(now=later) == 1
+    assert tasks.transitions_requeue(now=later) == 0  # notices exist now
     assert len(smtp_server.messages) == 1

@@ -51,10 +51,17 @@ def test_it_starts_both_and_stops_both_when_one_ends(settings, tmp_path):
     with mock.patch(PATCH, side_effect=popen), mock.patch("os.killpg") as killpg:
         with pytest.raises(CommandError, match="web server stopped unexpectedly"):
             call_command("runall", "127.0.0.1:9999", stdout=StringIO())
-    web, worker = started
+    web, worker, deliveries = started
     assert web.command[-2:] == ["runserver", "127.0.0.1:9999"]
-    assert worker.command[-5:] == ["frontconnect", "worker", "--beat", "--loglevel", "INFO"]
-    assert web.kwargs["start_new_session"] and worker.kwargs["start_new_session"]
-    assert worker.signals == [signal.SIGTERM]  # a warm shutdown of celery and its pool
+    assert worker.command[2:7] == ["celery", "-A", "frontconnect", "worker", "--beat"]
+    assert worker.command[worker.command.index("-Q") + 1] == "celery"
+    # Issue 15 item 6: emails and webhook calls have a worker of their own in make run too.
+    assert deliveries.command[2:6] == ["celery", "-A", "frontconnect", "worker"]
+    assert "--beat" not in deliveries.command
+    assert deliveries.command[deliveries.command.index("-Q") + 1] == "deliveries"
+    assert len({c.command[c.command.index("-n") + 1] for c in (worker, deliveries)}) == 2
+    assert all(c.kwargs["start_new_session"] for c in started)
+    # a warm shutdown of celery and its pool
+    assert worker.signals == deliveries.signals == [signal.SIGTERM]
     killpg.assert_not_called()  # the web server had already ended
     assert (tmp_path / "queue").is_dir() and (tmp_path / "control").is_dir()

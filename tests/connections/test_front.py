@@ -145,7 +145,7 @@ def test_it_refuses_a_token_response_that_is_not_json():
     ("status", "body", "kind", "words"),
     [
         (400, {"error": "invalid_grant"}, "invalid_grant", "authorize the connection again"),
-        (401, {"error": "invalid_client"}, "invalid_client", "client ID and client secret"),
+        (401, {"error": "invalid_client"}, "invalid_client", "client.s credentials"),
         (400, {"error": "invalid_request"}, "refused", "invalid_request"),
         (502, {}, "unavailable", "unavailable right now"),
         (429, {}, "rate_limited", "rate limiting"),

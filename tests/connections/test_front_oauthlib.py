@@ -3,6 +3,7 @@ the budget hook, pooled session and text Front never issues."""
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 from urllib.parse import parse_qs
@@ -255,3 +256,58 @@ def test_a_proxied_request_front_never_answers_is_a_timeout(settings):
         with pytest.raises(FrontError) as info:
             front.forward("GET", "me", token="tok")
     assert info.value.kind == FrontErrorKind.TIMEOUT
+
+
+# Issue 15 item 10: RFC 6749 §2.3.1 client authentication.
+AWKWARD_SECRET = "s+cr%t&x=y:z-SECRET"
+
+
+def test_the_basic_credentials_are_form_urlencoded_first_per_rfc_6749():
+    from urllib.parse import quote_plus
+
+    from connections.front.oauth import client_basic_auth
+
+    request = requests.Request("POST", TOKEN_URL).prepare()
+    client_basic_auth("id:1 +é", "s+cr%t&x=y:z é").__call__(request)
+    encoded = "id%3A1+%2B%C3%A9:s%2Bcr%25t%26x%3Dy%3Az+%C3%A9"
+    assert encoded == quote_plus("id:1 +é", safe="") + ":" + quote_plus("s+cr%t&x=y:z é", safe="")
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(
+        encoded.encode("ascii")
+    ).decode("ascii")
+
+
+@responses.activate
+def test_a_token_request_sends_a_secret_with_reserved_characters_form_urlencoded():
+    responses.post(TOKEN_URL, json={"access_token": "a", "expires_at": 2_000_000_000})
+    refresh(secret=AWKWARD_SECRET)
+    header = responses.calls[0].request.headers["Authorization"]
+    decoded = base64.b64decode(header.removeprefix("Basic ")).decode("ascii")
+    assert decoded == "client-id-123:s%2Bcr%25t%26x%3Dy%3Az-SECRET"
+
+
+def test_a_conforming_server_accepts_a_secret_with_reserved_characters(settings):
+    from tests.front_standin import StandinFront, standin_serve
+
+    standin = StandinFront(client_id="client-id-123", client_secret=AWKWARD_SECRET)
+    standin.refresh_tokens.add("rt-1")
+    server = standin_serve(standin)
+    try:
+        settings.FRONT_OAUTH_TOKEN_URL = standin.token_url
+        tokens = front.refresh_tokens(
+            client_id="client-id-123", client_secret=AWKWARD_SECRET, refresh_token="rt-1"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert tokens.access_token and standin.token_requests == ["refresh_token"]
+
+
+@responses.activate
+def test_invalid_client_says_front_refused_the_credentials_not_that_the_secret_is_wrong():
+    responses.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
+    with pytest.raises(FrontError) as info:
+        refresh()
+    message = str(info.value)
+    assert info.value.kind == FrontErrorKind.INVALID_CLIENT
+    assert "Front refused the OAuth 2.0 client's credentials" in message
+    assert "encoded" in message and "check its client ID and client secret" not in message

@@ -220,7 +220,7 @@ def test_it_refuses_a_foreign_issuer(owner_client, oauth_connection):
     ("token_response", "words"),
     [
         ({"status": 400, "json": {"error": "invalid_grant"}}, "authorize the connection again"),
-        ({"status": 401, "json": {"error": "invalid_client"}}, "client secret"),
+        ({"status": 401, "json": {"error": "invalid_client"}}, "client's credentials"),
         ({"status": 502, "json": {}}, "unavailable"),
         ({"body": requests.ReadTimeout()}, "did not answer"),
         ({"json": {"token_type": "Bearer"}}, "malformed"),

@@ -15,12 +15,16 @@ from django.core.management.base import BaseCommand, CommandError
 # How long the children get to stop on Ctrl-C before they are killed.
 STOP_TIMEOUT = 20.0
 WORKER = "worker and scheduler"
+DELIVERY_WORKER = "delivery worker"
+# Emails and webhook calls get their own processes, so a dead receiver never delays the checks.
+DELIVERY_CONCURRENCY = "2"
 
 
 class Command(BaseCommand):
     help = (
-        "Serve FrontConnect with its background worker and scheduler beside it (what make run "
-        "does): runserver and 'celery -A frontconnect worker --beat'. Ctrl-C stops both."
+        "Serve FrontConnect with its background workers and scheduler beside it (what make run "
+        "does): runserver, 'celery -A frontconnect worker --beat -Q celery' and a worker for "
+        "the 'deliveries' queue (emails, webhooks). Ctrl-C stops them all."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -35,7 +39,12 @@ class Command(BaseCommand):
             "web server": [sys.executable, manage, "runserver", options["addrport"]],
             WORKER: [
                 sys.executable, "-m", "celery", "-A", "frontconnect", "worker", "--beat",
-                "--loglevel", "INFO",
+                "-Q", "celery", "-n", "worker@%h", "--loglevel", "INFO",
+            ],
+            DELIVERY_WORKER: [
+                sys.executable, "-m", "celery", "-A", "frontconnect", "worker",
+                "-Q", settings.FRONTCONNECT_DELIVERIES_QUEUE, "-n", "deliveries@%h",
+                "--concurrency", DELIVERY_CONCURRENCY, "--loglevel", "INFO",
             ],
         }  # fmt: skip
         children: dict[str, subprocess.Popen[bytes]] = {}
@@ -87,7 +96,7 @@ class Command(BaseCommand):
             if child.poll() is None:
                 # Celery stops its own pool on SIGTERM (a warm shutdown); runserver's reloader
                 # child must be signalled with its parent.
-                if name == WORKER:
+                if name in (WORKER, DELIVERY_WORKER):
                     child.send_signal(signal.SIGTERM)
                 else:
                     os.killpg(child.pid, signal.SIGTERM)
