@@ -24,10 +24,15 @@ class Bearer:
 
 @sensitive_variables("token")
 def bearer_for(connection: Connection, *, actor: User | None = None) -> Bearer:
-    """The API token, or the OAuth access token refreshed first when near expiry."""
-    token = services.connection_access_token(connection=connection, actor=actor, source=Source.API)
-    expires_at = connection.access_token_expires_at if connection.is_oauth else None
-    return Bearer(token=str(token), expires_at=expires_at)
+    """The API token, or the OAuth access token refreshed first when near expiry.
+
+    ``expires_at`` is never later than the worker's planned refresh of the token, since Front
+    may revoke an access token when it is refreshed.
+    """
+    token = services.connection_access_token(
+        connection=connection, actor=actor, source=Source.API, handout=True
+    )
+    return Bearer(token=str(token), expires_at=services.access_token_valid_until(connection))
 
 
 def bearer_after_rejection(connection: Connection, *, actor: User | None) -> Bearer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import NoReturn
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -19,7 +20,7 @@ from common.oauth import oauth_redirect_uri
 from connections import front
 from connections.events import event_record
 from connections.models import Action, Connection, PendingAuthorization, Status
-from connections.status import connection_status_set
+from connections.status import connection_status_set, verdict_superseded
 from connections.tokens import token_digest
 
 
@@ -77,7 +78,14 @@ def connection_authorize_start(
     verifier = front.code_verifier_new() if settings.FRONT_OAUTH_PKCE else ""
     redirect_uri = oauth_redirect_uri()
     PendingAuthorization.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
+    # The sign-in as it is now: a callback after any change of it is refused.
+    version = (
+        Connection.objects.filter(pk=connection.pk)
+        .values_list("credential_version", flat=True)
+        .get()
+    )
     PendingAuthorization.objects.create(
+        credential_version=version,
         state_hash=_digest(state),
         user=user,
         session_key_hash=_digest(session.session_key or ""),
@@ -197,10 +205,8 @@ def connection_authorize_complete(
         raise AuthorizationError("The reply did not come from Front's sign-in page; refused.")
     if not code:
         raise AuthorizationError("Front's reply carries no authorization code. Start again.")
-    if not connection.is_oauth or connection.oauth_client_id != client.pk:
-        raise AuthorizationError(
-            "The connection's sign-in settings changed while you were in Front. Start again."
-        )
+    if _changed_since(connection, pending):
+        _authorize_superseded(connection, pending, request_user)
     secret = client.client_secret
     try:
         tokens = front.exchange_code(
@@ -231,48 +237,100 @@ def connection_authorize_complete(
     result = f"Online: authorized for Front company {company.name}."
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
-        locked.access_token = tokens.access_token
-        locked.refresh_token = tokens.refresh_token
-        locked.refresh_token_digest = token_digest(tokens.refresh_token)
-        # A refresh still in flight for the old grant must not overwrite the new one.
-        locked.refresh_lease_id, locked.refresh_lease_until = "", None
-        locked.access_token_expires_at = tokens.expires_at
-        locked.authorized_at = locked.last_checked_at = timezone.now()
-        locked.unreachable_since = None
-        locked.front_company_id, locked.front_company_name = company.id, company.name
-        locked.last_check_result = result
-        locked.save(
-            update_fields=[
-                "access_token",
-                "refresh_token",
-                "refresh_token_digest",
-                "refresh_lease_id",
-                "refresh_lease_until",
-                "access_token_expires_at",
-                "authorized_at",
-                "last_checked_at",
-                "unreachable_since",
-                "front_company_id",
-                "front_company_name",
-                "last_check_result",
-                "updated_at",
-            ]
-        )
-        connection_status_set(
-            connection=locked,
-            status=Status.ONLINE,
-            reason=result,
-            source=pending.source,
-            actor=request_user,
-        )
-        event_record(
-            connection=locked,
-            action=Action.AUTHORIZED,
-            source=pending.source,
-            actor=request_user,
-            message=f"Authorized for Front company {company.name} ({company.id}).",
-        )
+        # Stored only for the sign-in the flow started from: not if, while the code was being
+        # redeemed, the connection was switched to a token, given another client, authorized
+        # again or disconnected.
+        superseded = _changed_since(locked, pending)
+        if not superseded:
+            _grant_store(locked, tokens, company, result, pending, request_user)
+    if superseded:
+        _authorize_superseded(connection, pending, request_user)
     return locked
+
+
+@sensitive_variables("tokens")
+def _grant_store(
+    locked: Connection,
+    tokens: front.TokenResponse,
+    company: front.Company,
+    result: str,
+    pending: PendingAuthorization,
+    request_user: User | AnonymousUser,
+) -> None:
+    """Write a new grant on the locked row: a new sign-in, so a new credential version."""
+    version = locked.credential_change()
+    locked.access_token = tokens.access_token
+    locked.refresh_token = tokens.refresh_token
+    locked.refresh_token_digest = token_digest(tokens.refresh_token)
+    # A refresh still in flight for the old grant must not overwrite the new one.
+    locked.refresh_lease_id, locked.refresh_lease_until = "", None
+    locked.access_token_expires_at = tokens.expires_at
+    locked.authorized_at = locked.last_checked_at = timezone.now()
+    locked.unreachable_since = locked.refresh_interrupted_at = None
+    locked.front_company_id, locked.front_company_name = company.id, company.name
+    locked.last_check_result = result
+    locked.save(
+        update_fields=[
+            *version,
+            "access_token",
+            "refresh_token",
+            "refresh_token_digest",
+            "refresh_lease_id",
+            "refresh_lease_until",
+            "access_token_expires_at",
+            "authorized_at",
+            "last_checked_at",
+            "unreachable_since",
+            "refresh_interrupted_at",
+            "front_company_id",
+            "front_company_name",
+            "last_check_result",
+            "updated_at",
+        ]
+    )
+    connection_status_set(
+        connection=locked,
+        status=Status.ONLINE,
+        reason=result,
+        source=pending.source,
+        actor=request_user,
+        version=locked.credential_version,
+    )
+    event_record(
+        connection=locked,
+        action=Action.AUTHORIZED,
+        source=pending.source,
+        actor=request_user,
+        message=f"Authorized for Front company {company.name} ({company.id}).",
+    )
+
+
+CHANGED_IN_FRONT = (
+    "The connection changed while you were in Front (its sign-in was changed, authorized again "
+    "or disconnected meanwhile), so this authorization was not stored. Nothing was changed. "
+    "Start again with Save and authorize."
+)
+
+
+def _changed_since(connection: Connection, pending: PendingAuthorization) -> bool:
+    """Whether the connection's sign-in is no longer the one this flow started from."""
+    return (
+        not connection.is_oauth
+        or connection.oauth_client_id != pending.oauth_client_id
+        or connection.credential_version != pending.credential_version
+    )
+
+
+def _authorize_superseded(
+    connection: Connection, pending: PendingAuthorization, user: User | AnonymousUser
+) -> NoReturn:
+    verdict_superseded(
+        connection=connection,
+        verdict="authorization not stored",
+        source=pending.source,
+        actor=user,
+    )
+    raise AuthorizationError(CHANGED_IN_FRONT)
 
 
 def _authorize_failed(

@@ -317,6 +317,15 @@ def _update(changed: list[tuple[Connection, frozenset[Scope], list[str], bool]],
         groups.setdefault(columns, []).append(connection)
     for columns, connections in groups.items():
         Connection.objects.bulk_update(connections, [*columns, "updated_at"], batch_size=500)
+        if "credential_version" in columns:
+            # The versions were bumped in SQL (Connection.credential_change): read them back.
+            stored = dict(
+                Connection.objects.filter(pk__in=[c.pk for c in connections]).values_list(
+                    "pk", "credential_version"
+                )
+            )
+            for connection in connections:
+                connection.credential_version = stored[connection.pk]
 
 
 def _event(connection: Connection, actor_id: int | None, source: str, now: Any, message: str,

@@ -23,10 +23,15 @@ from connections import front
 from connections.events import event_record
 from connections.front import Company, FrontError, FrontErrorKind, RateLimit
 from connections.models import Action, Connection, Source, Status, Transition
-from connections.status import connection_status_set
+from connections.status import connection_status_set, verdict_superseded
 from connections.tokens import connection_access_token, connection_refresh
 
 Actor = User | AnonymousUser | None
+
+CHANGED_MEANWHILE = (
+    "Not checked: the connection's sign-in changed while Front was being asked; the new one is "
+    "checked next."
+)
 
 
 class CheckResult(StrEnum):
@@ -61,9 +66,20 @@ def _grace() -> timedelta:
     return timedelta(minutes=int(settings.FRONTCONNECT_UNREACHABLE_GRACE_MINUTES))
 
 
+@dataclass
+class _Asked:
+    """The credential version of the token Front was asked with: the verdict is about it."""
+
+    version: int
+
+
 @sensitive_variables("token")
-def _ask_front(connection: Connection, actor: Actor, source: Source | str) -> Company:
+def _ask_front(
+    connection: Connection, actor: Actor, source: Source | str, asked: _Asked
+) -> Company:
     token = connection_access_token(connection=connection, actor=actor, source=source)
+    # The token and its version come from one read (a refresh copies both from the row).
+    asked.version = connection.credential_version
     key = front.budget_key(company_id=connection.front_company_id, token=token)
     try:
         return front.me(token=token, budget_key=key)
@@ -72,17 +88,23 @@ def _ask_front(connection: Connection, actor: Actor, source: Source | str) -> Co
             raise
     # Front answers 401 to an access token it expired early: refresh once, then ask again.
     connection_refresh(connection=connection, actor=actor, source=source)
+    asked.version = connection.credential_version
     return front.me(token=str(connection.access_token), budget_key=key)
 
 
 def connection_check(*, connection: Connection, actor: Actor, source: Source | str) -> CheckOutcome:
-    """Call GET /me (Front is called outside any transaction) and record what it means."""
+    """Call GET /me (Front is called outside any transaction) and record what it means.
+
+    What Front said is recorded only if the connection still holds the credential it was asked
+    with; a check overtaken by a change of sign-in is recorded in the history as superseded.
+    """
+    asked = _Asked(version=connection.credential_version)
     try:
-        company: Company | None = _ask_front(connection, actor, source)
+        company: Company | None = _ask_front(connection, actor, source, asked)
         error: FrontError | None = None
     except FrontError as exc:
         company, error = None, exc
-    return _check_record(connection, company, error, actor, source)
+    return _check_record(connection, company, error, actor, source, asked.version)
 
 
 def connection_test(*, connection: Connection, actor: Actor, source: Source | str) -> Connection:
@@ -98,11 +120,11 @@ def _refused_status(connection: Connection, current: str, error: FrontError | No
     return Status.OFFLINE
 
 
-def _unreachable_since(connection: Connection, now: datetime) -> datetime:
+def _unreachable_since(connection: Connection, now: datetime, version: int) -> datetime:
     """Start the unreachable clock if it is not running; return when it started."""
-    Connection.objects.filter(pk=connection.pk, unreachable_since__isnull=True).update(
-        unreachable_since=now
-    )
+    Connection.objects.filter(
+        pk=connection.pk, unreachable_since__isnull=True, credential_version=version
+    ).update(unreachable_since=now)
     since = (
         Connection.objects.filter(pk=connection.pk)
         .values_list("unreachable_since", flat=True)
@@ -117,6 +139,7 @@ def _check_record(
     error: FrontError | None,
     actor: Actor,
     source: Source | str,
+    version: int,
 ) -> CheckOutcome:
     now = timezone.now()
     current = (
@@ -151,7 +174,7 @@ def _check_record(
         message = f"Could not check: {error}"
         # A rate limit says Front is there; only silence and outages count towards the grace.
         if error.kind != FrontErrorKind.RATE_LIMITED:
-            since = _unreachable_since(connection, now)
+            since = _unreachable_since(connection, now, version)
             fields["unreachable_since"] = since
             if now - since > _grace() and current == Status.ONLINE:
                 target = Status.OFFLINE
@@ -163,23 +186,47 @@ def _check_record(
         message = str(error) if error is not None else "Front gave no answer."
         fields["unreachable_since"] = None
     fields["last_check_result"] = message[:500]
+    transition = None
     with transaction.atomic():
-        Connection.objects.filter(pk=connection.pk).update(**fields, updated_at=now)
-        transition = None
-        if target is not None:
-            transition = connection_status_set(
-                connection=connection, status=target, reason=message, source=source, actor=actor
+        # Recorded only while the row holds the credential Front was asked about.
+        recorded = Connection.objects.filter(pk=connection.pk, credential_version=version).update(
+            **fields, updated_at=now
+        )
+        if not recorded:
+            verdict = target.label if target is not None else "not checked"
+            verdict_superseded(
+                connection=connection, verdict=f"{verdict}: {message}", source=source, actor=actor
             )
-        # Periodic checks keep one result per connection; history only when something changed.
-        if source != Source.WORKER or transition is not None:
-            event_record(
-                connection=connection,
-                action=Action.TESTED,
-                source=source,
-                actor=actor,
-                success=result == CheckResult.ONLINE,
-                message=message,
-            )
+        else:
+            if target is not None:
+                transition = connection_status_set(
+                    connection=connection,
+                    status=target,
+                    reason=message,
+                    source=source,
+                    actor=actor,
+                    version=version,
+                )
+            # Periodic checks keep one result per connection; history only when something
+            # changed.
+            if source != Source.WORKER or transition is not None:
+                event_record(
+                    connection=connection,
+                    action=Action.TESTED,
+                    source=source,
+                    actor=actor,
+                    success=result == CheckResult.ONLINE,
+                    message=message,
+                )
+    if not recorded:
+        connection.refresh_from_db()
+        return CheckOutcome(
+            connection=connection,
+            result=CheckResult.UNCHECKED,
+            message=CHANGED_MEANWHILE,
+            error_kind=FrontErrorKind.UNAVAILABLE,
+            rate=(company.rate if company is not None else error.rate if error else None),
+        )
     for name, value in fields.items():
         setattr(connection, name, value)
     if target is None:

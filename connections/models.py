@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -69,6 +71,7 @@ class Connection(models.Model):
         "refresh_token_digest",
         "refresh_lease_id",
         "refresh_lease_until",
+        "refresh_interrupted_at",
         "unreachable_since",
     )
 
@@ -116,6 +119,14 @@ class Connection(models.Model):
     refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     refresh_lease_id = models.CharField(max_length=32, blank=True, editable=False)
     refresh_token_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # Set when a refresh finds the lease of an earlier one expired and never written back nor
+    # released (its worker died between Front's answer and the write-back); cleared by any new
+    # grant. A refusal of the grant after that is reported as an interrupted refresh.
+    refresh_interrupted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Bumped by every change of the sign-in (token saved, auth type or client changed,
+    # authorized, disconnected): each verdict and token write-back names the version it was
+    # made for, and one made for an older version goes into the history, never into the row.
+    credential_version = models.PositiveIntegerField(default=0, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="front_connections"
     )
@@ -137,6 +148,12 @@ class Connection(models.Model):
 
     def __repr__(self) -> str:
         return f"<Connection {self.pk}: {self.name}>"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        # A bumped version (``credential_change``) is read back as the number stored.
+        if isinstance(self.credential_version, models.expressions.Combinable):
+            self.refresh_from_db(fields=["credential_version"])
 
     def get_absolute_url(self) -> str:
         return reverse("connections:detail", args=[self.pk])
@@ -165,6 +182,17 @@ class Connection(models.Model):
                 setattr(self, field.name, field.get_default())
         return list(self.GRANT_FIELDS)
 
+    def credential_change(self) -> list[str]:
+        """Mark the sign-in as changed (fields only, no save); return the fields it set.
+
+        The version is bumped in SQL (``F() + 1``) so that two writers never both claim one
+        version; ``save()`` reads the stored number back.
+        """
+        if self.pk is None:
+            return []
+        self.credential_version = models.F("credential_version") + 1  # type: ignore[assignment]
+        return ["credential_version"]
+
     def access_token_expires_within(self, seconds: int) -> bool:
         if self.access_token_expires_at is None:
             return True
@@ -181,6 +209,8 @@ class Action(models.TextChoices):
     IMPORTED = "imported", "Imported"
     DELETED = "deleted", "Deleted"
     KEY_ROTATED = "key_rotated", "Key rotated"
+    # A verdict (check, refresh, authorization) made for a sign-in that changed meanwhile.
+    SUPERSEDED = "superseded", "Superseded"
 
 
 class Source(models.TextChoices):
@@ -288,6 +318,9 @@ class PendingAuthorization(models.Model):
     code_verifier = EncryptedTextField()
     return_url = models.CharField(max_length=500)
     source = models.CharField(max_length=20, choices=Source.choices)
+    # The connection's credential version when the flow started: a callback for an older one is
+    # refused ("the connection changed while you were in Front").
+    credential_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 

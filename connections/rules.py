@@ -269,6 +269,9 @@ def connection_assign(
         changed += connection.tokens_clear()
         connection.front_company_id = connection.front_company_name = ""
         changed += ["front_company_id", "front_company_name"]
+    if voided or "api_token" in changed:
+        # The sign-in changed: verdicts and token writes made for the old one no longer count.
+        changed += connection.credential_change()
     return [("oauth_client" if f == "oauth_client_id" else "owner" if f == "owner_id" else f)
             for f in dict.fromkeys(changed)], voided  # fmt: skip
 
@@ -276,6 +279,7 @@ def connection_assign(
 # Columns a change writes as a consequence, not as input: history entries list only the input.
 _CONSEQUENCES = {
     "api_token_changed_at",
+    "credential_version",
     *Connection.GRANT_FIELDS,
     "front_company_id",
     "front_company_name",

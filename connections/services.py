@@ -17,6 +17,7 @@ from connections.tokens import (
     REAUTHORIZE_NEEDED,
     REFRESH_MARGIN,
     RefreshBusy,
+    access_token_valid_until,
     connection_access_token,
     connection_refresh,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "CheckOutcome",
     "CheckResult",
     "RefreshBusy",
+    "access_token_valid_until",
     "connection_access_token",
     "connection_check",
     "connection_delete",
@@ -48,7 +50,7 @@ def connection_disconnect(*, connection: Connection, actor: User | None, source:
     """Forget the OAuth 2.0 tokens: the connection is Not authorized until authorized again."""
     reason = "Disconnected: the OAuth 2.0 tokens were deleted."
     with transaction.atomic():
-        cleared = connection.tokens_clear()
+        cleared = connection.tokens_clear() + connection.credential_change()
         connection.last_check_result = reason
         connection.save(update_fields=[*cleared, "last_check_result", "updated_at"])
         connection_status_set(

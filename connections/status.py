@@ -4,6 +4,10 @@
 created. Each change from one status to another becomes a ``Transition`` row (old, new, reason,
 when, source, actor); subscribers (alerts, webhooks) are called with it after the transaction
 commits, so a rolled-back change never notifies anyone.
+
+A verdict names the credential version it was made for (``version``); when the connection's
+sign-in changed since (a new token saved, another auth type or client, authorized again,
+disconnected), the verdict is recorded in the history as superseded and the status is left alone.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from collections.abc import Callable
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from connections.events import acting_key_fields
-from connections.models import Connection, Source, Status, Transition
+from connections.events import acting_key_fields, event_record
+from connections.models import Action, Connection, Source, Status, Transition
 
 logger = logging.getLogger(__name__)
 
@@ -49,24 +54,38 @@ def connection_status_set(
     reason: str,
     source: Source | str,
     actor: User | AnonymousUser | None = None,
+    version: int | None = None,
 ) -> Transition | None:
     """Move a saved connection to ``status``, recording a Transition if it really changed.
 
     The write is a compare-and-swap on the status read just before, so two processes racing to
-    change one connection record two honest transitions, never a lost or invented one.
+    change one connection record two honest transitions, never a lost or invented one. With
+    ``version`` (the credential version the verdict was made for), a connection whose sign-in
+    changed since keeps its status and the verdict is recorded as superseded.
     """
     new = Status(status)
     with transaction.atomic():
         for _attempt in range(5):
-            old = (
-                Connection.objects.filter(pk=connection.pk).values_list("status", flat=True).first()
+            row = (
+                Connection.objects.filter(pk=connection.pk)
+                .values_list("status", "credential_version")
+                .first()
             )
-            if old is None:
+            if row is None:
                 raise Connection.DoesNotExist(f"Connection {connection.pk} no longer exists.")
+            old, current_version = row
+            if version is not None and current_version != version:
+                verdict_superseded(
+                    connection=connection, verdict=f"{new.label}: {reason}", source=source,
+                    actor=actor,
+                )  # fmt: skip
+                connection.status = old
+                return None
             if old == new:
                 connection.status = new
                 return None
-            swapped = Connection.objects.filter(pk=connection.pk, status=old).update(
+            mine = Q(credential_version=version) if version is not None else Q()
+            swapped = Connection.objects.filter(mine, pk=connection.pk, status=old).update(
                 status=new, updated_at=timezone.now()
             )
             if swapped:
@@ -86,3 +105,27 @@ def connection_status_set(
         transaction.on_commit(lambda: _publish(transition))
     connection.status = new
     return transition
+
+
+SUPERSEDED = (
+    "Not applied: the connection's sign-in changed while this was under way, so the verdict "
+    "is about a credential it no longer uses"
+)
+
+
+def verdict_superseded(
+    *,
+    connection: Connection,
+    verdict: str,
+    source: Source | str,
+    actor: User | AnonymousUser | None = None,
+) -> None:
+    """Record in the history a verdict made for a sign-in that changed since; nothing else."""
+    event_record(
+        connection=connection,
+        action=Action.SUPERSEDED,
+        source=source,
+        actor=actor,
+        success=False,
+        message=f"{SUPERSEDED} ({verdict})"[:500],
+    )

@@ -5,27 +5,41 @@ called outside any transaction or row lock, and the new tokens are written back 
 compare-and-swap on the digest of the refresh token the call started from. Callers that lose the
 claim poll briefly and take the token the winner stored, so one expiry causes one token request
 across threads, processes and hosts.
+
+Leases are judged by the database's clock (``Now()`` in the conditional UPDATEs), never a host's,
+and last longer than the token request's total deadline plus the write-back's retries. Every
+write-back also compares the credential version the refresh started from, so tokens of a sign-in
+that changed meanwhile are never stored. A lease found expired without a write-back marks the
+row: if Front then refuses the grant, the reason says the refresh was interrupted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import InterfaceError, OperationalError, transaction
+from django.db import connection as db_connection
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value, When
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connections import front
+from connections import front, upkeep
 from connections.events import event_record
 from connections.front import FrontError, FrontErrorKind
 from connections.models import Action, AuthType, Connection, Source, Status
-from connections.status import connection_status_set
+from connections.status import connection_status_set, verdict_superseded
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REFRESH_MARGIN = timedelta(minutes=5)
 POLL_INTERVAL = 0.05
@@ -33,7 +47,21 @@ NOT_AUTHORIZED_YET = "Not authorized yet: use Save and authorize to sign in to F
 REAUTHORIZE_NEEDED = (
     "Front no longer accepts this connection's authorization: use Save and authorize again."
 )
-TOKEN_FIELDS = ("access_token", "refresh_token", "access_token_expires_at", "refresh_token_digest")
+REAUTHORIZE_INTERRUPTED = (
+    "Interrupted refresh: a token refresh was interrupted before the new tokens Front issued "
+    "could be saved, so Front no longer accepts this connection's authorization. A Front "
+    "company admin must authorize it again with Save and authorize."
+)
+TOKEN_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "access_token_expires_at",
+    "refresh_token_digest",
+    "credential_version",
+)
+# Time a lease leaves beyond the token request and the write-back's retries: for the database
+# round trips around them.
+LEASE_MARGIN = timedelta(seconds=10)
 
 Actor = User | AnonymousUser | None
 
@@ -54,9 +82,18 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest() if token else ""
 
 
+def _writeback_seconds() -> float:
+    return float(settings.FRONTCONNECT_WRITEBACK_RETRY_SECONDS)
+
+
 def _lease_length() -> timedelta:
-    # Longer than the slowest token call: three attempts, each bounded by the timeout.
-    return timedelta(seconds=3 * float(settings.FRONT_HTTP_TIMEOUT) + 10)
+    """Longer than the token request can last (its total deadline) plus the write-back's retries.
+
+    While the lease holds, nobody else sends the refresh token; a holder that outlives it is
+    impossible short of a frozen process, and even then its write-back is a compare-and-swap.
+    """
+    seconds = front.token_call_deadline() + _writeback_seconds()
+    return timedelta(seconds=seconds) + LEASE_MARGIN
 
 
 def _wait_seconds() -> float:
@@ -73,10 +110,11 @@ def _copy_tokens(source: Connection, target: Connection) -> None:
 
 
 def _as_read(row: Connection) -> Q:
-    """The row still holds the tokens (and client) that ``row`` was read with."""
+    """The row still holds the sign-in, tokens (and client) that ``row`` was read with."""
     return Q(
         pk=row.pk,
         auth_type=AuthType.OAUTH2,
+        credential_version=row.credential_version,
         oauth_client_id=row.oauth_client_id,
         refresh_token_digest=row.refresh_token_digest,
         access_token_expires_at=row.access_token_expires_at,
@@ -84,14 +122,24 @@ def _as_read(row: Connection) -> Q:
 
 
 def _claim(row: Connection) -> str | None:
-    """Take the refresh lease if no live lease holds the row and its tokens are as read."""
-    now = timezone.now()
+    """Take the refresh lease if no live lease holds the row and its tokens are as read.
+
+    Judged by the database's clock, so hosts whose clocks disagree still agree on the lease. A
+    lease still named on the row here expired without a write-back or a release: its holder
+    died mid-refresh, and the row keeps the mark (``refresh_interrupted_at``).
+    """
     lease = secrets.token_hex(16)
     claimed = (
         Connection.objects.filter(_as_read(row))
-        .filter(Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now))
+        .filter(Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=Now()))
         .exclude(status=Status.REAUTHORIZE)
-        .update(refresh_lease_until=now + _lease_length(), refresh_lease_id=lease)
+        .update(
+            refresh_lease_until=Now() + _lease_length(),
+            refresh_lease_id=lease,
+            refresh_interrupted_at=Case(
+                When(~Q(refresh_lease_id=""), then=Now()), default=F("refresh_interrupted_at")
+            ),
+        )
     )
     return lease if claimed else None
 
@@ -120,15 +168,19 @@ def _lease_wait(row: Connection, deadline: float) -> None:
         time.sleep(POLL_INTERVAL)
         now = (
             Connection.objects.filter(pk=row.pk)
-            .values("refresh_token_digest", "access_token_expires_at", "refresh_lease_until")
+            .annotate(
+                lease_live=ExpressionWrapper(
+                    Q(refresh_lease_until__gte=Now()), output_field=BooleanField()
+                )
+            )
+            .values("refresh_token_digest", "access_token_expires_at", "lease_live")
             .first()
         )
         if (
             now is None
             or now["refresh_token_digest"] != row.refresh_token_digest
             or now["access_token_expires_at"] != row.access_token_expires_at
-            or now["refresh_lease_until"] is None
-            or now["refresh_lease_until"] < timezone.now()
+            or not now["lease_live"]
         ):
             return
     raise FrontError(
@@ -140,14 +192,21 @@ def _lease_wait(row: Connection, deadline: float) -> None:
 
 @sensitive_variables("tokens", "secret")
 def _refresh(
-    *, connection: Connection, actor: Actor, source: Source | str, force: bool, wait: bool
+    *,
+    connection: Connection,
+    actor: Actor,
+    source: Source | str,
+    force: bool,
+    wait: bool,
+    ahead: timedelta = REFRESH_MARGIN,
 ) -> bool:
-    """Refresh unless a fresh token is stored (or, when forced, someone refreshed since read).
+    """Refresh unless a token fresh for ``ahead`` is stored (or, when forced, someone refreshed
+    since read).
 
     Returns whether this call obtained new tokens; ``connection`` gets the stored ones either way.
     """
     seen_expiry = connection.access_token_expires_at
-    margin = int(REFRESH_MARGIN.total_seconds())
+    margin = int(ahead.total_seconds())
     deadline = time.monotonic() + _wait_seconds()
     waited = False
     while True:
@@ -174,27 +233,33 @@ def _refresh(
             raise RefreshBusy()
         _lease_wait(row, deadline)
         waited = True
+    claimed_at = time.monotonic()
     client = row.oauth_client
     secret = client.client_secret
     try:
-        tokens = front.refresh_tokens(
-            client_id=client.client_id,
-            client_secret=str(secret),
-            refresh_token=str(row.refresh_token),
-            budget_key=front.budget_key(
-                company_id=row.front_company_id, token=str(row.refresh_token)
-            ),
-        )
+        # The lease outlasts this deadline (and the write-back below) by construction.
+        with front.deadline_within(front.token_call_deadline()):
+            tokens = front.refresh_tokens(
+                client_id=client.client_id,
+                client_secret=str(secret),
+                refresh_token=str(row.refresh_token),
+                budget_key=front.budget_key(
+                    company_id=row.front_company_id, token=str(row.refresh_token)
+                ),
+            )
     except FrontError as exc:
-        if not _refresh_failed(row, lease, exc, actor, source):
-            _copy_tokens(_reload(row.pk), connection)
-            return False
+        refusal = _refresh_failed(row, lease, exc, actor, source)
         _copy_tokens(_reload(row.pk), connection)
-        raise
+        if refusal is None:
+            return False
+        raise refusal from None
     except BaseException:
         _lease_release(row.pk, lease)
         raise
-    stored = _refresh_store(row, lease, tokens, actor, source)
+    # Nothing but the write-back between Front's answer and the database: the refresh token
+    # Front just rotated exists nowhere else.
+    until = claimed_at + (_lease_length() - LEASE_MARGIN).total_seconds()
+    stored = _db_retry(lambda: _refresh_store(row, lease, tokens, actor, source), until=until)
     current = _reload(row.pk)
     _copy_tokens(current, connection)
     if not stored and not (current.is_oauth and current.access_token):
@@ -222,6 +287,7 @@ def _refresh_store(
         if values["refresh_token_digest"] != row.refresh_token_digest:
             # A new grant lifetime starts: the worker keeps it alive near its end (upkeep).
             values["refresh_token_obtained_at"] = values["updated_at"]
+    values["refresh_interrupted_at"] = None
     with transaction.atomic():
         stored = Connection.objects.filter(_as_read(row)).update(**values)
         if not stored:
@@ -240,32 +306,72 @@ def _refresh_store(
     return bool(stored)
 
 
+def _db_retry(work: Callable[[], T], *, until: float) -> T:
+    """Run ``work``, retrying through database errors (a restart, a dropped connection) on a
+    new connection with backoff until ``until`` (monotonic); inside a transaction, no retry."""
+    delay = 0.2
+    while True:
+        try:
+            return work()
+        except (OperationalError, InterfaceError) as exc:
+            if db_connection.in_atomic_block or time.monotonic() + delay > until:
+                raise
+            logger.warning(
+                "The database failed while new tokens were written back (%s); retrying in %.1f s.",
+                type(exc).__name__,
+                delay,
+            )
+            db_connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def _refresh_failed(
     row: Connection, lease: str, exc: FrontError, actor: Actor, source: Source | str
-) -> bool:
-    """Record a failed refresh; False when the refusal was stale (another process won)."""
+) -> FrontError | None:
+    """Record a failed refresh and return the error to report; None when the refusal was stale
+    (another process won, or the sign-in changed meanwhile)."""
     with transaction.atomic():
         current = (
             Connection.objects.select_for_update()
             .filter(pk=row.pk)
-            .values_list("refresh_token_digest", "access_token_expires_at")
+            .values_list(
+                "refresh_token_digest",
+                "access_token_expires_at",
+                "credential_version",
+                "refresh_interrupted_at",
+            )
             .first()
         )
         _lease_release(row.pk, lease)
-        if current != (row.refresh_token_digest, row.access_token_expires_at):
+        if current is None:
+            return None
+        digest, expires, version, interrupted_at = current
+        if version != row.credential_version:
+            verdict_superseded(
+                connection=row, verdict=f"token refresh failed: {exc}", source=source, actor=actor
+            )
+            return None
+        if (digest, expires) != (row.refresh_token_digest, row.access_token_expires_at):
             # Someone stored a newer refresh token while ours was on the way: Front refused a
             # token that is no longer ours to worry about.
-            return False
+            return None
         if exc.kind == FrontErrorKind.INVALID_GRANT:
+            # A refresh that died between Front's answer and its write-back spent the grant.
+            reason = REAUTHORIZE_NEEDED
+            if interrupted_at is not None:
+                reason = REAUTHORIZE_INTERRUPTED
+                exc = FrontError(reason, kind=FrontErrorKind.INVALID_GRANT, rate=exc.rate)
             Connection.objects.filter(pk=row.pk).update(
-                last_check_result=REAUTHORIZE_NEEDED, unreachable_since=None
+                last_check_result=reason, unreachable_since=None
             )
             connection_status_set(
                 connection=row,
                 status=Status.REAUTHORIZE,
-                reason=REAUTHORIZE_NEEDED,
+                reason=reason,
                 source=source,
                 actor=actor,
+                version=row.credential_version,
             )
         event_record(
             connection=row,
@@ -275,14 +381,31 @@ def _refresh_failed(
             success=False,
             message=str(exc),
         )
-    return True
+    return exc
+
+
+def access_token_valid_until(connection: Connection) -> datetime | None:
+    """Until when a handed-out access token is promised to work: its expiry, or the worker's
+    planned refresh of it if that comes first (Front may revoke the old token on refresh)."""
+    expires = connection.access_token_expires_at
+    if not connection.is_oauth or expires is None:
+        return None
+    return min(expires, expires - upkeep.refresh_lead(connection))
 
 
 @sensitive_variables("fresh")
 def connection_access_token(
-    *, connection: Connection, actor: Actor = None, source: Source | str = Source.WORKER
+    *,
+    connection: Connection,
+    actor: Actor = None,
+    source: Source | str = Source.WORKER,
+    handout: bool = False,
 ) -> str:
-    """A bearer token for Front: the API token, or an access token refreshed when near expiry."""
+    """A bearer token for Front: the API token, or an access token refreshed when near expiry.
+
+    With ``handout`` (a token given to a service, promised until ``access_token_valid_until``)
+    "near expiry" counts from the worker's planned refresh, so the promise is never already due.
+    """
     if not connection.is_oauth:
         if not connection.api_token:
             raise FrontError(
@@ -290,10 +413,12 @@ def connection_access_token(
                 kind=FrontErrorKind.UNAUTHORIZED,
             )
         return str(connection.api_token)
-    margin = int(REFRESH_MARGIN.total_seconds())
-    if connection.access_token and not connection.access_token_expires_within(margin):
+    ahead = REFRESH_MARGIN + (upkeep.refresh_lead(connection) if handout else timedelta(0))
+    if connection.access_token and not connection.access_token_expires_within(
+        int(ahead.total_seconds())
+    ):
         return str(connection.access_token)
-    _refresh(connection=connection, actor=actor, source=source, force=False, wait=True)
+    _refresh(connection=connection, actor=actor, source=source, force=False, wait=True, ahead=ahead)
     return str(connection.access_token)
 
 

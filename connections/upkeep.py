@@ -107,6 +107,11 @@ def _recent_use() -> timedelta:
     return timedelta(hours=float(settings.FRONTCONNECT_RECENT_USE_HOURS))
 
 
+def refresh_lead(connection: Connection) -> timedelta:
+    """How long before its access token expires the worker refreshes a connection in use."""
+    return REFRESH_LEAD + spread(connection.pk, REFRESH_SPREAD)
+
+
 def connection_refresh_due(connection: Connection, *, now: datetime | None = None) -> bool:
     """Whether the worker should refresh this connection's tokens now (the refresh policy)."""
     now = now or timezone.now()
@@ -119,8 +124,7 @@ def connection_refresh_due(connection: Connection, *, now: datetime | None = Non
     expires = connection.access_token_expires_at
     used = connection.last_used_at
     if used is not None and used >= now - _recent_use():
-        lead = REFRESH_LEAD + spread(connection.pk, REFRESH_SPREAD)
-        if expires is None or expires <= now + lead:
+        if expires is None or expires <= now + refresh_lead(connection):
             return True
     lapses = grant_lapses_at(connection)
     near_end = lapses is not None and lapses <= now + KEEPALIVE_PERIOD

@@ -133,6 +133,15 @@ FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = env.int(
 )
 if FRONTCONNECT_UNREACHABLE_GRACE_MINUTES < 0:
     raise ImproperlyConfigured("FRONTCONNECT_UNREACHABLE_GRACE_MINUTES must be 0 or more minutes.")
+# How long writing new tokens back is retried through database errors before the refresh gives
+# up (Front has already rotated the refresh token: giving up loses the grant).
+FRONTCONNECT_WRITEBACK_RETRY_SECONDS = env.float(
+    "FRONTCONNECT_WRITEBACK_RETRY_SECONDS", default=30.0
+)
+if not 0 <= FRONTCONNECT_WRITEBACK_RETRY_SECONDS <= 300:
+    raise ImproperlyConfigured(
+        "FRONTCONNECT_WRITEBACK_RETRY_SECONDS must be a number of seconds from 0 to 300."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -27,7 +27,13 @@ from connections.front.oauth import (
     parse_token_response,
     refresh_tokens,
 )
-from connections.front.transport import budget_install, budget_key, is_loopback_url
+from connections.front.transport import (
+    budget_install,
+    budget_key,
+    deadline_within,
+    is_loopback_url,
+    token_call_deadline,
+)
 from connections.front_types import (
     ApiResponse,
     Budget,
@@ -53,6 +59,7 @@ __all__ = [
     "authorize_url",
     "budget_install",
     "budget_key",
+    "deadline_within",
     "code_challenge",
     "code_verifier_new",
     "exchange_code",
@@ -62,4 +69,5 @@ __all__ = [
     "me",
     "parse_token_response",
     "refresh_tokens",
+    "token_call_deadline",
 ]

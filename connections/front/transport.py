@@ -12,8 +12,10 @@ import ipaddress
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +28,7 @@ from oauthlib.oauth2 import OAuth2Error
 from oauthlib.oauth2.rfc6749.errors import InsecureTransportError
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 from connections.front_types import Budget, FrontError, RateLimit
 from connections.front_types import FrontErrorKind as Kind
@@ -90,6 +93,55 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+# Token requests (code exchange, refresh) end within a total deadline, retries and backoff
+# included, so that a refresh lease can be sized to outlast them (connections.tokens): each
+# attempt is bounded as a whole by the timeout, and no attempt starts that could end after the
+# deadline. Without it, 3 attempts of connect + read would take up to about a minute.
+TOKEN_DEADLINE_TIMEOUTS = 2.5
+_deadline: ContextVar[float | None] = ContextVar("front_call_deadline", default=None)
+
+
+def token_call_deadline() -> float:
+    """Seconds within which a token request to Front ends, whatever Front does."""
+    return TOKEN_DEADLINE_TIMEOUTS * _timeout()
+
+
+@contextmanager
+def deadline_within(seconds: float) -> Iterator[None]:
+    """Calls in this block end within ``seconds`` from now (or an enclosing, earlier deadline)."""
+    until = time.monotonic() + seconds
+    outer = _deadline.get()
+    token = _deadline.set(until if outer is None else min(outer, until))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+class _DeadlineRetry(Retry):
+    """Retry that starts no attempt which, with its backoff, could end after the deadline."""
+
+    def is_exhausted(self) -> bool:
+        if super().is_exhausted():
+            return True
+        until = _deadline.get()
+        return until is not None and time.monotonic() + self.get_backoff_time() + _timeout() > until
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An adapter whose every request ends within ``token_call_deadline()``."""
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        with deadline_within(token_call_deadline()):
+            until = _deadline.get()
+            remaining = (until or 0.0) - time.monotonic()
+            if remaining <= 0:
+                raise requests.Timeout("The deadline passed before the request was sent.")
+            each = min(_timeout(), remaining)
+            kwargs["timeout"] = Timeout(connect=each, read=each, total=each)
+            return super().send(request, *args, **kwargs)
+
+
 def _retry(method: str | None) -> Retry:
     """Retries for a session sending ``method`` (None: the proxy, which resends nothing Front
     may have seen, since it passes Front's answers on as they came)."""
@@ -97,7 +149,8 @@ def _retry(method: str | None) -> Retry:
     # Read errors and 5xx are retried only for these methods; connect errors for all.
     # (The proxy's read=False and empty status list leave it nothing but connects to retry.)
     allowed = {"GET", "HEAD"} if method == "GET" else {method or "GET"}
-    return Retry(
+    kind = _DeadlineRetry if method == "POST" else Retry
+    return kind(
         total=tries,
         # A connect failure sent nothing, so retrying it is safe for any method.
         connect=tries,
@@ -127,7 +180,8 @@ def _session_prepare(
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     session.verify = bundle or True
     session.trust_env = False
-    adapter = HTTPAdapter(max_retries=_retry(method), pool_connections=4, pool_maxsize=pool)
+    kind = _DeadlineAdapter if method == "POST" else HTTPAdapter
+    adapter = kind(max_retries=_retry(method), pool_connections=4, pool_maxsize=pool)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
 
@@ -246,7 +300,16 @@ def _front_call(url: str, what: str, *, budget: Budget | None, key: str) -> Iter
             ) from None
         finally:
             if hook is not None and key and seen.rate is not None:
-                hook.observe(key, seen.rate)
+                _observe(hook, key, seen.rate)
+
+
+def _observe(hook: Budget, key: str, rate: RateLimit) -> None:
+    # Learning the rate limit must never lose Front's answer (a rotated refresh token above
+    # all): a database blip here is logged, and the budget learns from the next answer.
+    try:
+        hook.observe(key, rate)
+    except Exception as exc:
+        logger.warning("Could not record Front's rate headers: %s", type(exc).__name__)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

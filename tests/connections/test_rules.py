@@ -347,6 +347,7 @@ def test_tokens_clear_only_sets_fields(oauth_connection):
         "refresh_token_digest",
         "refresh_lease_id",
         "refresh_lease_until",
+        "refresh_interrupted_at",
         "unreachable_since",
     ]
     assert oauth_connection.access_token == "" and oauth_connection.refresh_token == ""
