@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import math
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, NoReturn
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from common.keyformat import key_bytes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # Real environment variables win over the file, so a deployment can override a developer's .env.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# FRONTCONNECT_ENV_FILE names another file, or none when empty (the test settings set it so).
+ENV_FILE = env.str("FRONTCONNECT_ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 KEY_HOWTO = (
     'generate one with: python3 -c "import base64, secrets; '
@@ -22,35 +27,94 @@ KEY_HOWTO = (
 )
 
 
+class SettingRefused(SystemExit):
+    """A missing or malformed variable: start-up stops with one sentence naming it.
+
+    A SystemExit, so the operator's terminal shows that sentence alone, not a traceback.
+    """
+
+
+def refuse(sentence: str) -> NoReturn:
+    raise SettingRefused(sentence)
+
+
 def required(name: str) -> str:
     """Return a required variable or stop start-up with one sentence naming it."""
     value = env.str(name, default="")
     if not value:
-        raise ImproperlyConfigured(
-            f"{name} is not set: put it in the environment or in .env ({KEY_HOWTO})."
-        )
+        refuse(f"{name} is not set: put it in the environment or in .env ({KEY_HOWTO}).")
     return value
 
 
-def encryption_key(name: str, value: str) -> str:
-    """Check that an encryption key is 32 random bytes in URL-safe base64 and return it."""
+def number(
+    name: str,
+    default: float,
+    *,
+    what: str,
+    whole: bool,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+) -> Any:
+    """A number of ``what`` (an int when ``whole``) within its bounds, or one sentence saying so.
+
+    ``what`` completes "NAME must be ...", e.g. "a whole number of minutes, 0 or more".
+    """
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return int(default) if whole else float(default)
     try:
-        raw = base64.urlsafe_b64decode(value.encode("ascii"))
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raw = b""
-    if len(raw) != 32:
-        raise ImproperlyConfigured(
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    fits = math.isfinite(value) and (value > low if low_open else value >= low) and value <= high
+    if not fits or (whole and not value.is_integer()):
+        refuse(f"{name} must be {what}.")
+    return int(value) if whole else value
+
+
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def boolean(name: str, default: bool) -> bool:
+    """true/false (also 1/0, yes/no, on/off), or one sentence saying so."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw not in TRUE_WORDS | FALSE_WORDS:
+        refuse(f"{name} must be true or false (or 1/0, yes/no, on/off).")
+    return raw in TRUE_WORDS
+
+
+def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive), or one sentence listing them."""
+    raw = env.str(name, default=default).strip().upper()
+    if raw not in choices:
+        refuse(f"{name} must be one of {', '.join(choices)}.")
+    return raw
+
+
+def encryption_key(name: str, value: str) -> str:
+    """Check that an encryption key is 32 random bytes in base64 and return it.
+
+    URL-safe and standard base64 both work (``common.keyformat`` decodes every key the same way).
+    """
+    try:
+        key_bytes(value)
+    except ValueError:
+        refuse(
             f"{name} is malformed: it must be 32 random bytes in URL-safe base64 (44 characters); "
             f"{KEY_HOWTO}."
         )
     return value
 
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEBUG = boolean("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = required("DJANGO_SECRET_KEY")
 if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure-")):
-    raise ImproperlyConfigured(
+    refuse(
         "DJANGO_SECRET_KEY is too weak for production: use at least 50 random characters "
         "not starting with 'django-insecure-' "
         '(python3 -c "import secrets; print(secrets.token_urlsafe(50))").'
@@ -72,10 +136,10 @@ FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS = [
 try:
     _email = env.email_url("EMAIL_URL", default="consolemail://")
 except ImproperlyConfigured as exc:
-    raise ImproperlyConfigured(
+    refuse(
         "EMAIL_URL is malformed: use a URL such as smtp://USER:PASSWORD@HOST:587 (smtp+tls:// "
         f"for STARTTLS, smtps:// or smtp+ssl:// for TLS) or consolemail:// ({exc})."
-    ) from None
+    )
 # Parts the URL leaves out (host, port) keep Django's defaults instead of becoming None.
 vars().update({key: value for key, value in _email.items() if value not in (None, "")})
 EMAIL_TIMEOUT = 10
@@ -83,12 +147,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FrontConnect <norepl
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Webhooks call public https addresses only; loopback (http or https) only when this is set, for
 # development and tests. A webhook is paused after this many failed calls in a row.
-FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK = env.bool(
-    "FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK", default=False
-)
-FRONTCONNECT_WEBHOOK_PAUSE_AFTER = env.int("FRONTCONNECT_WEBHOOK_PAUSE_AFTER", default=20)
-if not 1 <= FRONTCONNECT_WEBHOOK_PAUSE_AFTER <= 1000:
-    raise ImproperlyConfigured("FRONTCONNECT_WEBHOOK_PAUSE_AFTER must be a number from 1 to 1000.")
+FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK = boolean("FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK", False)
+FRONTCONNECT_WEBHOOK_PAUSE_AFTER = number(
+    "FRONTCONNECT_WEBHOOK_PAUSE_AFTER", 20, what="a whole number of failed calls from 1 to 1000",
+    whole=True, low=1, high=1000,
+)  # fmt: skip
 # Emails and webhook calls wait on other people's servers: they run on their own queue, consumed
 # by their own worker processes (README: Production), so a dead receiver never delays checks,
 # refreshes or the heartbeat on the default queue ("celery").
@@ -97,16 +160,12 @@ CELERY_TASK_ROUTES = {
     f"alerts.tasks.{name}": {"queue": FRONTCONNECT_DELIVERIES_QUEUE}
     for name in ("transition_notify", "webhook_deliver", "grants_lapse_warn")
 }
-# How often the worker checks each connection; the dashboard flags a connection not checked in
-# twice this long.
-FRONTCONNECT_CHECK_INTERVAL_HOURS = env.int("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6)
 # History entries (Event) and status transitions older than this are deleted by `pruneevents`
 # and the worker's periodic prune.
-FRONTCONNECT_HISTORY_RETENTION_DAYS = env.int("FRONTCONNECT_HISTORY_RETENTION_DAYS", default=90)
-if FRONTCONNECT_HISTORY_RETENTION_DAYS < 1:
-    raise ImproperlyConfigured(
-        "FRONTCONNECT_HISTORY_RETENTION_DAYS must be a number of days, at least 1."
-    )
+FRONTCONNECT_HISTORY_RETENTION_DAYS = number(
+    "FRONTCONNECT_HISTORY_RETENTION_DAYS", 90, what="a whole number of days, at least 1",
+    whole=True, low=1,
+)  # fmt: skip
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -121,27 +180,22 @@ FRONT_OAUTH_AUTHORIZE_URL = env.str(
 FRONT_OAUTH_TOKEN_URL = env.str(
     "FRONT_OAUTH_TOKEN_URL", default="https://app.frontapp.com/oauth/token"
 )
-FRONT_OAUTH_PKCE = env.bool("FRONT_OAUTH_PKCE", default=True)
-FRONT_HTTP_TIMEOUT = env.float("FRONT_HTTP_TIMEOUT", default=10.0)
-if not 0 < FRONT_HTTP_TIMEOUT <= 10:
-    raise ImproperlyConfigured(
-        "FRONT_HTTP_TIMEOUT must be a number of seconds above 0 and at most 10."
-    )
+FRONT_OAUTH_PKCE = boolean("FRONT_OAUTH_PKCE", default=True)
+FRONT_HTTP_TIMEOUT = number(
+    "FRONT_HTTP_TIMEOUT", 10, what="a number of seconds above 0 and at most 10 (e.g. 2.5)",
+    whole=False, low=0, low_open=True, high=10,
+)  # fmt: skip
 # How long Front may stay unreachable for a connection before a check marks it Offline.
-FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = env.int(
-    "FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", default=30
-)
-if FRONTCONNECT_UNREACHABLE_GRACE_MINUTES < 0:
-    raise ImproperlyConfigured("FRONTCONNECT_UNREACHABLE_GRACE_MINUTES must be 0 or more minutes.")
+FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = number(
+    "FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", 30, what="a whole number of minutes, 0 or more",
+    whole=True, low=0,
+)  # fmt: skip
 # How long writing new tokens back is retried through database errors before the refresh gives
 # up (Front has already rotated the refresh token: giving up loses the grant).
-FRONTCONNECT_WRITEBACK_RETRY_SECONDS = env.float(
-    "FRONTCONNECT_WRITEBACK_RETRY_SECONDS", default=30.0
-)
-if not 0 <= FRONTCONNECT_WRITEBACK_RETRY_SECONDS <= 300:
-    raise ImproperlyConfigured(
-        "FRONTCONNECT_WRITEBACK_RETRY_SECONDS must be a number of seconds from 0 to 300."
-    )
+FRONTCONNECT_WRITEBACK_RETRY_SECONDS = number(
+    "FRONTCONNECT_WRITEBACK_RETRY_SECONDS", 30.0, what="a number of seconds from 0 to 300",
+    whole=False, low=0, high=300,
+)  # fmt: skip
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -182,8 +236,16 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Sign-in throttling (admin and self-service alike): after 5 failures for one username from
 # one address, that pair is locked out for 15 minutes.
-AXES_FAILURE_LIMIT = env.int("FRONTCONNECT_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("FRONTCONNECT_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_FAILURE_LIMIT = number(
+    "FRONTCONNECT_LOGIN_FAILURE_LIMIT", 5, what="a whole number of failed sign-ins, at least 1",
+    whole=True, low=1,
+)  # fmt: skip
+AXES_COOLOFF_TIME = timedelta(
+    minutes=number(
+        "FRONTCONNECT_LOGIN_LOCKOUT_MINUTES", 15, what="a whole number of minutes, at least 1",
+        whole=True, low=1,
+    )
+)  # fmt: skip
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -222,10 +284,10 @@ try:
     if DATABASES["default"].get("ENGINE") not in DATABASE_ENGINES:
         raise ValueError("unknown scheme")
 except (ImproperlyConfigured, KeyError, ValueError) as exc:
-    raise ImproperlyConfigured(
+    refuse(
         "DATABASE_URL is malformed: use a URL such as postgres://USER:PASSWORD@HOST:5432/NAME "
         f"or sqlite:////absolute/path/db.sqlite3 ({exc})."
-    ) from None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of failing.
     # WAL lets readers go on beside the writer, and a commit need not wait for the disk (at
@@ -235,7 +297,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     )
 # Reused connections spare every request a connect (on SQLite, also re-reading the schema).
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = number(
+    "DATABASE_CONN_MAX_AGE", 60, what="a whole number of seconds, 0 or more", whole=True, low=0
+)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -280,15 +344,19 @@ CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_SSL_REDIRECT = boolean("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = number(
+    "DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000,
+    what="a whole number of seconds, 0 or more", whole=True, low=0,
+)  # fmt: skip
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+BEHIND_PROXY = boolean("DJANGO_BEHIND_PROXY", default=False)
 # How many trusted proxies append to X-Forwarded-For in front of this server.
-PROXY_HOPS = env.int("DJANGO_PROXY_HOPS", default=1)
-if PROXY_HOPS < 1:
-    raise ImproperlyConfigured("DJANGO_PROXY_HOPS must be the number of proxies, at least 1.")
+PROXY_HOPS = number(
+    "DJANGO_PROXY_HOPS", 1, what="the number of proxies, a whole number at least 1",
+    whole=True, low=1,
+)  # fmt: skip
 if BEHIND_PROXY:
     # Only behind a proxy that overwrites this header; otherwise a client could claim https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -302,7 +370,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": choice(
+            "DJANGO_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        ),
+    },
     "loggers": {
         # These libraries log request headers and token bodies at DEBUG: keep them quiet.
         "urllib3": {"level": "WARNING"},
@@ -333,21 +406,26 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Front's rate limit is shared with the company's other integrations: FrontConnect takes at most
 # this fraction of it (checks, refreshes and the API proxy together).
-FRONTCONNECT_RATE_SHARE = env.float("FRONTCONNECT_RATE_SHARE", default=0.5)
-if not 0 < FRONTCONNECT_RATE_SHARE <= 1:
-    raise ImproperlyConfigured("FRONTCONNECT_RATE_SHARE must be a fraction above 0 and at most 1.")
+FRONTCONNECT_RATE_SHARE = number(
+    "FRONTCONNECT_RATE_SHARE", 0.5, what="a fraction above 0 and at most 1 (e.g. 0.5)",
+    whole=False, low=0, low_open=True, high=1,
+)  # fmt: skip
 # The worker tests every connection this often (each at its own minute within the interval), with
 # this many checks at once, and refreshes OAuth tokens ahead of expiry only for connections a
-# service used within FRONTCONNECT_RECENT_USE_HOURS.
-FRONTCONNECT_CHECK_INTERVAL_HOURS = env.float("FRONTCONNECT_CHECK_INTERVAL_HOURS", default=6.0)
-FRONTCONNECT_CHECK_CONCURRENCY = env.int("FRONTCONNECT_CHECK_CONCURRENCY", default=8)
-FRONTCONNECT_RECENT_USE_HOURS = env.float("FRONTCONNECT_RECENT_USE_HOURS", default=24.0)
-if FRONTCONNECT_CHECK_INTERVAL_HOURS <= 0 or FRONTCONNECT_RECENT_USE_HOURS <= 0:
-    raise ImproperlyConfigured(
-        "FRONTCONNECT_CHECK_INTERVAL_HOURS and FRONTCONNECT_RECENT_USE_HOURS must be hours above 0."
-    )
-if not 1 <= FRONTCONNECT_CHECK_CONCURRENCY <= 64:
-    raise ImproperlyConfigured("FRONTCONNECT_CHECK_CONCURRENCY must be a number from 1 to 64.")
+# service used within FRONTCONNECT_RECENT_USE_HOURS. The dashboard flags a connection not
+# checked in twice the interval. Hours may be fractional (1.5 is 90 minutes).
+FRONTCONNECT_CHECK_INTERVAL_HOURS = number(
+    "FRONTCONNECT_CHECK_INTERVAL_HOURS", 6, what="a number of hours above 0 (e.g. 6 or 1.5)",
+    whole=False, low=0, low_open=True,
+)  # fmt: skip
+FRONTCONNECT_CHECK_CONCURRENCY = number(
+    "FRONTCONNECT_CHECK_CONCURRENCY", 8, what="a whole number from 1 to 64",
+    whole=True, low=1, high=64,
+)  # fmt: skip
+FRONTCONNECT_RECENT_USE_HOURS = number(
+    "FRONTCONNECT_RECENT_USE_HOURS", 24, what="a number of hours above 0 (e.g. 24 or 0.5)",
+    whole=False, low=0, low_open=True,
+)  # fmt: skip
 
 # The service API (api/): Bearer API keys only, JSON in and out, errors as {"error", "fields"}.
 REST_FRAMEWORK = {
@@ -383,4 +461,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 # How long the Front proxy waits for room in the company's rate budget before answering 429.
-FRONTCONNECT_PROXY_BUDGET_WAIT = env.float("FRONTCONNECT_PROXY_BUDGET_WAIT", default=2.0)
+FRONTCONNECT_PROXY_BUDGET_WAIT = number(
+    "FRONTCONNECT_PROXY_BUDGET_WAIT", 2, what="a number of seconds, 0 or more (e.g. 2 or 0.5)",
+    whole=False, low=0,
+)  # fmt: skip

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+# Tests never depend on a developer's .env (a local Front URL in it once failed 21 tests): no
+# file of variables is read, wherever FRONTCONNECT_ENV_FILE points.
+os.environ["FRONTCONNECT_ENV_FILE"] = ""
 # Fixed, obviously fake keys so the suite runs without a .env; real environment values win.
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x" * 50)
 os.environ.setdefault("FRONTCONNECT_ENCRYPTION_KEY", "dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0hISE=")
