@@ -31,13 +31,14 @@ from alerts.models import (
     Notification,
     Webhook,
 )
+from common.broker import task_dispatch
 from connections.models import Connection, Status, Transition
 
 logger = logging.getLogger(__name__)
 
 # The sweep looks back this far, and leaves the newest transitions to the normal dispatch.
 REDISPATCH_WINDOW = timedelta(hours=6)
-REDISPATCH_GRACE = timedelta(minutes=5)
+REDISPATCH_GRACE = timedelta(minutes=1)
 # Longer than one SMTP exchange (EMAIL_TIMEOUT is 10 s); a crashed worker's claim expires.
 CLAIM_SECONDS = 120
 
@@ -69,10 +70,10 @@ def transition_dispatch(transition: Transition) -> None:
     from alerts import tasks
 
     if transition_alert_kind(transition) is not None:
-        tasks.transition_notify.delay(transition.pk)
+        task_dispatch(tasks.transition_notify, transition.pk)
     for webhook in Webhook.objects.filter(is_active=True).only("pk", "is_active", "statuses"):
         if webhook.wants(transition):
-            tasks.webhook_deliver.delay(webhook.pk, transition.pk)
+            task_dispatch(tasks.webhook_deliver, webhook.pk, transition.pk)
 
 
 def transitions_redispatch(*, now: datetime | None = None) -> int:
@@ -97,15 +98,13 @@ def transitions_redispatch(*, now: datetime | None = None) -> int:
     for transition_id in recent.filter(alerting, notifications__isnull=True).values_list(
         "pk", flat=True
     ):
-        tasks.transition_notify.delay(transition_id)
-        queued += 1
+        queued += task_dispatch(tasks.transition_notify, transition_id)
     for webhook in Webhook.objects.filter(is_active=True):
         missing = recent.filter(new_status__in=webhook.statuses).exclude(
             webhook_deliveries__webhook=webhook
         )
         for transition_id in missing.values_list("pk", flat=True):
-            tasks.webhook_deliver.delay(webhook.pk, transition_id)
-            queued += 1
+            queued += task_dispatch(tasks.webhook_deliver, webhook.pk, transition_id)
     return queued
 
 
