@@ -117,10 +117,11 @@ class LockedDatabaseScheduler(DatabaseScheduler):  # type: ignore[misc]
         self.checked_at = moment
         if holds and not self.holding:
             logger.info("%s holds the scheduler lock and sends the periodic tasks.", self.identity)
+            if self.refused_logged:
+                # Another scheduler sent the tasks meanwhile: read their last runs again.
+                self._initial_read = True
+                self._heap = None
             self.refused_logged = False
-            # Another scheduler may have sent tasks meanwhile: read their last runs again.
-            self._initial_read = True
-            self._heap = None
         elif not holds and not self.refused_logged:
             logger.warning(
                 "Another scheduler holds the lock, so %s sends nothing and waits to take over "
@@ -135,6 +136,17 @@ class LockedDatabaseScheduler(DatabaseScheduler):  # type: ignore[misc]
         if not self.lock_holds():
             return float(RENEW_SECONDS)
         return float(min(super().tick(*args, **kwargs), RENEW_SECONDS))
+
+    def reserve(self, entry: Any) -> Any:
+        """Mark ``entry`` as sent now, on the entry the schedule holds as well as the next one.
+
+        django-celery-beat updates only the entry's model; when the schedule is read again
+        before the next write (another scheduler's start changed it), the heap is rebuilt from
+        entries that still show the old last run and the task that was just sent is sent again.
+        """
+        new_entry = super().reserve(entry)
+        entry.last_run_at = new_entry.last_run_at
+        return new_entry
 
     def close(self) -> None:
         try:
