@@ -15,6 +15,10 @@ from django.utils import timezone
 from alerts.models import OUTAGE_STATUSES
 from connections.models import Connection, Removal, Status, Transition
 from connections.upkeep import LAPSE_WARNING, grant_lapses_at, grants_lapsing_by
+from connections.views.health import CHECKS
+
+# What the dashboard reports about the background machinery, by /healthz's own checks.
+BACKGROUND_CHECKS = ("worker", "scheduler", "broker")
 
 ATTENTION_LIMIT = 20
 RECENT_LIMIT = 20
@@ -187,6 +191,11 @@ def status_history(
         )
     history.reverse()
     return history
+
+
+def background_states() -> list[tuple[str, str]]:
+    """The worker's heartbeat, the scheduler lock and the broker, as /healthz reports them."""
+    return [(name, CHECKS[name]()) for name in BACKGROUND_CHECKS]
 
 
 def dashboard_build(*, now: datetime | None = None) -> Dashboard:

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 # The sweep looks back this far, and leaves the newest transitions to the normal dispatch.
 REDISPATCH_WINDOW = timedelta(hours=6)
-REDISPATCH_GRACE = timedelta(minutes=5)
+REDISPATCH_GRACE = timedelta(minutes=1)
 # Longer than one SMTP exchange (EMAIL_TIMEOUT is 10 s); a crashed worker's claim expires.
 CLAIM_SECONDS = 120
 

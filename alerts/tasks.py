@@ -13,6 +13,7 @@ from smtplib import SMTPException
 from celery import shared_task
 
 from alerts import lapse, services, webhooks
+from common.broker import task_dispatch
 from connections.models import Transition
 
 
@@ -59,18 +60,23 @@ def grants_lapse_warn() -> int:
 
 
 def transition_dispatch(transition: Transition) -> None:
-    """Queue the emails and webhook calls a transition asks for; runs after its commit."""
+    """Queue the emails and webhook calls a transition asks for; runs after its commit.
+
+    A broker that refuses is one logged line: the sweep (``transitions_requeue``) finds the
+    transition again in the database.
+    """
     if services.transition_alert_kind(transition) is not None:
-        transition_notify.delay(transition.pk)
+        task_dispatch(transition_notify, transition.pk)
     for webhook_id in webhooks.transition_webhooks(transition):
-        webhook_deliver.delay(webhook_id, transition.pk)
+        task_dispatch(webhook_deliver, webhook_id, transition.pk)
 
 
 def transitions_requeue(*, now: datetime | None = None) -> int:
-    """Queue again what ``services.transitions_undispatched`` finds; return how many tasks."""
+    """Queue again what ``services.transitions_undispatched`` finds; return how many were queued."""
     emails, calls = services.transitions_undispatched(now=now)
-    for transition_id in emails:
-        transition_notify.delay(transition_id)
-    for webhook_id, transition_id in calls:
-        webhook_deliver.delay(webhook_id, transition_id)
-    return len(emails) + len(calls)
+    queued = sum(task_dispatch(transition_notify, transition_id) for transition_id in emails)
+    queued += sum(
+        task_dispatch(webhook_deliver, webhook_id, transition_id)
+        for webhook_id, transition_id in calls
+    )
+    return queued

@@ -118,6 +118,10 @@ class Connection(models.Model):
     # the refresh token it started from (the encrypted column cannot be compared in SQL).
     refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     refresh_lease_id = models.CharField(max_length=32, blank=True, editable=False)
+    # A periodic check run claims the due connections it will check (connections.upkeep), so
+    # overlapping runs (two schedulers, a run longer than its schedule) check each one once.
+    check_claim = models.CharField(max_length=32, blank=True, editable=False)
+    check_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     refresh_token_digest = models.CharField(max_length=64, blank=True, editable=False)
     # Set when a refresh finds the lease of an earlier one expired and never written back nor
     # released (its worker died between Front's answer and the write-back); cleared by any new
@@ -365,3 +369,22 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SchedulerLock(models.Model):
+    """Which scheduler (celery beat) may send the periodic tasks; one row per schedule.
+
+    The holder renews its lease every few seconds (``connections.beat``); another scheduler is
+    refused while the lease is live, judged by the database clock, and records itself as the
+    contender so /healthz and the dashboard can name both.
+    """
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    held_since = models.DateTimeField(null=True, blank=True)
+    contender = models.CharField(max_length=200, blank=True)
+    contender_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'nobody'}"

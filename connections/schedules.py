@@ -51,9 +51,9 @@ DEFAULT_SCHEDULES = (
     DefaultSchedule(
         "Send alerts whose dispatch was lost",
         "alerts.tasks.transitions_redispatch",
-        10,
+        2,
         "minutes",
-        expire_seconds=540,
+        expire_seconds=100,
         description="Queues again the emails and webhook calls of recent status changes that "
         "were never queued (the broker was down when they happened).",
     ),

@@ -2,17 +2,23 @@
 
 The periodic ones (``check_due``, ``refresh_due``, ``history_prune_old``, ``heartbeat``) run on
 the schedules stored in django-celery-beat's tables (``connections.schedules``), which operators
-edit in the admin.
+edit in the admin. The periodic scans find their work in the database each time, so a message
+the broker lost (restarted empty, a killed worker) is found again by the next scan; tasks are
+queued through ``common.broker.task_dispatch``, which logs one line when the broker is down.
+Tasks for one connection are idempotent (claims and leases), so they are acknowledged late: a
+worker killed while running one leaves it to another worker.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from common.broker import task_dispatch
 from connections import upkeep
 from connections.checking import connections_check
 from connections.front_types import FrontError
@@ -22,8 +28,6 @@ from connections.services import RefreshBusy, connection_refresh
 
 # How long one check_due run may wait for a company's budget; what does not fit stays due.
 CHECK_PATIENCE = 60.0
-# Refreshes found due in one run are spread over this many seconds.
-REFRESH_SPREAD_SECONDS = 120
 
 
 class CheckNotDone(Exception):
@@ -35,9 +39,10 @@ class RefreshNotDone(Exception):
 
 
 @shared_task(
+    acks_late=True,
     autoretry_for=(CheckNotDone,),
     retry_backoff=60,
-    retry_backoff_max=3600,
+    retry_backoff_max=240,  # below the broker's visibility timeout (settings)
     retry_jitter=True,
     max_retries=6,
 )
@@ -54,25 +59,34 @@ def check_connection(connection_id: int) -> str:
 
 @shared_task
 def check_due() -> int:
-    """Periodic: check the connections whose check is due, concurrently within the budgets."""
-    report = connections_check(
-        upkeep.connections_due_check(),
-        concurrency=int(settings.FRONTCONNECT_CHECK_CONCURRENCY),
-        source=Source.WORKER,
-        patience=CHECK_PATIENCE,
-    )
+    """Periodic: check the due connections this run could claim, concurrently within budgets.
+
+    An overlapping run (a run longer than its schedule, a second scheduler) claims none of the
+    connections this one holds, so each is checked once.
+    """
+    claim = secrets.token_hex(16)
+    try:
+        report = connections_check(
+            upkeep.connections_claim_due_check(claim),
+            concurrency=int(settings.FRONTCONNECT_CHECK_CONCURRENCY),
+            source=Source.WORKER,
+            patience=CHECK_PATIENCE,
+        )
+    finally:
+        upkeep.connections_release_check_claim(claim)
     # Deferred ones stay due for the next run; ones Front could not answer retry with backoff.
     for result in report.results:
         if result.checked and result.retryable:
             countdown = 60 + upkeep.spread(result.connection_id, timedelta(seconds=60)).seconds
-            check_connection.apply_async((result.connection_id,), countdown=countdown)
+            task_dispatch(check_connection, result.connection_id, countdown=countdown)
     return len(report.results) - report.deferred
 
 
 @shared_task(
+    acks_late=True,
     autoretry_for=(RefreshNotDone,),
     retry_backoff=30,
-    retry_backoff_max=1800,
+    retry_backoff_max=240,  # below the broker's visibility timeout (settings)
     retry_jitter=True,
     max_retries=5,
 )
@@ -97,12 +111,14 @@ def refresh_connection(connection_id: int) -> bool:
 
 @shared_task
 def refresh_due() -> int:
-    """Periodic: queue a refresh for each connection due one, spread out over two minutes."""
-    due = upkeep.connections_due_refresh()
-    span = timedelta(seconds=REFRESH_SPREAD_SECONDS)
-    for pk in due:
-        refresh_connection.apply_async((pk,), countdown=upkeep.spread(pk, span).seconds)
-    return len(due)
+    """Periodic: queue a refresh now for each connection due one; how many were queued.
+
+    No countdowns: a message held for later is lost if the broker restarts empty, while what is
+    still due is simply found again by the next scan. Queuing one twice is harmless (the task
+    does nothing once the tokens are renewed, and the lease allows one refresh at a time), and
+    the per-company rate budget paces the calls to Front.
+    """
+    return sum(task_dispatch(refresh_connection, pk) for pk in upkeep.connections_due_refresh())
 
 
 @shared_task

@@ -6,7 +6,12 @@ do not all come due in the same minute again. Refreshes follow the refresh polic
 ahead of expiry only for connections used in the last ``FRONTCONNECT_RECENT_USE_HOURS``, and daily
 during the last 7 days of a refresh token's 6-month life, to keep the grant alive. When a grant
 lapses is computed here only (``grant_lapses_at``, ``grants_lapsing_by``): the refreshes, the
-dashboard and the owner's warning 14 days ahead all use it.
+dashboard and the owner's warning 14 days ahead all use it. The refresh rule is written here
+once: the worker's periodic scan and the ``refreshtokens`` command (with its own window) use it.
+
+A periodic check run claims the connections it is about to check (``connections_claim_due_check``:
+a conditional UPDATE judged by the database clock), so two runs that overlap (a run longer than
+its schedule, or two schedulers) check each connection once.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from connections.models import AuthType, Connection, Status, WorkerHeartbeat
@@ -38,6 +44,9 @@ USE_RESOLUTION = timedelta(minutes=1)
 HEARTBEAT_NAME = "worker"
 NO_REFRESH_TOKEN = ""  # the digest stored when a connection holds no refresh token
 HEARTBEAT_MAX_AGE = timedelta(minutes=3)
+# A check run releases its claims when it ends; a crashed run's claims lapse after this long.
+CHECK_CLAIM = timedelta(minutes=30)
+CLAIM_BATCH = 500
 
 
 def spread(pk: int, span: timedelta) -> timedelta:
@@ -79,6 +88,32 @@ def connections_due_check(*, now: datetime | None = None, limit: int = 10_000) -
     return due[:limit]
 
 
+def connections_claim_due_check(
+    claim: str, *, now: datetime | None = None, limit: int = 10_000
+) -> list[int]:
+    """Claim for the run ``claim`` the due connections no other run holds; their ids, in order.
+
+    A connection checked since the due list was read (by an overlapping run) is no longer due
+    in the UPDATE's own condition, so it is not claimed again.
+    """
+    now = now or timezone.now()
+    due = connections_due_check(now=now, limit=limit)
+    unclaimed = Q(check_claimed_until__isnull=True) | Q(check_claimed_until__lt=Now())
+    still_due = Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=now - _check_interval())
+    until = ExpressionWrapper(Now() + CHECK_CLAIM, output_field=DateTimeField())
+    for start in range(0, len(due), CLAIM_BATCH):
+        Connection.objects.filter(pk__in=due[start : start + CLAIM_BATCH]).filter(
+            unclaimed, still_due
+        ).update(check_claim=claim, check_claimed_until=until)
+    mine = set(Connection.objects.filter(check_claim=claim).values_list("pk", flat=True))
+    return [pk for pk in due if pk in mine]
+
+
+def connections_release_check_claim(claim: str) -> None:
+    """The run ``claim`` ended: what it did not check is free for the next run."""
+    Connection.objects.filter(check_claim=claim).update(check_claim="", check_claimed_until=None)
+
+
 def grant_lapses_at(connection: Connection) -> datetime | None:
     """When the OAuth grant lapses unless Front renews its refresh token; None without one."""
     if not connection.is_oauth or not connection.refresh_token_digest:
@@ -112,8 +147,14 @@ def refresh_lead(connection: Connection) -> timedelta:
     return REFRESH_LEAD + spread(connection.pk, REFRESH_SPREAD)
 
 
-def connection_refresh_due(connection: Connection, *, now: datetime | None = None) -> bool:
-    """Whether the worker should refresh this connection's tokens now (the refresh policy)."""
+def connection_refresh_due(
+    connection: Connection, *, now: datetime | None = None, within: timedelta | None = None
+) -> bool:
+    """Whether this connection's tokens should be refreshed now (the refresh policy).
+
+    ``within`` is how long before expiry a recently used connection is refreshed; by default
+    the worker's lead (``refresh_lead``).
+    """
     now = now or timezone.now()
     if (
         not connection.is_oauth
@@ -124,7 +165,8 @@ def connection_refresh_due(connection: Connection, *, now: datetime | None = Non
     expires = connection.access_token_expires_at
     used = connection.last_used_at
     if used is not None and used >= now - _recent_use():
-        if expires is None or expires <= now + refresh_lead(connection):
+        lead = refresh_lead(connection) if within is None else within
+        if expires is None or expires <= now + lead:
             return True
     lapses = grant_lapses_at(connection)
     near_end = lapses is not None and lapses <= now + KEEPALIVE_PERIOD
@@ -132,13 +174,18 @@ def connection_refresh_due(connection: Connection, *, now: datetime | None = Non
     return near_end and not_today
 
 
-def connections_due_refresh(*, now: datetime | None = None) -> list[int]:
-    """Ids of the OAuth connections whose tokens the worker should refresh now."""
+def connections_due_refresh(
+    *, now: datetime | None = None, within: timedelta | None = None
+) -> list[int]:
+    """Ids of the OAuth connections whose tokens should be refreshed now, soonest expiry first.
+
+    ``within`` as for ``connection_refresh_due``. Nothing here is held in a queue: each scan
+    finds again whatever is still due, so a refresh whose message was lost is found next time.
+    """
     now = now or timezone.now()
     near_end = grants_lapsing_by(now + KEEPALIVE_PERIOD)
-    soon = Q(access_token_expires_at__isnull=True) | Q(
-        access_token_expires_at__lte=now + REFRESH_LEAD + REFRESH_SPREAD
-    )
+    lead = within if within is not None else REFRESH_LEAD + REFRESH_SPREAD
+    soon = Q(access_token_expires_at__isnull=True) | Q(access_token_expires_at__lte=now + lead)
     candidates = (
         Connection.objects.filter(auth_type=AuthType.OAUTH2)
         .exclude(refresh_token_digest=NO_REFRESH_TOKEN)
@@ -157,7 +204,9 @@ def connections_due_refresh(*, now: datetime | None = None) -> list[int]:
         .order_by("access_token_expires_at", "pk")
     )
     return [
-        c.pk for c in candidates.iterator(chunk_size=2000) if connection_refresh_due(c, now=now)
+        c.pk
+        for c in candidates.iterator(chunk_size=2000)
+        if connection_refresh_due(c, now=now, within=within)
     ]
 
 
@@ -171,7 +220,7 @@ def worker_state() -> str:
     beat = WorkerHeartbeat.objects.filter(name=HEARTBEAT_NAME).values_list("beat_at", flat=True)
     last = beat.first()
     if last is None:
-        return "no heartbeat yet: is the worker running (celery -A frontconnect worker --beat)?"
+        return "no heartbeat yet: is the worker running (celery -A frontconnect worker)?"
     age = timezone.now() - last
     if age > HEARTBEAT_MAX_AGE:
         return f"stale: the last heartbeat was {int(age.total_seconds() // 60)} minutes ago"

@@ -369,7 +369,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # kombu warns "No hostname was supplied" for the embedded broker, which needs none.
+    "filters": {"kombu_no_hostname": {"()": "common.broker.NoHostnameFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["kombu_no_hostname"],
+        }
+    },
     "root": {
         "handlers": ["console"],
         "level": choice(
@@ -385,8 +393,13 @@ LOGGING = {
 }
 
 # The background worker. Production points CELERY_BROKER_URL at Redis; without it, one machine
-# uses an embedded broker kept in files under .celery/ (no service to install).
+# uses an embedded broker kept in files under .celery/ (no service to install; the folders are
+# created by whichever process sends a task first: common.broker).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# A message a worker took but never acknowledged (the worker was killed) goes back to the queue
+# after this long on Redis, instead of an hour: every task must finish well within it (the
+# longest, a periodic check run, waits at most a minute for budgets plus the checks themselves).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 if CELERY_BROKER_URL == "filesystem://":
     _celery_dir = BASE_DIR / ".celery"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -401,7 +414,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler that sends nothing while another scheduler holds the lock.
+CELERY_BEAT_SCHEDULER = "connections.beat:LockedDatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Front's rate limit is shared with the company's other integrations: FrontConnect takes at most

@@ -5,7 +5,7 @@ from typing import Any
 from django import template
 
 from alerts.charts import STATUS_COLOURS, status_chart_svg
-from alerts.dashboard import dashboard_build
+from alerts.dashboard import background_states, dashboard_build
 from connections.models import Status
 
 register = template.Library()
@@ -21,6 +21,7 @@ def operator_dashboard(context: template.Context) -> dict[str, Any]:
     dashboard = dashboard_build()
     return {
         "dashboard": dashboard,
+        "background": background_states(),
         "chart": status_chart_svg(dashboard.history),
         "legend": [(status.label, STATUS_COLOURS[status.value]) for status in Status],
     }

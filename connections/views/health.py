@@ -10,6 +10,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from common.broker import broker_state
+from connections.beat import scheduler_state
 from connections.keys import encryption_key_problem
 from connections.upkeep import worker_state
 
@@ -45,11 +47,20 @@ def worker_heartbeat_state() -> str:
         return "unknown: the database is unreachable"
 
 
+def scheduler_lock_state() -> str:
+    try:
+        return scheduler_state()
+    except DatabaseError:
+        return "unknown: the database is unreachable"
+
+
 # Each check names itself in the answer; a new one is one more line here.
 CHECKS: dict[str, Callable[[], str]] = {
     "database": database_state,
     "encryption_key": encryption_key_state,
     "worker": worker_heartbeat_state,
+    "scheduler": scheduler_lock_state,
+    "broker": broker_state,
 }
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from connections import front
 from connections.models import AuthType, Connection, Status
+from connections.tokens import token_digest
 
 PATCH = "connections.management.commands.refreshtokens.connection_refresh"
 
@@ -32,7 +33,9 @@ def due(owner, client, name: str, minutes: int, status: str = Status.ONLINE) -> 
     )
     connection.access_token = f"access-{name}"
     connection.refresh_token = f"refresh-{name}"
+    connection.refresh_token_digest = token_digest(f"refresh-{name}")
     connection.access_token_expires_at = timezone.now() + timedelta(minutes=minutes)
+    connection.last_used_at = timezone.now()  # the refresh policy: recently used ones
     connection.save()
     return connection
 

@@ -107,12 +107,14 @@ def test_refresh_connection_raises_to_retry_when_front_is_unreachable(
     assert tasks.refresh_connection.autoretry_for == (tasks.RefreshNotDone,)
 
 
-def test_refresh_due_spreads_the_refreshes_out(front_settings, oauth_connection, owner):
+def test_refresh_due_queues_each_due_refresh_now_without_a_countdown(
+    front_settings, oauth_connection, owner
+):
     due_for_refresh(oauth_connection, front_settings)
     with mock.patch.object(tasks.refresh_connection, "apply_async") as queued:
         assert tasks.refresh_due() == 1
     assert queued.call_args.args == ((oauth_connection.pk,),)
-    assert 0 <= queued.call_args.kwargs["countdown"] < tasks.REFRESH_SPREAD_SECONDS
+    assert "countdown" not in queued.call_args.kwargs  # a held message dies with the broker
 
 
 def test_history_prune_old_deletes_what_is_past_retention(token_connection, settings):

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from connections.beat import scheduler_lock_take
 from connections.models import Connection, Status, WorkerHeartbeat
 from connections.tokens import token_digest
 from connections.upkeep import (
@@ -158,6 +159,7 @@ def test_healthz_is_503_when_the_worker_is_silent(client):
     assert response.json()["worker"].startswith("no heartbeat yet")
     assert response.json()["database"] == "ok"
     heartbeat_record()
+    scheduler_lock_take("beat on host (pid 1)")
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json()["worker"] == "ok"
     WorkerHeartbeat.objects.update(beat_at=timezone.now() - timedelta(minutes=4))

@@ -6,15 +6,23 @@ from unittest import mock
 
 from django.db import DatabaseError
 
+from connections.beat import scheduler_lock_take
 from connections.keys import encryption_key_check
 from connections.upkeep import heartbeat_record
 
 
 def test_it_answers_ok_for_every_check(client, db):
     heartbeat_record()
+    scheduler_lock_take("beat on host (pid 1)")
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "encryption_key": "ok", "worker": "ok"}
+    assert response.json() == {
+        "database": "ok",
+        "encryption_key": "ok",
+        "worker": "ok",
+        "scheduler": "ok",
+        "broker": "ok",
+    }
 
 
 def test_it_answers_503_when_the_database_does_not(client, db):

@@ -6,11 +6,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from common.text import terminal_safe
+from connections import upkeep
 from connections.front import FrontError
-from connections.models import AuthType, Connection, Status
+from connections.models import Connection
 from connections.services import RefreshBusy, connection_refresh
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,9 @@ USAGE = 2
 
 class Command(BaseCommand):
     help = (
-        "Refresh the OAuth 2.0 access tokens that expire within the window. Safe to run on "
+        "Refresh the OAuth 2.0 tokens the worker's refresh policy finds due, with its own window: "
+        "recently used connections whose access token expires within the window, and grants in "
+        "the last 7 days of their refresh token's life. Safe to run on "
         "several hosts at once: each refresh is claimed with a lease, so no token is refreshed "
         "twice, and Front is called outside any database transaction."
     )
@@ -30,16 +33,19 @@ class Command(BaseCommand):
             type=int,
             default=15,
             metavar="MINUTES",
-            help="Refresh tokens that expire within this many minutes (default 15).",
+            help="Refresh recently used connections' tokens that expire within this many minutes "
+            "(default 15).",
         )
 
     def handle(self, *args: Any, within: int, **options: Any) -> None:
         if within < 0:
             raise CommandError("--within must be zero or more minutes.", returncode=USAGE)
         refreshed = failed = 0
-        done: set[int] = set()
-        while (connection := self.next_due(within, done)) is not None:
-            done.add(connection.pk)
+        window = timedelta(minutes=within)
+        for pk in upkeep.connections_due_refresh(within=window):
+            connection = self.still_due(pk, window)
+            if connection is None:
+                continue  # refreshed meanwhile, or another run holds its lease
             name = terminal_safe(connection.name)
             try:
                 obtained = connection_refresh(
@@ -69,18 +75,14 @@ class Command(BaseCommand):
         if options["verbosity"] >= 1:
             self.stdout.write(self.style.SUCCESS(summary))
 
-    def next_due(self, within: int, done: set[int]) -> Connection | None:
-        """The next due connection that no other run holds a live refresh lease on."""
-        now = timezone.now()
-        return (
-            Connection.objects.filter(
-                auth_type=AuthType.OAUTH2,
-                status__in=[Status.ONLINE, Status.OFFLINE],
-                access_token_expires_at__lt=now + timedelta(minutes=within),
-            )
-            .filter(Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now))
-            .exclude(pk__in=done)
+    def still_due(self, pk: int, window: timedelta) -> Connection | None:
+        """The connection if still due and no other run holds a live refresh lease on it."""
+        connection = (
+            Connection.objects.filter(pk=pk)
+            .filter(Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=Now()))
             .select_related("oauth_client")
-            .order_by("access_token_expires_at", "pk")
             .first()
         )
+        if connection is None or not upkeep.connection_refresh_due(connection, within=window):
+            return None
+        return connection
