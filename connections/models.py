@@ -30,6 +30,8 @@ class AuthType(models.TextChoices):
 
 class Status(models.TextChoices):
     NOT_AUTHORIZED = "not_authorized", "Not authorized"
+    # A credential saved but not yet checked against Front (a new or changed API token).
+    UNCHECKED = "unchecked", "Not checked yet"
     ONLINE = "online", "Online"
     OFFLINE = "offline", "Offline"
     REAUTHORIZE = "reauthorize", "Needs reauthorization"
@@ -82,7 +84,8 @@ class Connection(models.Model):
     auth_type = models.CharField(
         "Auth type", max_length=10, choices=AuthType.choices, default=AuthType.TOKEN
     )
-    api_token = EncryptedTextField("API token")
+    # The one declaration of the token's limit: the rules, the form and the API read it.
+    api_token = EncryptedTextField("API token", max_length=4096)
     api_token_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     oauth_client = models.ForeignKey(
         OAuthClient,

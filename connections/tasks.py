@@ -7,23 +7,30 @@ edit in the admin.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.db.models import QuerySet
 
 from connections import upkeep
 from connections.checking import connections_check
 from connections.front_types import FrontError
 from connections.history import history_prune
-from connections.models import Connection, Source
+from connections.models import Connection, Source, Status
 from connections.services import RefreshBusy, connection_refresh
 
 # How long one check_due run may wait for a company's budget; what does not fit stays due.
 CHECK_PATIENCE = 60.0
+# Connections per queued message of Not-checked-yet credentials (an import queues thousands).
+CHECK_MESSAGE_SIZE = 500
 # Refreshes found due in one run are spread over this many seconds.
 REFRESH_SPREAD_SECONDS = 120
+
+logger = logging.getLogger(__name__)
 
 
 class CheckNotDone(Exception):
@@ -52,11 +59,10 @@ def check_connection(connection_id: int) -> str:
     return str(result.status)
 
 
-@shared_task
-def check_due() -> int:
-    """Periodic: check the connections whose check is due, concurrently within the budgets."""
+def _check_many(selection: QuerySet[Connection] | list[int]) -> int:
+    """Check connections concurrently within the budgets; return how many were checked."""
     report = connections_check(
-        upkeep.connections_due_check(),
+        selection,
         concurrency=int(settings.FRONTCONNECT_CHECK_CONCURRENCY),
         source=Source.WORKER,
         patience=CHECK_PATIENCE,
@@ -67,6 +73,45 @@ def check_due() -> int:
             countdown = 60 + upkeep.spread(result.connection_id, timedelta(seconds=60)).seconds
             check_connection.apply_async((result.connection_id,), countdown=countdown)
     return len(report.results) - report.deferred
+
+
+@shared_task
+def check_due() -> int:
+    """Periodic: check the connections whose check is due, concurrently within the budgets."""
+    return _check_many(upkeep.connections_due_check())
+
+
+@shared_task
+def check_unchecked(connection_ids: list[int]) -> int:
+    """Check saved credentials that are still Not checked yet (queued on commit by the rules).
+
+    A connection checked meanwhile (the form tests right away) is skipped. What the budget
+    defers stays Not checked yet and due (its last check was cleared), so ``check_due`` finds
+    it again from the database even if this message is lost.
+    """
+    unchecked = Connection.objects.filter(pk__in=connection_ids, status=Status.UNCHECKED)
+    return _check_many(unchecked.order_by("pk"))
+
+
+def connections_check_queue(connection_ids: Sequence[int]) -> None:
+    """Ask the worker to check these Not-checked-yet connections, in messages of a few hundred.
+
+    Sending never fails the caller (its change is committed): a broker that cannot be reached
+    is one line in the log, and ``check_due`` checks them on its next run instead.
+    """
+    ids = list(connection_ids)
+    for start in range(0, len(ids), CHECK_MESSAGE_SIZE):
+        chunk = ids[start : start + CHECK_MESSAGE_SIZE]
+        try:
+            check_unchecked.delay(chunk)
+        except Exception as exc:
+            logger.warning(
+                "Could not queue the check of %d connection(s) (%s); the periodic check "
+                "will do it.",
+                len(ids) - start,
+                type(exc).__name__,
+            )
+            return
 
 
 @shared_task(
