@@ -83,10 +83,7 @@ class CheckReport:
 
     def summary(self) -> str:
         """The counts in words, as every caller that tests many reports them."""
-        return (
-            f"{self.online} online, {self.not_online} not online, "
-            f"{self.not_checked} not checked"
-        )
+        return f"{self.online} online, {self.not_online} not online, {self.not_checked} not checked"
 
 
 def deferred_reason(retry_after: float) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -140,6 +142,13 @@ class Connection(models.Model):
 
     def __repr__(self) -> str:
         return f"<Connection {self.pk}: {self.name}>"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # "Not authorized" means nothing for a token: a new Token row starts Not checked yet.
+        if self._state.adding and self.auth_type == AuthType.TOKEN:
+            if self.status == Status.NOT_AUTHORIZED:
+                self.status = Status.UNCHECKED
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("connections:detail", args=[self.pk])

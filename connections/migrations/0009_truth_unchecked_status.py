@@ -6,30 +6,60 @@ import common.crypto
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0008_source_system'),
+        ("connections", "0008_source_system"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='connection',
-            name='api_token',
-            field=common.crypto.EncryptedTextField(blank=True, default='', max_length=4096, verbose_name='API token'),
+            model_name="connection",
+            name="api_token",
+            field=common.crypto.EncryptedTextField(
+                blank=True, default="", max_length=4096, verbose_name="API token"
+            ),
         ),
         migrations.AlterField(
-            model_name='connection',
-            name='status',
-            field=models.CharField(choices=[('not_authorized', 'Not authorized'), ('unchecked', 'Not checked yet'), ('online', 'Online'), ('offline', 'Offline'), ('reauthorize', 'Needs reauthorization')], db_index=True, default='not_authorized', max_length=20),
+            model_name="connection",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("not_authorized", "Not authorized"),
+                    ("unchecked", "Not checked yet"),
+                    ("online", "Online"),
+                    ("offline", "Offline"),
+                    ("reauthorize", "Needs reauthorization"),
+                ],
+                db_index=True,
+                default="not_authorized",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='transition',
-            name='new_status',
-            field=models.CharField(choices=[('not_authorized', 'Not authorized'), ('unchecked', 'Not checked yet'), ('online', 'Online'), ('offline', 'Offline'), ('reauthorize', 'Needs reauthorization')], max_length=20),
+            model_name="transition",
+            name="new_status",
+            field=models.CharField(
+                choices=[
+                    ("not_authorized", "Not authorized"),
+                    ("unchecked", "Not checked yet"),
+                    ("online", "Online"),
+                    ("offline", "Offline"),
+                    ("reauthorize", "Needs reauthorization"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='transition',
-            name='old_status',
-            field=models.CharField(choices=[('not_authorized', 'Not authorized'), ('unchecked', 'Not checked yet'), ('online', 'Online'), ('offline', 'Offline'), ('reauthorize', 'Needs reauthorization')], max_length=20),
+            model_name="transition",
+            name="old_status",
+            field=models.CharField(
+                choices=[
+                    ("not_authorized", "Not authorized"),
+                    ("unchecked", "Not checked yet"),
+                    ("online", "Online"),
+                    ("offline", "Offline"),
+                    ("reauthorize", "Needs reauthorization"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

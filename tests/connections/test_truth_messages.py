@@ -8,10 +8,11 @@ import responses
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from connections import front
+from connections import front, rules
 from connections.checking import connections_check
 from connections.models import AuthType, Connection, Source, Status
 from connections.services import connection_disconnect
+from oauthclients.models import OAuthClient
 from tests.conftest import API_TOKEN
 
 ME_URL = "https://api2.frontapp.com/me"
@@ -84,18 +85,33 @@ def test_the_admin_bulk_test_counts_unreachable_ones_as_not_checked(
 
 
 @pytest.mark.django_db
-def test_disconnecting_replaces_the_old_online_sentence(owner, oauth_client):
+@pytest.mark.parametrize("how", ["disconnect", "client change"])
+def test_voiding_a_sign_in_replaces_the_old_online_sentence(owner, oauth_client, scopes, how):
     connection = Connection(
         name="Inbox", company_name="Acme", owner=owner, auth_type=AuthType.OAUTH2,
         oauth_client=oauth_client,
     )  # fmt: skip
     connection.access_token = "access-SECRET"
     connection.save()
+    connection.scopes.set(scopes)
     Connection.objects.filter(pk=connection.pk).update(
         status=Status.ONLINE, last_check_result="Online: Front company Acme."
     )
     connection.refresh_from_db()
-    connection_disconnect(connection=connection, actor=None, source=Source.ADMIN)
+    if how == "disconnect":
+        connection_disconnect(connection=connection, actor=None, source=Source.ADMIN)
+    else:
+        other = OAuthClient(name="Other app", client_id="other-id")
+        other.client_secret = "other-SECRET"
+        other.save()
+        data = rules.ConnectionInput(
+            name="Inbox", company_name="Acme", auth_type=AuthType.OAUTH2, owner=owner,
+            oauth_client=other, scopes=frozenset(scopes),
+        )  # fmt: skip
+        rules.connection_apply(
+            connection=connection, data=data, token_policy=rules.TokenPolicy.KEEP_IF_BLANK,
+            actor=None, source=Source.API,
+        )  # fmt: skip
     connection.refresh_from_db()
+    assert connection.status == Status.NOT_AUTHORIZED
     assert "Online" not in connection.last_check_result
-    assert connection.front_company_name == ""
