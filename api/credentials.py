@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from connections import services, upkeep
-from connections.models import Connection, Source
+from connections.front_types import FrontError, FrontErrorKind
+from connections.models import Connection, Source, Status
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,44 @@ class Bearer:
         return f"<Bearer expires_at={self.expires_at}>"
 
 
+def _api_token_accepted(connection: Connection, *, actor: User | None) -> None:
+    """Raise unless Front accepted this connection's API token; check it now if never checked.
+
+    The choice: an API token is handed out when the connection is Online; when it is Not
+    checked yet, after a check made now (within the company's rate budget) finds it Online;
+    when Offline only because Front has been unreachable (its last answer accepted the token).
+    Never a token Front refused, nor one no answer has judged.
+    """
+    status = connection.status
+    if status == Status.ONLINE or (status == Status.OFFLINE and connection.unreachable_since):
+        return
+    if status == Status.UNCHECKED:
+        outcome = services.connection_check(connection=connection, actor=actor, source=Source.API)
+        if outcome.online:
+            return
+        if outcome.result == services.CheckResult.UNCHECKED:
+            raise FrontError(
+                "The API token is not checked yet and Front could not be asked now "
+                f"({outcome.message}); try again later.",
+                kind=outcome.error_kind or FrontErrorKind.UNAVAILABLE,
+                retry_after=outcome.retry_after,
+            )
+    raise FrontError(
+        f"Front refused this connection's API token (it is {connection.get_status_display()}): "
+        "enter a new one before asking for it.",
+        kind=FrontErrorKind.UNAUTHORIZED,
+    )
+
+
 @sensitive_variables("token")
 def bearer_for(connection: Connection, *, actor: User | None = None) -> Bearer:
-    """The API token, or the OAuth access token refreshed first when near expiry.
+    """The API token if Front accepted it, or the OAuth access token refreshed when near expiry.
 
     ``expires_at`` is never later than the worker's planned refresh of the token, since Front
     may revoke an access token when it is refreshed.
     """
+    if not connection.is_oauth:
+        _api_token_accepted(connection, actor=actor)
     token = services.connection_access_token(
         connection=connection, actor=actor, source=Source.API, handout=True
     )

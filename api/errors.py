@@ -80,13 +80,13 @@ class FrontTimeout(exceptions.APIException):
 
 def front_error(exc: front.FrontError) -> exceptions.APIException:
     """The API's answer when Front could not give what the request needed."""
-    kind = str(getattr(exc.kind, "value", exc.kind))
-    if kind == "rate_limited":
+    kind = exc.kind
+    if kind == front.FrontErrorKind.RATE_LIMITED:
         return RateBudgetExhausted(exc.retry_after or 60)
-    if kind in {"invalid_grant", "unauthorized", "forbidden", "invalid_client"}:
+    if exc.refuses_credential:
         # The connection itself must be fixed (re-authorized or its token re-entered).
         return Conflict(str(exc))
-    if kind == "timeout":
+    if kind == front.FrontErrorKind.TIMEOUT:
         return FrontTimeout(str(exc))
     return FrontUnavailable(str(exc))
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.crypto import SecretState, secret_state
 from connections import rules
 from connections.models import AuthType, Connection, Scope, Status
+
+USERNAME_MAX_LENGTH = get_user_model()._meta.get_field("username").max_length
 
 
 def _state(value: object) -> str:
@@ -70,10 +73,11 @@ class ConnectionSerializer(serializers.ModelSerializer):
 class ConnectionWriteSerializer(serializers.Serializer):
     """What a client sends to create or change a connection (the form's fields, by value)."""
 
-    name = serializers.CharField(max_length=100, trim_whitespace=False)
+    # Limits are declared once, on the model's fields (read through connections.rules).
+    name = serializers.CharField(max_length=rules.NAME_MAX_LENGTH, trim_whitespace=False)
     # Required, as the rules say, with the rules' own sentence; the schema then states minLength.
     company_name = serializers.CharField(
-        max_length=200,
+        max_length=rules.COMPANY_NAME_MAX_LENGTH,
         trim_whitespace=False,
         error_messages={"blank": rules.MESSAGES["company_name_required"]},
     )
@@ -83,7 +87,7 @@ class ConnectionWriteSerializer(serializers.Serializer):
         allow_blank=True,
         write_only=True,
         trim_whitespace=False,
-        max_length=4096,
+        max_length=rules.API_TOKEN_MAX_LENGTH,
         help_text="Token connections: the API token from Front. Never returned.",
     )
     oauth_client = serializers.IntegerField(
@@ -93,14 +97,14 @@ class ConnectionWriteSerializer(serializers.Serializer):
         help_text="OAuth 2.0 connections: the id of the OAuth 2.0 client.",
     )
     scopes = serializers.ListField(
-        child=serializers.CharField(max_length=100),
+        child=serializers.CharField(max_length=Scope._meta.get_field("code").max_length),
         required=False,
         max_length=200,
         help_text="OAuth 2.0 connections: Front scope codes such as conversations:read.",
     )
     owner = serializers.CharField(
         required=False,
-        max_length=150,
+        max_length=USERNAME_MAX_LENGTH,
         help_text="Username of the owner; defaults to the API key's owner when creating.",
     )
 
@@ -136,4 +140,4 @@ ErrorSerializer = type(
 class ConnectionFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     auth_type = serializers.ChoiceField(choices=AuthType.choices, required=False)
-    owner = serializers.CharField(required=False, max_length=150)
+    owner = serializers.CharField(required=False, max_length=USERNAME_MAX_LENGTH)

@@ -172,7 +172,7 @@ def main() -> None:
             floor,
             standin.stats(),
             f"online {report.online}, not online {report.not_online}, "
-            f"not checked {report.deferred}",
+            f"not checked {report.not_checked}",
         )
 
         standin.new_window()

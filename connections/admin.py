@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
@@ -20,8 +21,9 @@ from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import secret_state
 from common.http import admin_user
 from connections import access, flows, services
+from connections.checking import connections_check
 from connections.forms import ConnectionAdminForm, form_for_actor
-from connections.models import Connection, Event, Scope, Source, Status
+from connections.models import Connection, Event, Scope, Source
 from connections.selectors import connection_history
 
 # The change page lists this many history entries and links to the full, filtered history.
@@ -245,17 +247,20 @@ class ConnectionAdmin(FrontConnectAdmin):
 
     @admin.action(description="Test connection", permissions=["change"])
     def test_connections(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
-        online = total = 0
-        operator = admin_user(request)
-        for connection in queryset:
-            services.connection_test(connection=connection, actor=operator, source=Source.ADMIN)
-            total += 1
-            online += connection.status == Status.ONLINE
-        level = messages.SUCCESS if online == total else messages.WARNING
+        # Concurrently within each company's budget, never waiting for one: a page of rows
+        # must not outlast the request; what the budget defers is counted as not checked.
+        report = connections_check(
+            queryset,
+            concurrency=int(settings.FRONTCONNECT_CHECK_CONCURRENCY),
+            source=Source.ADMIN,
+            actor=admin_user(request),
+        )
+        total = len(report.results)
+        level = messages.SUCCESS if report.online == total else messages.WARNING
         self.message_user(
             request,
-            f"Tested {total} connection{'s' if total != 1 else ''}: {online} online, "
-            f"{total - online} not online (see each connection's last check result).",
+            f"Tested {total} connection{'s' if total != 1 else ''}: {report.summary()} "
+            "(see each connection's last check result).",
             level,
         )
 

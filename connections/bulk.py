@@ -30,9 +30,8 @@ from connections.bulk_formats import (
     rows_read,
 )
 from connections.keys import encryption_key_check
-from connections.models import Action, AuthType, Connection, Event, Scope, Source, Status
+from connections.models import AuthType, Connection, Scope, Source
 from connections.rules import ConnectionInput
-from connections.status import connection_status_set
 from oauthclients.models import OAuthClient
 
 DEFAULT_MAX_ROWS = 100_000
@@ -239,14 +238,14 @@ def _write_batch(
     policy: rules.TokenPolicy,
     actor: User | None,
     source: str,
+    checks_in_request: bool,
 ) -> None:
-    """Second pass, one batch: create the new rows, update the changed ones, record Events.
+    """Second pass, one batch: the rules assign each row, ``rules.changes_write`` writes them.
 
     Existing rows are re-read under a row lock and checked again; each is written only in the
     columns its row changes, so a token refreshed since the first pass is never written back.
     """
     now = timezone.now()
-    through = Connection.scopes.through
     locked = (
         Connection.objects.select_for_update()
         .filter(owner_id__in={r.key[0] for r in batch}, name_key__in={r.key[1] for r in batch})
@@ -254,8 +253,7 @@ def _write_batch(
     )
     existing = {(c.owner_id, c.name_key): c for c in locked}
     errors: list[RowError] = []
-    new: list[tuple[Connection, frozenset[Scope]]] = []
-    changed: list[tuple[Connection, frozenset[Scope], list[str], bool]] = []
+    changes: list[rules.Change] = []
     for row in batch:
         connection = existing.get(row.key)
         stored = rules.Stored.of(connection) if connection is not None else None
@@ -265,81 +263,29 @@ def _write_batch(
             continue
         scopes = rules.scopes_for(row.data)
         if connection is None:
-            new.append((rules.connection_build(row.data, now=now), scopes))
+            built = rules.connection_build(row.data, now=now)
+            changes.append(rules.Change(built, True, [], scopes))
             continue
         # An import matches names; it does not respell them.
         data = replace(row.data, name=connection.name)
-        fields, voided = rules.connection_assign(connection, data, now=now)
+        fields, verdict = rules.connection_assign(connection, data, now=now)
         if {s.pk for s in connection.scopes.all()} != {s.pk for s in scopes}:
             fields.append("scopes")
         if fields:
-            changed.append((connection, scopes, fields, voided))
+            changes.append(rules.Change(connection, False, fields, scopes, verdict))
         else:
             result.unchanged += 1
             result.connection_ids.append(connection.pk)
     if errors:
         raise ImportRefused(errors)
-    Connection.objects.bulk_create([c for c, _ in new], batch_size=BATCH_SIZE)
-    _update(changed, now)
-    for connection, _, _, voided in changed:
-        if voided:
-            connection_status_set(
-                connection=connection,
-                status=Status.NOT_AUTHORIZED,
-                reason=rules.VOIDED_REASON,
-                source=source,
-                actor=actor,
-            )
-    through.objects.filter(
-        connection_id__in=[c.pk for c, _, f, _ in changed if "scopes" in f]
-    ).delete()
-    links = new + [(c, s) for c, s, f, _ in changed if "scopes" in f]
-    through.objects.bulk_create(
-        [through(connection_id=c.pk, scope_id=s.pk) for c, scopes in links for s in scopes],
-        batch_size=BATCH_SIZE,
-    )
-    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    events = [_event(c, actor_id, source, now, "Created by import.", []) for c, _ in new]
-    events += [_event(c, actor_id, source, now, "Updated by import.", f) for c, _, f, _ in changed]
-    Event.objects.bulk_create(events, batch_size=BATCH_SIZE)
-    result.created += len(new)
-    result.updated += len(changed)
-    result.connection_ids.extend(c.pk for c, _ in new)
-    result.connection_ids.extend(c.pk for c, _, _, _ in changed)
-
-
-def _update(changed: list[tuple[Connection, frozenset[Scope], list[str], bool]], now: Any) -> None:
-    """Write each changed row in the columns it changed: one bulk_update per set of columns."""
-    groups: dict[tuple[str, ...], list[Connection]] = {}
-    for connection, _, fields, _ in changed:
-        columns = tuple(sorted(f for f in fields if f != "scopes"))
-        connection.updated_at = now
-        groups.setdefault(columns, []).append(connection)
-    for columns, connections in groups.items():
-        Connection.objects.bulk_update(connections, [*columns, "updated_at"], batch_size=500)
-        if "credential_version" in columns:
-            # The versions were bumped in SQL (Connection.credential_change): read them back.
-            stored = dict(
-                Connection.objects.filter(pk__in=[c.pk for c in connections]).values_list(
-                    "pk", "credential_version"
-                )
-            )
-            for connection in connections:
-                connection.credential_version = stored[connection.pk]
-
-
-def _event(connection: Connection, actor_id: int | None, source: str, now: Any, message: str,
-           fields: list[str]) -> Event:  # fmt: skip
-    return Event(
-        connection_id=connection.pk,
-        connection_name=connection.name,
-        actor_id=actor_id,
-        action=Action.IMPORTED,
-        source=source,
-        message=message,
-        fields=rules.input_fields(fields),
-        created_at=now,
-    )
+    rules.changes_write(
+        changes, actor=actor, source=source, now=now, imported=True,
+        checks_in_request=checks_in_request,
+    )  # fmt: skip
+    result.created += sum(1 for c in changes if c.created)
+    result.updated += sum(1 for c in changes if not c.created)
+    result.connection_ids.extend(c.connection.pk for c in changes if c.created)
+    result.connection_ids.extend(c.connection.pk for c in changes if not c.created)
 
 
 def import_check_key() -> None:
@@ -374,12 +320,15 @@ def connection_import(
     actor: User | None = None,
     source: str = Source.COMMAND,
     progress: Progress | None = None,
+    checks_in_request: bool = False,
 ) -> ImportResult:
     """Validate a whole CSV/JSON input, then write it in batches in one transaction.
 
     The write pass re-reads the input, so it checks again everything the first pass did (row
     count, size, names repeated in the file, the rules against the rows it locks): a file that
-    changed in between is refused, never half written.
+    changed in between is refused, never half written. New and changed API tokens are left Not
+    checked yet and queued for the worker on commit, unless the caller checks them itself
+    (``checks_in_request``, as ``importconnections --test`` does).
     """
     started = time.monotonic()
     progress = progress or (lambda description, total: nullcontext(_NoBar()))
@@ -395,8 +344,9 @@ def connection_import(
 
     def write(batch: list[CleanRow]) -> None:
         _write_batch(
-            batch=batch, result=result, update=update, policy=policy, actor=actor, source=source
-        )
+            batch=batch, result=result, update=update, policy=policy, actor=actor, source=source,
+            checks_in_request=checks_in_request,
+        )  # fmt: skip
 
     try:
         with progress("Importing", count) as bar, transaction.atomic():

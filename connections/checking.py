@@ -68,11 +68,22 @@ class CheckReport:
 
     @property
     def not_online(self) -> int:
-        return sum(1 for r in self.results if r.checked and not r.online)
+        """Front answered, and not with Online (it refused the credential, or another no)."""
+        return sum(1 for r in self.results if r.checked and not r.online and not r.retryable)
+
+    @property
+    def not_checked(self) -> int:
+        """Front gave no verdict: the budget deferred it, or Front could not be asked."""
+        return sum(1 for r in self.results if not r.checked or r.retryable)
 
     @property
     def deferred(self) -> int:
+        """Not checked at all: the rate budget had no room before the patience ran out."""
         return sum(1 for r in self.results if not r.checked)
+
+    def summary(self) -> str:
+        """The counts in words, as every caller that tests many reports them."""
+        return f"{self.online} online, {self.not_online} not online, {self.not_checked} not checked"
 
 
 def deferred_reason(retry_after: float) -> str:

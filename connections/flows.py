@@ -13,8 +13,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from connections.authorization import AuthorizationError, connection_authorize_start
-from connections.models import Connection, Status
-from connections.services import connection_disconnect, connection_test
+from connections.models import Connection
+from connections.services import (
+    UNCHECKED_PREFIX,
+    CheckOutcome,
+    CheckResult,
+    connection_check,
+    connection_disconnect,
+)
 
 # The POST key of the "Save and authorize" button. Templates get it from
 # ``submit_names()``, so the name is written here only.
@@ -26,27 +32,30 @@ def submit_names() -> dict[str, str]:
     return {"authorize_submit": AUTHORIZE_SUBMIT}
 
 
-def report_test(request: HttpRequest, connection: Connection) -> None:
-    """Tell the person, in words, what Front answered to the latest test."""
-    if connection.status == Status.ONLINE:
+def report_test(request: HttpRequest, outcome: CheckOutcome) -> None:
+    """Tell the person, in words, what the test found: the message follows its outcome."""
+    connection = outcome.connection
+    name, status = connection.name, connection.get_status_display()
+    if outcome.result == CheckResult.ONLINE:
         messages.success(
             request,
-            f"Front accepted \u201c{connection.name}\u201d: it is Online "
+            f"Front accepted \u201c{name}\u201d: it is Online "
             f"(Front company {connection.front_company_name}).",
         )
-    else:
-        reason = connection.last_check_result or connection.get_status_display()
+    elif outcome.result == CheckResult.REFUSED:
         messages.warning(
-            request,
-            f"Front did not accept \u201c{connection.name}\u201d: it is "
-            f"{connection.get_status_display()}. {reason}",
+            request, f"Front did not accept \u201c{name}\u201d: it is {status}. {outcome.message}"
         )
+    else:
+        # Front could not be asked (outage, timeout, rate limit): nothing was accepted or refused.
+        reason = outcome.message.removeprefix(UNCHECKED_PREFIX)
+        messages.warning(request, f"Could not check \u201c{name}\u201d: {reason} It is {status}.")
 
 
 def test(request: HttpRequest, connection: Connection, *, actor: User, source: str) -> None:
     """Test one connection now and say how it went."""
-    connection = connection_test(connection=connection, actor=actor, source=source)
-    report_test(request, connection)
+    outcome = connection_check(connection=connection, actor=actor, source=source)
+    report_test(request, outcome)
 
 
 def authorize(

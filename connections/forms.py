@@ -161,6 +161,8 @@ class ConnectionForm(forms.ModelForm):
                 token_policy=self.token_policy,
                 actor=actor if actor is not None else self.actor,
                 source=source or self.source,
+                # The page tests a Token connection right after saving (flows.follow_up_save).
+                checks_in_request=True,
             )
         except ValidationError as exc:
             self.add_rule_errors(exc.error_dict if hasattr(exc, "error_dict") else {"": [exc]})

@@ -27,6 +27,8 @@ from connections.status import connection_status_set, verdict_superseded
 from connections.tokens import connection_access_token, connection_refresh
 
 Actor = User | AnonymousUser | None
+# How the sentence of a check Front could not answer begins.
+UNCHECKED_PREFIX = "Could not check: "
 
 CHANGED_MEANWHILE = (
     "Not checked: the connection's sign-in changed while Front was being asked; the new one is "
@@ -171,7 +173,7 @@ def _check_record(
         )
     elif error is not None and (error.is_transient or error.kind == FrontErrorKind.BAD_RESPONSE):
         result, target = CheckResult.UNCHECKED, None
-        message = f"Could not check: {error}"
+        message = f"{UNCHECKED_PREFIX}{error}"
         # A rate limit says Front is there; only silence and outages count towards the grace.
         if error.kind != FrontErrorKind.RATE_LIMITED:
             since = _unreachable_since(connection, now, version)

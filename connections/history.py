@@ -16,6 +16,7 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from connections.events import event_record
 from connections.models import Action, Connection, Event, Removal, Source, Transition
 
 # Rows deleted per transaction: short transactions keep SQLite writers and PostgreSQL vacuum
@@ -92,9 +93,9 @@ def deletion_recorded(sender: Any, instance: Connection, origin: Any = None, **k
         message = "Deleted together with its owner\u2019s account."
     # Not linked to the row being deleted: the deletion sets the other entries' link to NULL
     # too, and a link created now would point at a row that no longer exists.
-    Event.objects.create(
-        connection=None,
-        connection_name=instance.name,
+    event_record(
+        connection=instance,
+        linked=False,
         action=Action.DELETED,
         source=Source.SYSTEM,
         message=message,

@@ -12,6 +12,7 @@ from django.db import connection as db
 from django.db import models, transaction
 
 from common import crypto
+from connections.events import event_build, events_record
 from connections.models import (
     Action,
     Connection,
@@ -98,7 +99,7 @@ def secrets_rotate(
     for model, columns in encrypted_columns():
         label = model._meta.label
         for rows in _batches(model, columns, lock=not dry_run):
-            events = []
+            events: list[Event] = []
             for pk, values in rows:
                 updates = {}
                 for name, raw in zip(columns, values, strict=True):
@@ -118,16 +119,15 @@ def secrets_rotate(
                     model._default_manager.filter(pk=pk).update(**updates)
                     if model is Connection:
                         events.append(
-                            Event(
-                                connection_id=pk,
-                                connection_name=Connection.objects.get(pk=pk).name,
+                            event_build(
+                                connection=Connection.objects.only("pk", "name").get(pk=pk),
                                 action=Action.KEY_ROTATED,
                                 source=Source.COMMAND,
                                 message="Secrets re-encrypted under the current key.",
-                                fields=sorted(updates),
+                                fields=updates,
                             )
                         )
-            Event.objects.bulk_create(events)
+            events_record(events)
         if progress:
             progress(label)
     if not dry_run:

@@ -32,6 +32,8 @@ class AuthType(models.TextChoices):
 
 class Status(models.TextChoices):
     NOT_AUTHORIZED = "not_authorized", "Not authorized"
+    # A credential saved but not yet checked against Front (a new or changed API token).
+    UNCHECKED = "unchecked", "Not checked yet"
     ONLINE = "online", "Online"
     OFFLINE = "offline", "Offline"
     REAUTHORIZE = "reauthorize", "Needs reauthorization"
@@ -85,7 +87,8 @@ class Connection(models.Model):
     auth_type = models.CharField(
         "Auth type", max_length=10, choices=AuthType.choices, default=AuthType.TOKEN
     )
-    api_token = EncryptedTextField("API token")
+    # The one declaration of the token's limit: the rules, the form and the API read it.
+    api_token = EncryptedTextField("API token", max_length=4096)
     api_token_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     oauth_client = models.ForeignKey(
         OAuthClient,
@@ -154,6 +157,10 @@ class Connection(models.Model):
         return f"<Connection {self.pk}: {self.name}>"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        # "Not authorized" means nothing for a token: a new Token row starts Not checked yet.
+        if self._state.adding and self.auth_type == AuthType.TOKEN:
+            if self.status == Status.NOT_AUTHORIZED:
+                self.status = Status.UNCHECKED
         super().save(*args, **kwargs)
         # A bumped version (``credential_change``) is read back as the number stored.
         if isinstance(self.credential_version, models.expressions.Combinable):

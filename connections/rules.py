@@ -29,9 +29,10 @@ Blank secrets on edit, one policy:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
@@ -51,10 +52,21 @@ from connections.models import (
 )
 from oauthclients.models import OAuthClient
 
-API_TOKEN_MAX_LENGTH = 4096
-NAME_MAX_LENGTH = 100
-COMPANY_NAME_MAX_LENGTH = 200
+
+def _max_length(name: str) -> int:
+    """A column's limit, declared once on the model field; the form and the API read it here."""
+    limit = Connection._meta.get_field(name).max_length
+    assert limit is not None, f"Connection.{name} declares no max_length"
+    return int(limit)
+
+
+API_TOKEN_MAX_LENGTH = _max_length("api_token")
+NAME_MAX_LENGTH = _max_length("name")
+COMPANY_NAME_MAX_LENGTH = _max_length("company_name")
 VOIDED_REASON = "The way of signing in changed (auth type or OAuth 2.0 client): authorize again."
+UNCHECKED_REASON = "Not checked yet: the API token is new or changed; Front is asked shortly."
+# Rows per statement when many changes are written at once (the import).
+BULK_SIZE = 1000
 
 Actor = User | AnonymousUser | None
 Errors = dict[str, list[ValidationError]]
@@ -214,28 +226,31 @@ def connection_validate(
     return errors
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The status a change decides by itself, through the status door, with its reason."""
+
+    status: Status
+    reason: str
+
+
 def connection_build(data: ConnectionInput, *, now: datetime) -> Connection:
     """A new, unsaved connection from valid input: what connection_assign gives on a blank one."""
-    is_token = data.auth_type == AuthType.TOKEN
-    client = None if is_token else data.oauth_client
-    return Connection(
-        name=data.name,
-        company_name=data.company_name,
-        owner=data.owner,
-        auth_type=data.auth_type,
-        api_token=(data.api_token or "") if is_token else "",
-        api_token_changed_at=now if is_token and data.api_token else None,
-        oauth_client_id=client.pk if client is not None else None,
-    )
+    connection = Connection()
+    connection_assign(connection, data, now=now)
+    return connection
 
 
 def connection_assign(
     connection: Connection, data: ConnectionInput, *, now: datetime
-) -> tuple[list[str], bool]:
+) -> tuple[list[str], Verdict | None]:
     """Copy valid input onto a connection in memory (no save).
 
-    Returns the model fields it changed and whether the change voids the sign-in (a saved
-    connection whose auth type or client changed; the caller then sets the status).
+    Returns the model fields it changed and the status the change itself decides for a saved
+    connection, if any: a changed API token leaves it Not checked yet (Front is asked on
+    commit), a changed auth type or client voids the sign-in (Not authorized). Either replaces
+    the last check's sentence, which spoke of the old credential. A new Token connection starts
+    Not checked yet (its first status, set as the row is created). The caller sets the status.
     """
     changed: list[str] = []
 
@@ -245,9 +260,13 @@ def connection_assign(
             changed.append(name)
 
     assign("name", data.name)
+    if "name" in changed:
+        assign("name_key", name_key(data.name))
     assign("company_name", data.company_name)
     if data.owner is not None:
         assign("owner_id", data.owner.pk)
+        if connection.pk is None:
+            connection.owner = data.owner
     client = data.oauth_client if data.auth_type == AuthType.OAUTH2 else None
     voided = connection.pk is not None and (
         connection.auth_type != data.auth_type
@@ -265,24 +284,43 @@ def connection_assign(
     if "api_token" in changed:
         connection.api_token_changed_at = now
         changed.append("api_token_changed_at")
+    verdict: Verdict | None = None
+    if connection.pk is None:
+        if data.auth_type == AuthType.TOKEN:
+            connection.status = Status.UNCHECKED
+            connection.last_check_result = UNCHECKED_REASON
+    elif data.auth_type == AuthType.TOKEN and (voided or "api_token" in changed):
+        verdict = Verdict(Status.UNCHECKED, UNCHECKED_REASON)
+    elif voided:
+        verdict = Verdict(Status.NOT_AUTHORIZED, VOIDED_REASON)
     if voided:
         changed += connection.tokens_clear()
+    if verdict is not None:
+        # What Front said about the old credential no longer describes this one.
         connection.front_company_id = connection.front_company_name = ""
-        changed += ["front_company_id", "front_company_name"]
+        connection.last_check_result = verdict.reason
+        connection.last_checked_at = connection.unreachable_since = None
+        changed += [
+            "front_company_id", "front_company_name", "last_check_result", "last_checked_at",
+            "unreachable_since",
+        ]  # fmt: skip
     if voided or "api_token" in changed:
         # The sign-in changed: verdicts and token writes made for the old one no longer count.
         changed += connection.credential_change()
     return [("oauth_client" if f == "oauth_client_id" else "owner" if f == "owner_id" else f)
-            for f in dict.fromkeys(changed)], voided  # fmt: skip
+            for f in dict.fromkeys(changed)], verdict  # fmt: skip
 
 
 # Columns a change writes as a consequence, not as input: history entries list only the input.
 _CONSEQUENCES = {
     "api_token_changed_at",
     "credential_version",
+    "name_key",
     *Connection.GRANT_FIELDS,
     "front_company_id",
     "front_company_name",
+    "last_check_result",
+    "last_checked_at",
 }
 
 
@@ -296,6 +334,108 @@ def scopes_for(data: ConnectionInput) -> frozenset[Scope]:
     return data.scopes if data.auth_type == AuthType.OAUTH2 else frozenset()
 
 
+@dataclass
+class Change:
+    """One connection with a change assigned in memory (``connection_assign``), to be written."""
+
+    connection: Connection
+    created: bool
+    fields: list[str]  # the columns assigned, and "scopes" when the scopes change
+    scopes: frozenset[Scope]
+    verdict: Verdict | None = None
+
+
+def changes_write(
+    changes: Sequence[Change],
+    *,
+    actor: Actor,
+    source: str,
+    now: datetime,
+    imported: bool = False,
+    checks_in_request: bool = False,
+) -> None:
+    """Write assigned changes, one (a form, the API) or a batch (the import), in one way.
+
+    New rows are inserted and changed rows written in their changed columns only (a token
+    refreshed meanwhile is never overwritten), then scopes, the statuses the changes decide
+    (through ``connections.status``), and one history entry per row. Every credential left Not
+    checked yet is checked once the transaction commits: by the caller right away when it says
+    so (``checks_in_request``: the form tests after saving), else by the worker, which checks
+    them concurrently within each company's rate budget (``tasks.connections_check_queue``).
+    Call inside a transaction.
+    """
+    from connections.events import event_build, events_record
+    from connections.status import connection_status_set
+
+    new = [c for c in changes if c.created]
+    changed = [c for c in changes if not c.created and c.fields]
+    Connection.objects.bulk_create([c.connection for c in new], batch_size=BULK_SIZE)
+    groups: dict[tuple[str, ...], list[Connection]] = {}
+    for change in changed:
+        columns = tuple(sorted(f for f in change.fields if f != "scopes"))
+        if columns:
+            change.connection.updated_at = now
+            groups.setdefault(columns, []).append(change.connection)
+    for columns, rows in groups.items():
+        Connection.objects.bulk_update(rows, [*columns, "updated_at"], batch_size=BULK_SIZE // 2)
+        if "credential_version" in columns:
+            # Bumped in SQL (``Connection.credential_change``): read the stored numbers back.
+            stored = dict(
+                Connection.objects.filter(pk__in=[c.pk for c in rows]).values_list(
+                    "pk", "credential_version"
+                )
+            )
+            for row in rows:
+                row.credential_version = stored[row.pk]
+    through = Connection.scopes.through
+    relinked = [c for c in changed if "scopes" in c.fields]
+    if relinked:
+        through.objects.filter(connection_id__in=[c.connection.pk for c in relinked]).delete()
+    through.objects.bulk_create(
+        [
+            through(connection_id=c.connection.pk, scope_id=scope.pk)
+            for c in [*new, *relinked]
+            for scope in c.scopes
+        ],
+        batch_size=BULK_SIZE,
+    )
+    for change in changed:
+        if change.verdict is not None:
+            connection_status_set(
+                connection=change.connection,
+                status=change.verdict.status,
+                reason=change.verdict.reason,
+                source=source,
+                actor=actor,
+            )
+
+    def entry(change: Change) -> Any:
+        if imported:
+            action = Action.IMPORTED
+            message = "Created by import." if change.created else "Updated by import."
+        else:
+            action, message = (Action.CREATED if change.created else Action.UPDATED), ""
+        return event_build(
+            connection=change.connection, action=action, source=source, actor=actor,
+            message=message, fields=input_fields(change.fields), created_at=now,
+        )  # fmt: skip
+
+    events_record([entry(c) for c in [*new, *changed]])
+    unchecked = [
+        c.connection.pk
+        for c in [*new, *changed]
+        if c.connection.status == Status.UNCHECKED and (c.created or c.verdict is not None)
+    ]
+    if unchecked and not checks_in_request:
+        transaction.on_commit(lambda: _checks_queue(unchecked))
+
+
+def _checks_queue(ids: list[int]) -> None:
+    from connections.tasks import connections_check_queue
+
+    connections_check_queue(ids)
+
+
 def connection_apply(
     *,
     connection: Connection | None,
@@ -303,52 +443,34 @@ def connection_apply(
     token_policy: TokenPolicy,
     actor: Actor,
     source: str,
+    checks_in_request: bool = False,
 ) -> ChangeResult:
     """Validate, apply and save a change (scopes and history included); ValidationError if invalid.
 
     ``connection`` is the saved row to change, or None (or an unsaved instance) to create one.
     Only the changed columns are written, so a token refreshed meanwhile is never overwritten.
+    A new or changed API token leaves the connection Not checked yet and is checked on commit
+    (see ``changes_write``; ``checks_in_request`` when the caller tests it right after).
     """
-    from connections.services import event_record
-    from connections.status import connection_status_set
-
     errors = connection_validate(connection=connection, data=data, token_policy=token_policy)
     if errors:
         raise ValidationError(errors)
     connection = connection if connection is not None else Connection()
     created = connection.pk is None
     old_scopes = set() if created else set(connection.scopes.all())
-    changed, voided = connection_assign(connection, data, now=timezone.now())
+    now = timezone.now()
+    changed, verdict = connection_assign(connection, data, now=now)
     scopes = scopes_for(data)
     if old_scopes != set(scopes):
         changed.append("scopes")
+    change = Change(connection, created, changed, scopes, verdict)
     try:
         with transaction.atomic():
-            if created:
-                connection.save()
-            elif changed:
-                fields = [f for f in changed if f != "scopes"]
-                if "name" in fields:
-                    fields.append("name_key")
-                connection.save(update_fields=[*fields, "updated_at"])
-            if "scopes" in changed:
-                connection.scopes.set(scopes)
-            if voided:
-                connection_status_set(
-                    connection=connection,
-                    status=Status.NOT_AUTHORIZED,
-                    reason=VOIDED_REASON,
-                    source=source,
-                    actor=actor,
-                )
             if created or changed:
-                event_record(
-                    connection=connection,
-                    action=Action.CREATED if created else Action.UPDATED,
-                    source=source,
-                    actor=actor,
-                    fields=input_fields(changed),
-                )
+                changes_write(
+                    [change], actor=actor, source=source, now=now,
+                    checks_in_request=checks_in_request,
+                )  # fmt: skip
     except IntegrityError:
         # Two submissions of one new name: the loser hears "name taken", as if it came second.
         if created:

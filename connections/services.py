@@ -10,7 +10,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from connections.events import event_record
-from connections.health import CheckOutcome, CheckResult, connection_check, connection_test
+from connections.health import (
+    UNCHECKED_PREFIX,
+    CheckOutcome,
+    CheckResult,
+    connection_check,
+    connection_test,
+)
 from connections.models import Action, Connection, Status
 from connections.status import connection_status_set
 from connections.tokens import (
@@ -23,6 +29,7 @@ from connections.tokens import (
 )
 
 __all__ = [
+    "UNCHECKED_PREFIX",
     "REAUTHORIZE_NEEDED",
     "REFRESH_MARGIN",
     "CheckOutcome",

@@ -11,23 +11,30 @@ worker killed while running one leaves it to another worker.
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.db.models import QuerySet
 
 from common.broker import task_dispatch
 from connections import upkeep
 from connections.checking import connections_check
 from connections.front_types import FrontError
 from connections.history import history_prune
-from connections.models import Connection, Source
+from connections.models import Connection, Source, Status
 from connections.services import RefreshBusy, connection_refresh
 
 # How long one check_due run may wait for a company's budget; what does not fit stays due.
 CHECK_PATIENCE = 60.0
+# Connections per queued message of Not-checked-yet credentials (an import queues thousands).
+CHECK_MESSAGE_SIZE = 500
+
+logger = logging.getLogger(__name__)
 
 
 class CheckNotDone(Exception):
@@ -57,6 +64,22 @@ def check_connection(connection_id: int) -> str:
     return str(result.status)
 
 
+def _check_many(selection: QuerySet[Connection] | list[int]) -> int:
+    """Check connections concurrently within the budgets; return how many were checked."""
+    report = connections_check(
+        selection,
+        concurrency=int(settings.FRONTCONNECT_CHECK_CONCURRENCY),
+        source=Source.WORKER,
+        patience=CHECK_PATIENCE,
+    )
+    # Deferred ones stay due for the next run; ones Front could not answer retry with backoff.
+    for result in report.results:
+        if result.checked and result.retryable:
+            countdown = 60 + upkeep.spread(result.connection_id, timedelta(seconds=60)).seconds
+            task_dispatch(check_connection, result.connection_id, countdown=countdown)
+    return len(report.results) - report.deferred
+
+
 @shared_task
 def check_due() -> int:
     """Periodic: check the due connections this run could claim, concurrently within budgets.
@@ -66,20 +89,33 @@ def check_due() -> int:
     """
     claim = secrets.token_hex(16)
     try:
-        report = connections_check(
-            upkeep.connections_claim_due_check(claim),
-            concurrency=int(settings.FRONTCONNECT_CHECK_CONCURRENCY),
-            source=Source.WORKER,
-            patience=CHECK_PATIENCE,
-        )
+        return _check_many(upkeep.connections_claim_due_check(claim))
     finally:
         upkeep.connections_release_check_claim(claim)
-    # Deferred ones stay due for the next run; ones Front could not answer retry with backoff.
-    for result in report.results:
-        if result.checked and result.retryable:
-            countdown = 60 + upkeep.spread(result.connection_id, timedelta(seconds=60)).seconds
-            task_dispatch(check_connection, result.connection_id, countdown=countdown)
-    return len(report.results) - report.deferred
+
+
+@shared_task
+def check_unchecked(connection_ids: list[int]) -> int:
+    """Check saved credentials that are still Not checked yet (queued on commit by the rules).
+
+    A connection checked meanwhile (the form tests right away) is skipped. What the budget
+    defers stays Not checked yet and due (its last check was cleared), so ``check_due`` finds
+    it again from the database even if this message is lost.
+    """
+    unchecked = Connection.objects.filter(pk__in=connection_ids, status=Status.UNCHECKED)
+    return _check_many(unchecked.order_by("pk"))
+
+
+def connections_check_queue(connection_ids: Sequence[int]) -> None:
+    """Ask the worker to check these Not-checked-yet connections, in messages of a few hundred.
+
+    Sending never fails the caller (its change is committed): a broker that cannot be reached
+    is one line in the log, and ``check_due`` checks them on its next run instead.
+    """
+    ids = list(connection_ids)
+    for start in range(0, len(ids), CHECK_MESSAGE_SIZE):
+        if not task_dispatch(check_unchecked, ids[start : start + CHECK_MESSAGE_SIZE]):
+            return
 
 
 @shared_task(

@@ -27,6 +27,8 @@ from django.views.decorators.debug import sensitive_variables
 from oauthlib.oauth2 import OAuth2Error
 from oauthlib.oauth2.rfc6749.errors import InsecureTransportError
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
@@ -76,6 +78,18 @@ def budget_key(*, company_id: str, token: str) -> str:
 
 def _timeout() -> float:
     return float(settings.FRONT_HTTP_TIMEOUT)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a failed request was a timeout, also when retries wrapped it.
+
+    requests reports a read timeout whose retries ran out as a ``ConnectionError`` around
+    urllib3's ``MaxRetryError``: a hanging Front must still read as a timeout.
+    """
+    if isinstance(exc, requests.Timeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, Urllib3Timeout)
 
 
 def _host(url: str) -> str:
@@ -262,6 +276,16 @@ class _Seen:
         return RateLimit.from_headers(self.response.status_code, self.response.headers)
 
 
+def _unreachable(url: str, what: str, exc: BaseException) -> FrontError:
+    # The exception text can quote the request; only its class name is kept.
+    logger.warning("Could not reach %s for %s: %s", _host(url), what, type(exc).__name__)
+    return FrontError(
+        f"Could not reach Front at {_host(url)} ({what}); check the network and the "
+        "Front URLs in the settings.",
+        kind=Kind.UNREACHABLE,
+    )
+
+
 @contextmanager
 def _front_call(url: str, what: str, *, budget: Budget | None, key: str) -> Iterator[_Seen]:
     """The one path of every request to Front: https rule, budget, errors in words, rate seen."""
@@ -275,20 +299,16 @@ def _front_call(url: str, what: str, *, budget: Budget | None, key: str) -> Iter
         except FrontError as exc:
             exc.rate = exc.rate or seen.rate
             raise
-        except requests.Timeout:
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            if not _timed_out(exc):
+                raise _unreachable(url, what, exc) from None
             raise FrontError(
                 f"Front did not answer {what} within {_timeout():g} seconds; try again later.",
                 kind=Kind.TIMEOUT,
                 rate=seen.rate,
             ) from None
         except (requests.RequestException, OSError) as exc:
-            # The exception text can quote the request; only its class name is kept.
-            logger.warning("Could not reach %s for %s: %s", _host(url), what, type(exc).__name__)
-            raise FrontError(
-                f"Could not reach Front at {_host(url)} ({what}); check the network and the "
-                "Front URLs in the settings.",
-                kind=Kind.UNREACHABLE,
-            ) from None
+            raise _unreachable(url, what, exc) from None
         except InsecureTransportError:  # pragma: no cover - _transport_checked comes first
             raise FrontError(f"The URL for {what} is not https.", kind=Kind.REFUSED) from None
         except OAuth2Error as exc:

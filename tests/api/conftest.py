@@ -28,6 +28,18 @@ def usage_written_on_flush_only(monkeypatch):
 
 
 @pytest.fixture
+def token_connection(token_connection):
+    """A Token connection whose API token Front accepted (the access-token endpoint gives it)."""
+    from connections.models import Connection, Status
+
+    Connection.objects.filter(pk=token_connection.pk).update(
+        status=Status.ONLINE, front_company_id="cmp_1", front_company_name="Acme"
+    )
+    token_connection.refresh_from_db()
+    return token_connection
+
+
+@pytest.fixture
 def make_key(owner) -> Callable[..., NewKey]:
     def make(
         permissions: list[str] | None = None,

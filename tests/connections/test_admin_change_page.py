@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.models import Action, Event, Source, Status
+from tests.connections.outcomes import as_check
 
 
 def change_url(connection):
@@ -150,7 +151,9 @@ def test_the_test_after_a_save_runs_after_the_admins_transaction(client, owner):
         inside.append(db_connection.in_atomic_block)
         return connection
 
-    with mock.patch("connections.flows.connection_test", autospec=True, side_effect=fake_test):
+    with mock.patch(
+        "connections.flows.connection_check", autospec=True, side_effect=as_check(fake_test)
+    ):
         response = client.post(
             reverse("admin:connections_connection_add"),
             {

@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 
 from connections.models import Action, AuthType, Connection, Event, Status
 from tests.conftest import API_TOKEN
+from tests.connections.outcomes import as_check
 
 HEADER = "name,company_name,auth_type,api_token,oauth_client,scopes,owner\n"
 TOKEN_2 = "tok-SECRET-import-3333"
@@ -390,21 +391,17 @@ def test_test_option_tests_each_imported_connection(tmp_path, owner):
         return connection
 
     with mock.patch(
-        "connections.management.commands.importconnections.connection_test",
-        autospec=True,
-        side_effect=fake,
+        "connections.checking.connection_check", autospec=True, side_effect=as_check(fake)
     ) as tested:
         out, _ = run(write(tmp_path, HEADER + rows), test=True)
     assert tested.call_count == 2
     assert {c.kwargs["source"] for c in tested.call_args_list} == {"command"}
-    assert "Tested 2: 1 online." in out
+    assert "Tested 2: 1 online, 1 not online, 0 not checked." in out
     assert Connection.objects.get(name="A").status == Status.ONLINE
 
 
 def test_test_option_is_skipped_on_dry_run(tmp_path, owner):
-    with mock.patch(
-        "connections.management.commands.importconnections.connection_test", autospec=True
-    ) as tested:
+    with mock.patch("connections.checking.connection_check", autospec=True) as tested:
         run(
             write(tmp_path, HEADER + f"A,Acme,token,{API_TOKEN},,,alice\n"), test=True, dry_run=True
         )

@@ -33,7 +33,7 @@ def test_it_prints_the_table_and_a_summary_with_counts(front_settings, owner):
     text = out.getvalue()
     assert "NAME" in text and "c0" in text and "Online: Front company Company cmp_0." in text
     assert "Tested 3 connection(s) in " in text
-    assert "3 online, 0 not online, 0 not checked (rate budget)." in text
+    assert "3 online, 0 not online, 0 not checked" in text
     assert "All 3 connection(s) are online." in text
     assert "SECRET" not in text
 
@@ -50,7 +50,7 @@ def test_connections_the_budget_cannot_fit_are_not_checked_and_exit_1(front_sett
     assert "1 of 2 connection(s) are not online." in str(excinfo.value)
     text = out.getvalue()
     assert "Not checked: FrontConnect's share of this company's Front rate limit is used up" in text
-    assert "1 online, 0 not online, 1 not checked (rate budget)." in text
+    assert "1 online, 0 not online, 1 not checked" in text
     assert front_settings.me_requests == 1
     assert Connection.objects.get(name="full").status == Status.ONLINE
 

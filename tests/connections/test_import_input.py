@@ -15,6 +15,7 @@ from connections.bulk import connection_import
 from connections.bulk_formats import ImportRefused, header_problems, rows_read
 from connections.models import Action, AuthType, Connection, Event, Status
 from tests.conftest import API_TOKEN
+from tests.connections.outcomes import as_check
 
 pytestmark = pytest.mark.django_db
 
@@ -115,12 +116,12 @@ def test_tested_names_are_printed_escaped(tmp_path, owner):
         return connection
 
     with mock.patch(
-        "connections.management.commands.importconnections.connection_test",
+        "connections.checking.connection_check",
         autospec=True,
-        side_effect=named_with_escape_codes,
+        side_effect=as_check(named_with_escape_codes),
     ):
         out, _ = run_import(tmp_path, HEADER + token_row("New"), test=True, verbosity=2)
-    assert "\x1b" not in out and "New\\x1b[2J: Not authorized" in out
+    assert "\x1b" not in out and "New\\x1b[2J: Not checked yet" in out
 
 
 def test_export_escapes_control_characters_on_a_terminal(owner):
@@ -281,14 +282,14 @@ def test_update_never_writes_back_tokens_refreshed_meanwhile(
 def test_update_with_test_tests_each_row_once(tmp_path, token_connection, owner):
     rows = "Support inbox,Globex,token,,,,alice\n" + token_row("New")
     with mock.patch(
-        "connections.management.commands.importconnections.connection_test",
+        "connections.checking.connection_check",
         autospec=True,
-        side_effect=lambda *, connection, actor, source: connection,
+        side_effect=as_check(lambda *, connection, actor, source: connection),
     ) as tested:
         out, _ = run_import(tmp_path, HEADER + rows, update=True, test=True)
     assert "Created 1, updated 1" in out
     assert tested.call_count == 2
-    assert "Tested 2: 0 online." in out
+    assert "Tested 2: 0 online" in out
 
 
 def test_switching_a_row_to_oauth_voids_through_the_status_door(

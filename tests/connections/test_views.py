@@ -15,6 +15,7 @@ from common.crypto import UndecryptableSecret
 from connections.models import Action, AuthType, Connection, Event, Scope, Source, Status
 from connections.services import event_record
 from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.connections.outcomes import as_check
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def member(client, owner):
 @pytest.fixture
 def tested():
     with mock.patch(
-        "connections.flows.connection_test", autospec=True, side_effect=online
+        "connections.flows.connection_check", autospec=True, side_effect=as_check(online)
     ) as patched:
         yield patched
 

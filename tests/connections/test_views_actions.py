@@ -13,6 +13,7 @@ from django.urls import reverse
 from connections.authorization import AuthorizationError
 from connections.models import Action, Connection, Event, PendingAuthorization, Source, Status
 from tests.conftest import API_TOKEN, CLIENT_SECRET, closed_port
+from tests.connections.outcomes import as_check, outcome_of
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_actions_on_another_members_connection_are_not_found(
     client, stranger, oauth_connection, name
 ):
     client.force_login(stranger)
-    with mock.patch("connections.flows.connection_test", autospec=True) as tested:
+    with mock.patch("connections.flows.connection_check", autospec=True) as tested:
         assert client.post(url(name, oauth_connection)).status_code == 404
     tested.assert_not_called()
     assert not PendingAuthorization.objects.exists()
@@ -73,8 +74,8 @@ def test_a_post_with_the_csrf_token_from_the_page_works(owner, token_connection)
     client.force_login(owner)
     page = client.get(token_connection.get_absolute_url())
     token = page.context["csrf_token"]
-    with mock.patch("connections.flows.connection_test", autospec=True) as tested:
-        tested.return_value = token_connection
+    with mock.patch("connections.flows.connection_check", autospec=True) as tested:
+        tested.return_value = outcome_of(token_connection)
         response = client.post(url("test", token_connection), {"csrfmiddlewaretoken": str(token)})
     assert response.status_code == 302
     tested.assert_called_once()
@@ -87,7 +88,7 @@ def test_test_reports_offline_with_the_reason_in_words(member, owner, token_conn
         return connection
 
     with mock.patch(
-        "connections.flows.connection_test", autospec=True, side_effect=offline
+        "connections.flows.connection_check", autospec=True, side_effect=as_check(offline)
     ) as tested:
         response = member.post(url("test", token_connection), follow=True)
     tested.assert_called_once_with(

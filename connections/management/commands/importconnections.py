@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -17,10 +18,13 @@ from connections.bulk_formats import (
     import_check_size,
     import_spool,
 )
-from connections.models import Connection, Source
-from connections.services import connection_test
+from connections.checking import connections_check
+from connections.models import Source
 
 USAGE = 2
+# How long --test waits for a company's rate budget; what still does not fit stays Not checked
+# yet, and the worker checks it.
+TEST_PATIENCE = 300.0
 
 
 class Command(BaseCommand):
@@ -74,6 +78,8 @@ class Command(BaseCommand):
                     max_bytes=options["max_bytes"],
                     source=Source.COMMAND,
                     progress=self.progress_factory(options["verbosity"]),
+                    # With --test this command checks the new credentials itself, right after.
+                    checks_in_request=options["test"],
                 )
         except ImportRefused as refused:
             for error in refused.errors:
@@ -143,12 +149,15 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(summary))
 
     def test(self, connection_ids: list[int], verbosity: int) -> None:
-        online = 0
-        connections = Connection.objects.filter(pk__in=connection_ids).order_by("name", "pk")
-        for connection in connections.iterator(chunk_size=500):
-            tested = connection_test(connection=connection, actor=None, source=Source.COMMAND)
-            online += tested.status == "online"
-            if verbosity >= 2:
-                self.stdout.write(f"{terminal_safe(tested.name)}: {tested.get_status_display()}")
+        # The same concurrent checker as testconnections, within each company's rate budget.
+        report = connections_check(
+            connection_ids,
+            concurrency=int(settings.FRONTCONNECT_CHECK_CONCURRENCY),
+            source=Source.COMMAND,
+            patience=TEST_PATIENCE,
+        )
+        if verbosity >= 2:
+            for result in report.results:
+                self.stdout.write(f"{terminal_safe(result.name)}: {result.status_label}")
         if verbosity >= 1:
-            self.stdout.write(f"Tested {len(connection_ids)}: {online} online.")
+            self.stdout.write(f"Tested {len(report.results)}: {report.summary()}.")

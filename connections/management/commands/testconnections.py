@@ -66,7 +66,7 @@ class Command(BaseCommand):
                 bar.close()
         self.write_table(report.results, options["verbosity"])
         self.write_summary(report, options["verbosity"])
-        failing = report.not_online + report.deferred
+        failing = report.not_online + report.not_checked
         if failing:
             raise CommandError(f"{failing} of {len(report.results)} connection(s) are not online.")
         self.stdout.write(
@@ -84,8 +84,8 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"Tested {len(report.results) - report.deferred} connection(s) in "
-            f"{report.elapsed:.1f} s: {report.online} online, {report.not_online} not online, "
-            f"{report.deferred} not checked (rate budget)."
+            f"{report.elapsed:.1f} s: {report.summary()} (Front could not be asked, or the "
+            "rate budget had no room)."
         )
 
     def selected(self, names: list[str], username: str | None, status: str | None) -> QuerySet:
