@@ -58,6 +58,7 @@ class Destination:
 
 
 def loopback_allowed() -> bool:
+    """True under FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK (development and tests only)."""
     return bool(settings.FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK)
 
 
