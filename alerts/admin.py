@@ -104,7 +104,8 @@ class PausedFilter(admin.SimpleListFilter):
 @admin.register(Webhook)
 class WebhookAdmin(FrontConnectAdmin):
     form = WebhookForm
-    list_display = ["name", "url_status", "is_active", "pause_status", "updated_at"]
+    # The list shows each URL's host only: reading the URL itself would decrypt every row.
+    list_display = ["name", "host", "is_active", "pause_status", "updated_at"]
     list_filter = ["is_active", PausedFilter]
     search_fields = ["name", "host"]
     readonly_fields = ["url_status", "pause_status", "secret_status"]

@@ -58,6 +58,7 @@ class Destination:
 
 
 def loopback_allowed() -> bool:
+    """True under FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK (development and tests only)."""
     return bool(settings.FRONTCONNECT_WEBHOOKS_ALLOW_LOOPBACK)
 
 
@@ -145,7 +146,7 @@ def webhook_url_validate(url: str) -> None:
 
 def _resolve(host: str, port: int) -> list[str]:
     """Every address the host name resolves to (the one DNS lookup of a call)."""
-    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 def destination_resolve(url: str) -> Destination:
@@ -184,11 +185,10 @@ class PinnedAddressAdapter(HTTPAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: PreparedRequest, verify: bool | str, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
+    ) -> Any:
+        host_params, kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         host_params["host"] = self.destination.address
+        pool_kwargs: dict[str, Any] = dict(kwargs)
         if host_params["scheme"] == "https":
             pool_kwargs["server_hostname"] = self.destination.host
             pool_kwargs["assert_hostname"] = self.destination.host

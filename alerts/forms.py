@@ -81,6 +81,13 @@ class WebhookForm(forms.ModelForm):
             webhook_url_validate(url)
         return url
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("url"):
+            # Blank on edit keeps the stored URL: the admin would otherwise copy "" onto it.
+            cleaned.pop("url", None)
+        return cleaned
+
     def clean_signing_secret(self) -> str:
         secret: str = self.cleaned_data["signing_secret"]
         if not secret and not self.instance.pk:
@@ -91,7 +98,7 @@ class WebhookForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Webhook:
         webhook: Webhook = super().save(commit=False)
-        if self.cleaned_data["url"]:
+        if self.cleaned_data.get("url"):
             webhook.url = self.cleaned_data["url"]
         if self.cleaned_data["signing_secret"]:
             webhook.secret = self.cleaned_data["signing_secret"]

@@ -153,6 +153,7 @@ def _claim(delivery: WebhookDelivery) -> bool:
 
 
 def webhook_pause_after() -> int:
+    """How many failed calls in a row pause a webhook (FRONTCONNECT_WEBHOOK_PAUSE_AFTER)."""
     return int(settings.FRONTCONNECT_WEBHOOK_PAUSE_AFTER)
 
 

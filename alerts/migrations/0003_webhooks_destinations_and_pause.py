@@ -47,6 +47,12 @@ class Migration(migrations.Migration):
             field=common.crypto.EncryptedTextField(blank=True, default="", verbose_name="URL"),
         ),
         migrations.RunPython(seal_urls, unseal_urls),
+        # A default, so that going back can add the plain column again to existing rows.
+        migrations.AlterField(
+            model_name="webhook",
+            name="url",
+            field=models.URLField(default="", max_length=500, verbose_name="URL"),
+        ),
         migrations.RemoveField(model_name="webhook", name="url"),
         migrations.RenameField(model_name="webhook", old_name="sealed_url", new_name="url"),
         migrations.AlterField(

@@ -127,3 +127,44 @@ def test_the_preference_admin_lists_and_searches(operator_client, operator):
     page = operator_client.get("/admin/alerts/alertpreference/?q=op").content.decode()
     assert "Alerts for op" in page or ">op<" in page
     assert "bob" not in page
+
+
+SECRET_URL = "https://hooks.example.com:8443/in/T0KEN-PATH-5555?key=QUERY-SECRET-6666"
+
+
+def test_the_url_is_stored_encrypted_and_shown_as_its_host_only(operator_client):
+    """Issue 15 item 5: a webhook URL's path and query are a secret; pages show host + state."""
+    from django.db import connection
+
+    data = {
+        "name": "Pager",
+        "url": SECRET_URL,
+        "is_active": "on",
+        "statuses": ["offline"],
+        "signing_secret": SIGNING_SECRET,
+    }
+    assert operator_client.post("/admin/alerts/webhook/add/", data).status_code == 302
+    webhook = Webhook.objects.get()
+    assert str(webhook.url) == SECRET_URL and webhook.host == "hooks.example.com:8443"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT url FROM alerts_webhook")
+        (stored,) = cursor.fetchone()
+    assert b"T0KEN-PATH" not in bytes(stored) and b"QUERY-SECRET" not in bytes(stored)
+
+    change = f"/admin/alerts/webhook/{webhook.pk}/change/"
+    pages = [
+        operator_client.get("/admin/alerts/webhook/").content.decode(),
+        operator_client.get(change).content.decode(),
+        operator_client.get(f"/admin/alerts/webhook/{webhook.pk}/history/").content.decode(),
+    ]
+    assert "hooks.example.com:8443 (path and query stored encrypted)" in pages[1]
+    assert "hooks.example.com:8443" in pages[0]
+    for page in pages:
+        assert "T0KEN-PATH" not in page and "QUERY-SECRET" not in page
+
+    # Blank on edit keeps the stored URL; an invalid re-post never echoes a new one.
+    edit = {**data, "url": "", "signing_secret": ""}
+    assert operator_client.post(change, edit).status_code == 302
+    assert str(Webhook.objects.get().url) == SECRET_URL
+    refused = operator_client.post(change, {**edit, "url": SECRET_URL, "name": ""})
+    assert refused.status_code == 200 and "T0KEN-PATH" not in refused.content.decode()

@@ -142,3 +142,20 @@ def test_resuming_needs_the_change_permission(webhook, client, django_user_model
     client.post("/admin/alerts/webhook/", {"action": "resume", "_selected_action": [webhook.pk]})
     webhook.refresh_from_db()
     assert webhook.paused_at is not None
+
+
+def test_a_call_waits_3_s_for_a_connection_and_10_s_for_an_answer(
+    receiver, webhook, change, monkeypatch
+):
+    from requests.adapters import HTTPAdapter
+
+    timeouts = []
+    send = HTTPAdapter.send
+
+    def recording_send(self, request, **kwargs):
+        timeouts.append(kwargs["timeout"])
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(HTTPAdapter, "send", recording_send)
+    change(Status.OFFLINE)
+    assert timeouts == [(3, 10)]
