@@ -46,6 +46,30 @@ def encryption_key(name: str, value: str) -> str:
     return value
 
 
+def number(name: str, default: float, low: float, high: float, what: str) -> float:
+    """A number from the environment within [low, high], or one sentence naming the variable."""
+    raw = env.str(name, default="")
+    try:
+        value = float(raw) if raw.strip() else default
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ImproperlyConfigured(
+            f"{name} is malformed: use {what} from {low:g} to {high:g}, such as {default:g}."
+        )
+    return value
+
+
+def whole_number(name: str, default: int, low: int, high: int, what: str) -> int:
+    """A whole number from the environment within [low, high], or one sentence naming it."""
+    value = number(name, default, low, high, what)
+    if value != int(value):
+        raise ImproperlyConfigured(
+            f"{name} is malformed: use {what} from {low} to {high}, such as {default}."
+        )
+    return int(value)
+
+
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = required("DJANGO_SECRET_KEY")
@@ -212,6 +236,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Reused connections spare every request a connect (on SQLite, also re-reading the schema).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# On PostgreSQL each app server process keeps a pool of at most DATABASE_POOL_SIZE connections
+# (psycopg's pool), shared by its threads, so connections stay bounded whatever the threads;
+# a thread waits up to DATABASE_POOL_TIMEOUT seconds for one. 0 turns the pool off.
+DATABASE_POOL_SIZE = whole_number(
+    "DATABASE_POOL_SIZE", 8, 0, 100, "a number of connections per process"
+)
+DATABASE_POOL_TIMEOUT = number("DATABASE_POOL_TIMEOUT", 10, 1, 60, "a number of seconds")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DATABASE_POOL_SIZE),
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+        # A connection idle this long is closed, down to min_size.
+        "max_idle": 300,
+    }
+    # The pool keeps the connections; Django must hand each back at the end of a request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -355,3 +396,13 @@ SPECTACULAR_SETTINGS = {
 }
 # How long the Front proxy waits for room in the company's rate budget before answering 429.
 FRONTCONNECT_PROXY_BUDGET_WAIT = env.float("FRONTCONNECT_PROXY_BUDGET_WAIT", default=2.0)
+# How many proxied calls one API key may have in flight at once, across every process and host
+# (api/slots.py); one more is answered 429 with Retry-After.
+FRONTCONNECT_PROXY_MAX_PER_KEY = whole_number(
+    "FRONTCONNECT_PROXY_MAX_PER_KEY", 4, 1, 100, "a number of calls"
+)
+# A client that stops reading an answer (or sending its request) is abandoned after this many
+# seconds without progress, freeing the server's thread (common/serving.py).
+FRONTCONNECT_CLIENT_IDLE_TIMEOUT = number(
+    "FRONTCONNECT_CLIENT_IDLE_TIMEOUT", 30, 1, 600, "a number of seconds"
+)
