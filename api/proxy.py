@@ -75,15 +75,16 @@ class ProxyResponse(StreamingHttpResponse):
         # to the caller's wait; it runs before super().close() releases the database connection.
         after, self._after = self._after, None
         try:
+            # The call is over: its slot is free for the key's next call before the bookkeeping.
+            self._slot.release()
+        except Exception:
+            logger.exception("Could not free a proxied request's slot (its lease will end).")
+        try:
             if after is not None:
                 after()
         except Exception:
             logger.exception("Could not record a proxied request's usage and rate limits.")
         finally:
-            try:
-                self._slot.release()
-            except Exception:
-                logger.exception("Could not free a proxied request's slot (its lease will end).")
             super().close()
 
 
