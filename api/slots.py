@@ -4,7 +4,8 @@ Each key has that many numbered rows in ``ProxySlot``. A call takes one whose le
 ran out with a conditional UPDATE (the database decides between racing processes: an UPDATE
 re-checks its condition on the row it waited for), renews the lease while its answer streams,
 and frees it when the answer is closed. A process that dies holding a slot leaks it only until
-the lease runs out.
+the lease runs out. Slot writes commit without waiting for the disk (a lease is short-lived
+bookkeeping, like the rate budget).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from api.models import ApiKey, ProxySlot
+from common.db import unsynced_commit
 
 # How long a slot stays held without a sign of life; renewed while the answer streams.
 LEASE = timedelta(seconds=60)
@@ -59,14 +61,16 @@ class Slot:
         now = timezone.now()
         if self.released or now < self.renew_after:
             return
-        ProxySlot.objects.filter(self._mine()).update(lease_until=now + LEASE)
+        with unsynced_commit(ProxySlot.objects.db):
+            ProxySlot.objects.filter(self._mine()).update(lease_until=now + LEASE)
         self.renew_after = now + LEASE / 2
 
     def release(self) -> None:
         if self.released:
             return
         self.released = True
-        ProxySlot.objects.filter(self._mine()).update(holder="", lease_until=None)
+        with unsynced_commit(ProxySlot.objects.db):
+            ProxySlot.objects.filter(self._mine()).update(holder="", lease_until=None)
 
 
 def limit() -> int:
@@ -93,7 +97,8 @@ def acquire(key: ApiKey) -> Slot:
     # Starting at a random slot spreads racing calls over the rows instead of queueing them.
     start = random.randrange(most)  # noqa: S311 (spreading, not a secret)
     numbers = [(start + step) % most for step in range(most)]
-    number = _take(key, numbers, holder)
+    with unsynced_commit(ProxySlot.objects.db):
+        number = _take(key, numbers, holder)
     if number is None:
         existing = ProxySlot.objects.filter(key=key, number__lt=most).count()
         if existing < most:
@@ -101,7 +106,8 @@ def acquire(key: ApiKey) -> Slot:
             ProxySlot.objects.bulk_create(
                 [ProxySlot(key=key, number=n) for n in range(most)], ignore_conflicts=True
             )
-            number = _take(key, numbers, holder)
+            with unsynced_commit(ProxySlot.objects.db):
+                number = _take(key, numbers, holder)
     if number is None:
         raise TooManyInFlight(most)
     now = timezone.now()
