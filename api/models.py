@@ -114,3 +114,24 @@ class ApiKeyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_id} used {self.connection_id}: {self.count}"
+
+
+class ProxySlot(models.Model):
+    """One of a key's places for a proxied call in flight (api/slots.py), held under a lease.
+
+    A call takes a free slot (or one whose lease ran out: its process died) with a conditional
+    UPDATE and frees it when its answer is closed, so every process shares one bound per key.
+    """
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=32, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "number"], name="proxyslot_key_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} slot {self.number}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from django.conf import settings
@@ -23,13 +23,14 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from api import budget, credentials, keys
+from api import budget, credentials, keys, slots
 from api.errors import NOT_FOUND, RateBudgetExhausted
 from api.models import ApiKey, Permission
 from api.permissions import KeyPermission, request_key
 from api.proxy_paths import PathRefused, front_path, front_query
 from api.serializers import ErrorSerializer
 from api.views import ID, KeyAuthenticatedMixin, connection_id
+from common import serving
 from connections import front
 from connections.models import Connection
 
@@ -71,7 +72,8 @@ PROXY_ERRORS = {
     403: "The key lacks the 'proxy' permission, or Front's token lacks a scope.",
     404: "No such connection within the key's reach, or Front has no such resource.",
     409: "The connection has no usable credentials (re-authorize it).",
-    429: "The company's rate budget is used up: retry after `Retry-After`.",
+    429: "The company's rate budget is used up, or the key already has "
+    "`FRONTCONNECT_PROXY_MAX_PER_KEY` calls in flight: retry after `Retry-After`.",
     502: "Front could not be reached.",
     504: "Front did not answer in time.",
 }
@@ -111,16 +113,35 @@ def proxy_operation(method: str, summary: str, answer: str) -> Callable[[Any], A
 
 
 class ProxyResponse(StreamingHttpResponse):
-    """Front's answer streamed back; ``after`` runs once the server has sent it all."""
+    """Front's answer streamed back; ``after`` runs once the server has sent it all.
 
-    def __init__(self, *args: Any, after: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    The key's proxy slot is renewed while the answer streams and freed when it is closed (sent,
+    or abandoned by a client that stopped reading).
+    """
+
+    def __init__(
+        self, chunks: Iterator[bytes], *args: Any, after: Callable[[], None], slot: slots.Slot,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(self._renewing(chunks, slot), *args, **kwargs)
         self._after: Callable[[], None] | None = after
+        self._slot = slot
+
+    @staticmethod
+    def _renewing(chunks: Iterator[bytes], slot: slots.Slot) -> Iterator[bytes]:
+        for chunk in chunks:
+            slot.renew()
+            yield chunk
 
     def close(self) -> None:
         # The WSGI server calls close() after the last byte went out, so this work adds nothing
         # to the caller's wait; it runs before super().close() releases the database connection.
         after, self._after = self._after, None
+        try:
+            # The call is over: its slot is free for the key's next call before the bookkeeping.
+            self._slot.release()
+        except Exception:
+            logger.exception("Could not free a proxied request's slot (its lease will end).")
         try:
             if after is not None:
                 after()
@@ -223,21 +244,30 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
             retry_after = budget.budget_wait(budget_key, wait=wait)
             if retry_after is not None:
                 raise RateBudgetExhausted(retry_after)
+            # No database work until Front answers: another thread may use the connection.
+            serving.hand_back_database_connection()
             answer = front.forward(
                 method, relative, token=token, query=query, body=body, headers=headers
             )
             return answer
 
-        answer = send(bearer.token)
-        if answer.status == 401 and connection.is_oauth:
-            # The access token was rejected (revoked or expired early): refresh once, retry once.
-            # The body is held in memory, so replaying it is safe.
-            answer.close()
-            answer = send(credentials.bearer_after_rejection(connection, actor=actor).token)
+        # From here until the answer is closed the call holds one of the key's slots.
+        slot = slots.acquire(key)
+        try:
+            answer = send(bearer.token)
+            if answer.status == 401 and connection.is_oauth:
+                # The access token was rejected (revoked or expired early): refresh once, retry
+                # once. The body is held in memory, so replaying it is safe.
+                answer.close()
+                answer = send(credentials.bearer_after_rejection(connection, actor=actor).token)
+        except BaseException:
+            slot.release()
+            raise
         response = ProxyResponse(
             answer.chunks(),
             status=answer.status,
             after=lambda: self.after_response(key, connection, budget_key, answer),
+            slot=slot,
         )
         for name, value in answer.headers.items():
             response[name] = value

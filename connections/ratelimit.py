@@ -31,12 +31,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db import connections as db_connections
 from django.db.models import F, PositiveIntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
+from common.db import unsynced_commit
 from connections import front
 from connections.front_types import FrontError, FrontErrorKind, RateLimit
 from connections.models import Connection, RateBudget
@@ -199,29 +199,11 @@ def _try_acquire(key: str) -> Permit | Deferred:
     return Deferred(key, 0.05)
 
 
-@contextmanager
-def _unsynced() -> Iterator[None]:
-    """On PostgreSQL, commit a budget write without waiting for the disk.
-
-    A budget is a minute's bookkeeping: losing its last writes to a crash costs nothing, while
-    waiting for an fsync on every permit made commits the slowest part of a concurrent check.
-    Inside a caller's transaction nothing changes (its durability is not ours to lower).
-    """
-    connection = db_connections[RateBudget.objects.db]
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
 def budget_acquire(key: str, *, wait: float = 0.0) -> Permit | Deferred:
     """Take one call's room on ``key``, waiting up to ``wait`` seconds for it, else Deferred."""
     deadline = time.monotonic() + max(0.0, wait)
     while True:
-        with _unsynced():
+        with unsynced_commit(RateBudget.objects.db):
             outcome = _try_acquire(key)
         if isinstance(outcome, Permit):
             return outcome

@@ -301,6 +301,26 @@ DATABASES["default"]["CONN_MAX_AGE"] = number(
     "DATABASE_CONN_MAX_AGE", 60, what="a whole number of seconds, 0 or more", whole=True, low=0
 )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# On PostgreSQL each app server process keeps a pool of at most DATABASE_POOL_SIZE connections
+# (psycopg's pool), shared by its threads, so connections stay bounded whatever the threads;
+# a thread waits up to DATABASE_POOL_TIMEOUT seconds for one. 0 turns the pool off.
+DATABASE_POOL_SIZE = number(
+    "DATABASE_POOL_SIZE", 8, what="a whole number of connections per process from 0 to 100",
+    whole=True, low=0, high=100,
+)  # fmt: skip
+DATABASE_POOL_TIMEOUT = number(
+    "DATABASE_POOL_TIMEOUT", 10, what="a number of seconds from 1 to 60", whole=False, low=1, high=60
+)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DATABASE_POOL_SIZE),
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+        # A connection idle this long is closed, down to min_size.
+        "max_idle": 300,
+    }
+    # The pool keeps the connections; Django must hand each back at the end of a request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -478,4 +498,16 @@ SPECTACULAR_SETTINGS = {
 FRONTCONNECT_PROXY_BUDGET_WAIT = number(
     "FRONTCONNECT_PROXY_BUDGET_WAIT", 2, what="a number of seconds, 0 or more (e.g. 2 or 0.5)",
     whole=False, low=0,
+)  # fmt: skip
+# How many proxied calls one API key may have in flight at once, across every process and host
+# (api/slots.py); one more is answered 429 with Retry-After.
+FRONTCONNECT_PROXY_MAX_PER_KEY = number(
+    "FRONTCONNECT_PROXY_MAX_PER_KEY", 4, what="a whole number of calls from 1 to 100",
+    whole=True, low=1, high=100,
+)  # fmt: skip
+# A client that stops reading an answer (or sending its request) is abandoned after this many
+# seconds without progress, freeing the server's thread (common/serving.py).
+FRONTCONNECT_CLIENT_IDLE_TIMEOUT = number(
+    "FRONTCONNECT_CLIENT_IDLE_TIMEOUT", 30, what="a number of seconds from 1 to 600",
+    whole=False, low=1, high=600,
 )  # fmt: skip

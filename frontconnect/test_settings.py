@@ -21,3 +21,8 @@ WHITENOISE_USE_FINDERS = True
 # Tasks queued by the code under test (alerts, webhooks) run in-process instead of being written
 # to the embedded broker; tests of the worker against Redis turn this off for themselves.
 CELERY_TASK_ALWAYS_EAGER = True
+# Tests run inside a transaction on one connection; the pool (production) hands connections back
+# at the end of each request, which would end that transaction. tests/frontconnect checks the
+# pool's settings on their own.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
+DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
