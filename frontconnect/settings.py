@@ -309,8 +309,9 @@ DATABASE_POOL_SIZE = number(
     whole=True, low=0, high=100,
 )  # fmt: skip
 DATABASE_POOL_TIMEOUT = number(
-    "DATABASE_POOL_TIMEOUT", 10, what="a number of seconds from 1 to 60", whole=False, low=1, high=60
-)
+    "DATABASE_POOL_TIMEOUT", 10, what="a number of seconds from 1 to 60",
+    whole=False, low=1, high=60,
+)  # fmt: skip
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(2, DATABASE_POOL_SIZE),
