@@ -8,6 +8,7 @@ database 1). Without Redis the test is skipped, except where FRONTCONNECT_REQUIR
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -118,6 +119,8 @@ def test_refreshes_lost_with_a_broker_restarted_empty_are_found_again(
         (message,) = [json.loads(raw) for raw in broker.lrange(queue, 0, -1)]
         assert message["headers"]["task"] == "connections.tasks.refresh_connection"
         assert message["headers"]["eta"] is None  # nothing waits inside the broker
+        args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        assert (args, kwargs) == ([oauth_connection.pk], {})  # an id, never a token
         broker.delete(queue)  # the broker restarts empty: the message is gone
         assert tasks.refresh_due() == 1  # found again from the database
         assert broker.llen(queue) == 1
