@@ -92,7 +92,7 @@ def scheduler_state() -> str:
     return OK
 
 
-class LockedDatabaseScheduler(DatabaseScheduler):  # type: ignore[misc]
+class LockedDatabaseScheduler(DatabaseScheduler):
     """django-celery-beat's scheduler that ticks only while it holds the scheduler lock."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
