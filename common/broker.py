@@ -88,7 +88,7 @@ def broker_state(app: Celery | None = None, *, timeout: float = BROKER_TIMEOUT_S
         with app.connection_for_write(
             connect_timeout=timeout, transport_options=options
         ) as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=int(timeout))
             connection.default_channel  # noqa: B018  (opening a channel asks the broker)
     except Exception as exc:  # any failure to reach the broker is the answer, not an error
         return (

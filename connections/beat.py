@@ -22,6 +22,7 @@ from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Now
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from common.broker import OK
 from connections.models import SchedulerLock
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ LOCK_NAME = "beat"
 # The holder renews every RENEW_SECONDS; a holder silent for LEASE_SECONDS has stopped.
 LEASE_SECONDS = 30
 RENEW_SECONDS = 5
-OK = "ok"
 
 
 def scheduler_identity() -> str:
@@ -92,7 +92,7 @@ def scheduler_state() -> str:
     return OK
 
 
-class LockedDatabaseScheduler(DatabaseScheduler):  # type: ignore[misc]
+class LockedDatabaseScheduler(DatabaseScheduler):
     """django-celery-beat's scheduler that ticks only while it holds the scheduler lock."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

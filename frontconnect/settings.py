@@ -420,7 +420,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # A message a worker took but never acknowledged (the worker was killed) goes back to the queue
 # after this long on Redis, instead of an hour: every task must finish well within it (the
 # longest, a periodic check run, waits at most a minute for budgets plus the checks themselves).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 300}
 if CELERY_BROKER_URL == "filesystem://":
     _celery_dir = BASE_DIR / ".celery"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -10,12 +10,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from common.broker import broker_state
+from common.broker import OK, broker_state
 from connections.beat import scheduler_state
 from connections.keys import encryption_key_problem
 from connections.upkeep import worker_state
-
-OK = "ok"
 
 
 def database_state() -> str:

@@ -173,3 +173,20 @@ def test_two_runs_at_once_refresh_each_connection_exactly_once(owner, oauth_clie
     assert sum(refreshed) == 20 and refreshed[0] > 0  # both runs did part of the work
     assert all(c.refresh_token.startswith("next-") for c in Connection.objects.all())
     assert not Connection.objects.exclude(refresh_lease_id="").exists()
+
+
+def test_it_follows_the_workers_refresh_policy(owner, oauth_client):
+    """One rule with the worker (connections.upkeep): unused connections are left to refresh on
+    demand, and a grant in the last week of its refresh token is kept alive."""
+    due(owner, oauth_client, "used", 5)
+    unused = due(owner, oauth_client, "unused", 5)
+    Connection.objects.filter(pk=unused.pk).update(last_used_at=None)
+    ending = due(owner, oauth_client, "ending", 50)  # not expiring within the window
+    Connection.objects.filter(pk=ending.pk).update(
+        last_used_at=None,
+        authorized_at=timezone.now() - timedelta(days=178),
+        access_token_expires_at=timezone.now() - timedelta(days=1),
+    )
+    with mock.patch(PATCH, autospec=True, side_effect=lambda **kw: True) as refresh:
+        call_command("refreshtokens", stdout=StringIO())
+    assert {c.kwargs["connection"].name for c in refresh.call_args_list} == {"used", "ending"}

@@ -8,10 +8,13 @@ database 1). Without Redis the test is skipped, except where FRONTCONNECT_REQUIR
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from celery import Celery
@@ -83,3 +86,64 @@ def test_a_worker_on_redis_runs_a_check_task(redis_app, front_settings, token_co
     assert token_connection.status == Status.ONLINE
     assert front_settings.me_requests == 1
     assert WorkerHeartbeat.objects.exists()
+
+
+def test_refreshes_lost_with_a_broker_restarted_empty_are_found_again(
+    redis_app, front_settings, oauth_connection
+):
+    """Redis came back empty between the scan and the worker: the next scan queues the work
+    again, with no countdown held in the broker, and the token is refreshed once."""
+    import redis
+    from django.utils import timezone
+
+    from connections import tasks
+    from connections.tokens import token_digest
+    from connections.upkeep import connection_mark_used
+    from frontconnect.celery import app as project_app
+
+    seeded = front_settings.issue()
+    oauth_connection.access_token = str(seeded["access_token"])
+    oauth_connection.refresh_token = str(seeded["refresh_token"])
+    oauth_connection.refresh_token_digest = token_digest(str(seeded["refresh_token"]))
+    oauth_connection.access_token_expires_at = timezone.now() + timedelta(minutes=3)
+    oauth_connection.authorized_at = timezone.now() - timedelta(days=1)
+    oauth_connection.status = Status.ONLINE
+    oauth_connection.save()
+    connection_mark_used(oauth_connection)
+    queue = redis_app.conf.task_default_queue
+    broker = redis.Redis.from_url(REDIS_URL)
+
+    redis_app.set_current()  # the tasks' shared proxies now send through the Redis app
+    try:
+        assert tasks.refresh_due() == 1
+        (message,) = [json.loads(raw) for raw in broker.lrange(queue, 0, -1)]
+        assert message["headers"]["task"] == "connections.tasks.refresh_connection"
+        assert message["headers"]["eta"] is None  # nothing waits inside the broker
+        args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        assert (args, kwargs) == ([oauth_connection.pk], {})  # an id, never a token
+        broker.delete(queue)  # the broker restarts empty: the message is gone
+        assert tasks.refresh_due() == 1  # found again from the database
+        assert broker.llen(queue) == 1
+
+        refreshed = threading.Event()
+
+        def finished(sender=None, **kwargs) -> None:
+            connections.close_all()
+            if sender.name == "connections.tasks.refresh_connection":
+                refreshed.set()
+
+        task_postrun.connect(finished, weak=False)
+        try:
+            with start_worker(
+                redis_app, pool="solo", perform_ping_check=False, loglevel="WARNING",
+                shutdown_timeout=10,
+            ):  # fmt: skip
+                assert refreshed.wait(timeout=30), "the worker did not run the refresh"
+        finally:
+            task_postrun.disconnect(finished)
+    finally:
+        project_app.set_current()
+    assert front_settings.refresh_count() == 1
+    oauth_connection.refresh_from_db()
+    assert oauth_connection.access_token_expires_at > timezone.now() + timedelta(minutes=30)
+    assert tasks.refresh_due() == 0  # done: nothing left to find
