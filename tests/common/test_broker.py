@@ -171,7 +171,7 @@ def test_a_failed_dispatch_is_one_line_and_the_sweep_queues_it_again(
     monkeypatch.setattr(notify, "apply_async", record)
     monkeypatch.setattr(deliver, "apply_async", record)
     later = transition.created_at + services.REDISPATCH_GRACE + timedelta(seconds=1)
-    assert services.transitions_redispatch(now=later) == 2
+    assert alert_tasks.transitions_requeue(now=later) == 2
     assert sorted(queued) == ["deliver", "notify"]
 
 
