@@ -246,9 +246,10 @@ def test_actions_with_a_key_name_the_key_and_its_creator(
     # The history pages say it: the member's page and the operators' event list.
     page = api(None)
     page.force_login(owner)
-    assert "op with API key \u201cCRM sync\u201d" in page.get(
-        f"/connections/{token_connection.pk}/"
-    ).content.decode()
+    assert (
+        "op with API key \u201cCRM sync\u201d"
+        in page.get(f"/connections/{token_connection.pk}/").content.decode()
+    )
     # Outside a key's request nothing is attributed to a key.
     assert Event.objects.filter(api_key_id__isnull=True).count() == 0
     from connections.services import event_record
