@@ -116,6 +116,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke"]
     inlines = [ApiKeyUsageInline]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        # The keys someone may manage are those of the people they may act for.
+        keys = super().get_queryset(request)
+        issuer = admin_user(request)
+        return keys if access.user_may_act_for_others(issuer) else keys.filter(owner=issuer)
+
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:

@@ -49,7 +49,9 @@ class NewKey:
 
 # A key with any of these acts on connections (hands out or uses their token, or writes them), so
 # whoever holds it must be allowed to change what it reaches; "read" needs only seeing them.
-CHANGING_PERMISSIONS = frozenset({Permission.TOKEN, Permission.PROXY, Permission.WRITE})
+CHANGING_PERMISSIONS: frozenset[str] = frozenset(
+    {Permission.TOKEN.value, Permission.PROXY.value, Permission.WRITE.value}
+)
 
 OWNER_NOT_YOURS = (
     "You may not make this user accountable for a key: choose yourself (only operators who may "
@@ -92,24 +94,28 @@ def apikey_grant_refusals(
     users, connections = list(users), list(connections)
     change = needs_change(permissions)
     field = REACH_FIELD.get(KeyScope(scope), "scope")
-    reach = {"scope": scope, "users": users, "connections": connections}
     refusals: dict[str, list[str]] = {}
 
     def refuse(name: str, message: str) -> None:
         refusals.setdefault(name, []).append(message)
 
+    def within(user: User | AnonymousUser, *, change: bool = False) -> bool:
+        return access.reach_within_rights(
+            user, scope=scope, users=users, connections=connections, change=change
+        )
+
     if issuer is not None:
         if owner is not None and not access.user_may_act_for(issuer, owner):
             refuse("owner", OWNER_NOT_YOURS)
-        if not access.reach_within_rights(issuer, **reach):
+        if not within(issuer):
             refuse(field, REACH_NOT_YOURS)
-        elif change and not access.reach_within_rights(issuer, **reach, change=True):
+        elif change and not within(issuer, change=True):
             refuse("permissions", CHANGE_NOT_YOURS)
     if owner is None:  # the form already refused the owner chosen
         return refusals
-    if not access.reach_within_rights(owner, **reach):
+    if not within(owner):
         refuse(field, REACH_NOT_OWNERS)
-    elif change and not access.reach_within_rights(owner, **reach, change=True):
+    elif change and not within(owner, change=True):
         refuse("permissions", CHANGE_NOT_OWNERS)
     return refusals
 
@@ -208,7 +214,7 @@ def apikey_authenticate(plaintext: str) -> ApiKey | None:
         return None
     if not key.is_active():
         return None
-    if key.beyond_owner and not access.user_is_operator(  # type: ignore[attr-defined]
+    if key.beyond_owner and not access.user_is_operator(
         key.owner, change=needs_change(key.permissions)
     ):
         return None

@@ -240,26 +240,28 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
 
         budget_key = budget.budget_key_for(connection)
 
-        def send(token: str) -> front.ForwardResponse:
+        # The token stays inside the Bearer (whose repr hides it): no plain local holds it, so
+        # no error page or report can show it.
+        def send(credential: credentials.Bearer) -> front.ForwardResponse:
             retry_after = budget.budget_wait(budget_key, wait=wait)
             if retry_after is not None:
                 raise RateBudgetExhausted(retry_after)
             # No database work until Front answers: another thread may use the connection.
             serving.hand_back_database_connection()
             answer = front.forward(
-                method, relative, token=token, query=query, body=body, headers=headers
+                method, relative, token=credential.token, query=query, body=body, headers=headers
             )
             return answer
 
         # From here until the answer is closed the call holds one of the key's slots.
         slot = slots.acquire(key)
         try:
-            answer = send(bearer.token)
+            answer = send(bearer)
             if answer.status == 401 and connection.is_oauth:
                 # The access token was rejected (revoked or expired early): refresh once, retry
                 # once. The body is held in memory, so replaying it is safe.
                 answer.close()
-                answer = send(credentials.bearer_after_rejection(connection, actor=actor).token)
+                answer = send(credentials.bearer_after_rejection(connection, actor=actor))
         except BaseException:
             slot.release()
             raise

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
 
@@ -39,7 +39,7 @@ ACT_FOR_OTHERS = "auth.change_user"
 # No username is longer (Django's limit is 150); longer values are never queried.
 MAX_USERNAME_LENGTH = 255
 
-AnyUser = User | AnonymousUser | AbstractBaseUser
+AnyUser = User | AnonymousUser
 
 
 class KeyReach(models.TextChoices):

@@ -315,8 +315,12 @@ class ConnectionEventFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "connection_name", "action", "source", "actor", "success"]
+    list_display = ["created_at", "connection_name", "action", "source", "who", "success"]
     list_filter = [ConnectionEventFilter, "action", "source", "success"]
     list_select_related = ["actor"]
     search_fields = ["connection_name", "message"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="Who", ordering="actor__username")
+    def who(self, obj: Event) -> str:
+        return obj.who

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import NoReturn
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
 from common.oauth import oauth_redirect_uri
-from connections import front
+from connections import access, front
 from connections.events import event_record
 from connections.models import Action, Connection, PendingAuthorization, Status
 from connections.status import connection_status_set, verdict_superseded
@@ -35,19 +36,13 @@ class AuthorizationError(ValidationError):
 
 
 STATE_LIFETIME = timedelta(minutes=10)
+# Open (unfinished) authorizations kept per user: starting one more replaces the oldest, so
+# repeated Authorize clicks never pile up rows (only the latest few tabs can still finish).
+MAX_OPEN_PER_USER = 5
 
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
-def connection_user_may_change(*, user: User | AnonymousUser, connection: Connection) -> bool:
-    """Whether a user may change a connection: its owner, or an operator with change permission."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if connection.owner_id == user.pk:
-        return True
-    return bool(user.is_staff and user.has_perm("connections.change_connection"))
 
 
 @sensitive_variables("state", "verifier")
@@ -84,18 +79,26 @@ def connection_authorize_start(
         .values_list("credential_version", flat=True)
         .get()
     )
-    PendingAuthorization.objects.create(
-        credential_version=version,
-        state_hash=_digest(state),
-        user=user,
-        session_key_hash=_digest(session.session_key or ""),
-        connection=connection,
-        oauth_client=client,
-        redirect_uri=redirect_uri,
-        code_verifier=verifier,
-        return_url=return_url,
-        source=source,
-    )
+    with transaction.atomic():
+        # One start at a time per user (the user's row is the lock), so concurrent clicks
+        # cannot each see room for one more.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        opened = PendingAuthorization.objects.filter(user=user, used_at__isnull=True)
+        newest_first = opened.order_by("-created_at", "-pk").values_list("pk", flat=True)
+        beyond = list(newest_first[MAX_OPEN_PER_USER - 1 :])
+        PendingAuthorization.objects.filter(pk__in=beyond).delete()
+        PendingAuthorization.objects.create(
+            credential_version=version,
+            state_hash=_digest(state),
+            user=user,
+            session_key_hash=_digest(session.session_key or ""),
+            connection=connection,
+            oauth_client=client,
+            redirect_uri=redirect_uri,
+            code_verifier=verifier,
+            return_url=return_url,
+            source=source,
+        )
     return front.authorize_url(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -161,7 +164,7 @@ def _pending_consume(
                 "This authorization took longer than 10 minutes and has expired. Nothing was "
                 f"changed. {start_again}"
             )
-        if not connection_user_may_change(user=request_user, connection=pending.connection):
+        if not access.user_may_change(request_user, pending.connection):
             raise AuthorizationError("You may no longer change this connection.")
         updated = PendingAuthorization.objects.filter(pk=pending.pk, used_at__isnull=True).update(
             used_at=timezone.now()

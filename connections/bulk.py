@@ -36,7 +36,6 @@ from oauthclients.models import OAuthClient
 
 DEFAULT_MAX_ROWS = 100_000
 BATCH_SIZE = 1000
-MAX_LOOKUP_LENGTH = 255  # no client name or username is longer; longer cells are not queried
 
 Progress = Callable[[str, int | None], AbstractContextManager[Any]]
 

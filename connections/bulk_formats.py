@@ -105,6 +105,10 @@ def _csv_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
         raise ImportRefused([RowError("line 1", "", reason)]) from None
     except csv.Error as exc:
         raise ImportRefused([RowError("line 1", "", f"malformed CSV ({exc})")]) from None
+    # A real header names at least the required columns; a first line with several cells none
+    # of which is a column is data (a file without a header row): say so, and show none of it.
+    if len(header) >= len(REQUIRED_COLUMNS) and not set(header) & set(COLUMNS):
+        raise ImportRefused([RowError("line 1", "", NO_HEADER + ", ".join(COLUMNS))])
     problems = header_problems(header, "line 1")
     if problems:
         raise ImportRefused(problems)
@@ -130,13 +134,19 @@ def _csv_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
         )
 
 
-COLUMN_NAME_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,39}")
+COLUMN_NAME_SHAPE = re.compile(r"[A-Za-z][A-Za-z_ ]{0,29}")
 MAX_HEADER_PROBLEMS = 20
+NO_HEADER = (
+    "this is not a header row (none of its cells names a column); the first line must name the "
+    "columns: "
+)
 
 
 def _column_label(column: str, position: int) -> str:
     # A file without a header row puts its first row (tokens included) where the column
-    # names should be: name a cell only if it looks like a column name, else its position.
+    # names should be: a cell is named only if it has the shape of a column's name
+    # (letters, underscores and spaces, short), never a cell with digits or symbols, as tokens
+    # have.
     if COLUMN_NAME_SHAPE.fullmatch(column):
         return column
     return f"#{position} (not shown)"

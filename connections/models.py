@@ -262,6 +262,14 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.connection_name}"
 
+    @property
+    def who(self) -> str:
+        """Who did it, as history pages show it: the person, and the API key they acted with."""
+        person = self.actor.get_username() if self.actor is not None else "System"
+        if self.api_key_name:
+            return f"{person} with API key \u201c{self.api_key_name}\u201d"
+        return person
+
 
 class Transition(models.Model):
     """One change of a connection's status, written only by ``connections.status``.

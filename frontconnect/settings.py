@@ -252,6 +252,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 
+# Error pages and reports hide decorated secrets and secret-named headers in DEBUG too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "common.debug.AlwaysSafeExceptionReporterFilter"
+
 ROOT_URLCONF = "frontconnect.urls"
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")
 

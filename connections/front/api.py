@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_RETRY_WAIT = 2.0
 
 
+@sensitive_variables("token")
 def _bearer(token: str) -> dict[str, str]:
     if not is_secret_text(token):
         raise FrontError(

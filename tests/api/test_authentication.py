@@ -107,3 +107,18 @@ def test_last_use_is_recorded_at_most_once_a_minute(api, full_key, django_assert
     client.get(URL, REMOTE_ADDR="10.0.0.8")
     key.refresh_from_db()
     assert key.last_used_ip == "10.0.0.8"
+
+
+def test_last_use_behind_a_proxy_is_the_clients_address(api, full_key, settings):
+    # The same client address as sign-in throttling: the entry the trusted proxy appended.
+    settings.BEHIND_PROXY, settings.PROXY_HOPS = True, 1
+    api(full_key.plaintext).get(
+        URL, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9"
+    )
+    assert ApiKey.objects.get(pk=full_key.key.pk).last_used_ip == "203.0.113.9"
+
+
+def test_without_a_proxy_the_forwarded_header_is_ignored(api, full_key, settings):
+    settings.BEHIND_PROXY = False
+    api(full_key.plaintext).get(URL, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert ApiKey.objects.get(pk=full_key.key.pk).last_used_ip == "10.0.0.1"

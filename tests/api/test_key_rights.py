@@ -79,20 +79,36 @@ def test_a_key_clerk_cannot_mint_a_superuser_owned_all_connections_token_key(
 
 def test_a_key_clerk_cannot_widen_a_members_read_only_key(key_clerk, owner, token_connection):
     made = apikey_create(name="Reader", owner=owner, permissions=["read"], users=[owner])
-    response = key_clerk.post(
-        f"/admin/api/apikey/{made.key.pk}/change/",
-        {
-            "name": "Reader",
-            "owner": owner.pk,
-            "permissions": ["read", "token"],
-            "scope": KeyScope.USERS,
-            "users": [owner.pk],
-            **INLINE,
-        },
-    )
-    assert response.status_code == 200
+    url = f"/admin/api/apikey/{made.key.pk}/change/"
+    widened = {
+        "name": "Reader",
+        "owner": owner.pk,
+        "permissions": ["read", "token"],
+        "scope": KeyScope.USERS,
+        "users": [owner.pk],
+        **INLINE,
+    }
+    # A clerk who may not act for the member does not even find the key.
+    assert key_clerk.post(url, widened).status_code == 302
     made.key.refresh_from_db()
     assert made.key.permissions == ["read"]
+    # One who may act for others, but may not see the member's connections, is refused.
+    grant(get_user_model().objects.get(username="clerk"), "change_user", "view_user")
+    response = key_clerk.post(url, widened)
+    assert response.status_code == 200
+    # The member is not among the users whose connections the clerk may choose.
+    assert "users" in response.context["adminform"].form.errors
+    made.key.refresh_from_db()
+    assert made.key.permissions == ["read"]
+
+
+def test_a_clerk_manages_only_their_own_keys(key_clerk, operator):
+    theirs = apikey_create(name="Ops", owner=operator, permissions=["read"], scope=KeyScope.ALL)
+    assert key_clerk.get(f"/admin/api/apikey/{theirs.key.pk}/change/").status_code == 302
+    assert "Ops" not in key_clerk.get("/admin/api/apikey/").content.decode()
+    key_clerk.post("/admin/api/apikey/", {"action": "revoke", "_selected_action": [theirs.key.pk]})
+    theirs.key.refresh_from_db()
+    assert theirs.key.revoked_at is None
 
 
 def test_the_owner_choices_of_a_clerk_are_only_themselves(key_clerk, owner, operator):
@@ -243,6 +259,13 @@ def test_actions_with_a_key_name_the_key_and_its_creator(
     transition = Transition.objects.get(connection=token_connection)
     assert transition.actor == operator
     assert (transition.api_key_id, transition.api_key_name) == (made.key.pk, "CRM sync")
+    # The history pages say it: the member's page and the operators' event list.
+    page = api(None)
+    page.force_login(owner)
+    assert (
+        "op with API key \u201cCRM sync\u201d"
+        in page.get(f"/connections/{token_connection.pk}/").content.decode()
+    )
     # Outside a key's request nothing is attributed to a key.
     assert Event.objects.filter(api_key_id__isnull=True).count() == 0
     from connections.services import event_record

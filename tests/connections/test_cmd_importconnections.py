@@ -431,5 +431,16 @@ def test_refuses_when_the_key_is_not_the_recorded_one_even_with_nothing_stored(
 def test_a_file_without_header_does_not_echo_its_first_row(tmp_path, owner):
     error, err = refused(write(tmp_path, f"A,Acme,token,{API_TOKEN},,,alice\n"))
     assert API_TOKEN not in err
-    assert "#4 (not shown)" in err
+    assert "this is not a header row" in err
     assert "column nmae: unknown column" in refused(write(tmp_path, "nmae\n"))[1]
+
+
+def test_a_token_shaped_cell_in_a_header_is_never_echoed(tmp_path, owner):
+    # A file without a header, whose first row happens to hold a column name, still hides the
+    # token-shaped cells: only cells shaped like column names are named.
+    hexes = "0123456789abcdef0123456789abcdef01234567"
+    letters_digits = "sk9Live2Abc3Def4Ghi5"
+    row = f"name,Acme,token,{hexes},{letters_digits},,alice\n"
+    _, err = refused(write(tmp_path, row))
+    assert hexes not in err and letters_digits not in err
+    assert "#4 (not shown)" in err and "#5 (not shown)" in err

@@ -99,3 +99,28 @@ def test_the_error_is_a_validation_error_with_a_plain_text(oauth_connection, ses
     with pytest.raises(authorization.AuthorizationError) as info:
         start(oauth_connection, session)
     assert str(info.value).startswith("Only OAuth 2.0") and info.value.messages == [str(info.value)]
+
+
+def test_many_authorize_clicks_keep_a_few_open_authorizations(oauth_connection, session):
+    states = [
+        parse_qs(urlsplit(start(oauth_connection, session)).query)["state"][0] for _ in range(200)
+    ]
+    kept = PendingAuthorization.objects.filter(user=oauth_connection.owner)
+    assert kept.count() == authorization.MAX_OPEN_PER_USER == 5
+    # The newest ones stay (the tab the person is looking at can still finish); the oldest went.
+    hashes = {hashlib.sha256(state.encode()).hexdigest() for state in states[-5:]}
+    assert set(kept.values_list("state_hash", flat=True)) == hashes
+
+
+def test_the_bound_is_per_user(oauth_connection, session, stranger, operator):
+    for _ in range(7):
+        start(oauth_connection, session)
+    authorization.connection_authorize_start(
+        connection=oauth_connection,
+        user=operator,
+        session=session,
+        return_url="/admin/",
+        source=Source.ADMIN,
+    )
+    assert PendingAuthorization.objects.filter(user=operator).count() == 1
+    assert PendingAuthorization.objects.filter(user=oauth_connection.owner).count() == 5
