@@ -14,6 +14,7 @@ from connections.health import CheckOutcome, CheckResult, connection_check, conn
 from connections.models import Action, Connection, Status
 from connections.status import connection_status_set
 from connections.tokens import (
+    REAUTHORIZE_INTERRUPTED,
     REAUTHORIZE_NEEDED,
     REFRESH_MARGIN,
     RefreshBusy,
@@ -23,6 +24,7 @@ from connections.tokens import (
 )
 
 __all__ = [
+    "REAUTHORIZE_INTERRUPTED",
     "REAUTHORIZE_NEEDED",
     "REFRESH_MARGIN",
     "CheckOutcome",

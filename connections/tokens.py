@@ -258,7 +258,10 @@ def _refresh(
         raise
     # Nothing but the write-back between Front's answer and the database: the refresh token
     # Front just rotated exists nowhere else.
-    until = claimed_at + (_lease_length() - LEASE_MARGIN).total_seconds()
+    until = min(
+        time.monotonic() + _writeback_seconds(),
+        claimed_at + (_lease_length() - LEASE_MARGIN).total_seconds(),
+    )
     stored = _db_retry(lambda: _refresh_store(row, lease, tokens, actor, source), until=until)
     current = _reload(row.pk)
     _copy_tokens(current, connection)
