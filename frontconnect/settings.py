@@ -119,9 +119,12 @@ if FRONTCONNECT_UNREACHABLE_GRACE_MINUTES < 0:
     raise ImproperlyConfigured("FRONTCONNECT_UNREACHABLE_GRACE_MINUTES must be 0 or more minutes.")
 # How long writing new tokens back is retried through database errors before the refresh gives
 # up (Front has already rotated the refresh token: giving up loses the grant).
-FRONTCONNECT_WRITEBACK_RETRY_SECONDS = env.float(
-    "FRONTCONNECT_WRITEBACK_RETRY_SECONDS", default=30.0
-)
+try:
+    FRONTCONNECT_WRITEBACK_RETRY_SECONDS = env.float(
+        "FRONTCONNECT_WRITEBACK_RETRY_SECONDS", default=30.0
+    )
+except ValueError:
+    FRONTCONNECT_WRITEBACK_RETRY_SECONDS = -1.0  # refused just below, in one sentence
 if not 0 <= FRONTCONNECT_WRITEBACK_RETRY_SECONDS <= 300:
     raise ImproperlyConfigured(
         "FRONTCONNECT_WRITEBACK_RETRY_SECONDS must be a number of seconds from 0 to 300."

@@ -78,3 +78,17 @@ def test_it_refuses_to_start_naming_the_variable(tmp_path, env, expected):
     # The message says how to make a value.
     last_line = result.stderr.splitlines()[-1]
     assert "python3 -c" in last_line or "such as" in last_line
+
+
+@pytest.mark.parametrize("value", ["1000", "-1", "soon", "nan"])
+def test_a_bad_write_back_retry_is_one_sentence_naming_the_variable(tmp_path, value):
+    result = start(
+        tmp_path,
+        DJANGO_SECRET_KEY=GOOD_SECRET,
+        FRONTCONNECT_ENCRYPTION_KEY=GOOD_KEY,
+        FRONTCONNECT_WRITEBACK_RETRY_SECONDS=value,
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1].endswith(
+        "FRONTCONNECT_WRITEBACK_RETRY_SECONDS must be a number of seconds from 0 to 300."
+    )
