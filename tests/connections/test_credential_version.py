@@ -8,20 +8,19 @@ party's change from inside the call to Front.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 import responses
 from django.contrib.messages import get_messages
 from django.test import Client
 
 from alerts.models import Notification
-from connections import authorization, front, services
+from connections import front, services
 from connections.models import Action, AuthType, Connection, Event, Source, Status, Transition
 from connections.rules import ConnectionInput, TokenPolicy, connection_apply
 from connections.status import connection_status_set
 from connections.tokens import token_digest
 from tests.conftest import API_TOKEN
+from tests.connections.test_oauth_callback import start
 
 NEW_TOKEN = "new-api-token-SECRET-4242"
 TOKEN_URL = "https://app.frontapp.com/oauth/token"
@@ -134,17 +133,6 @@ def test_the_status_door_records_a_verdict_for_an_older_version_as_superseded(to
     assert Event.objects.filter(action=Action.SUPERSEDED).count() == 1
 
 
-def start(client: Client, connection: Connection) -> str:
-    url = authorization.connection_authorize_start(
-        connection=connection,
-        user=connection.owner,
-        session=client.session,
-        return_url=f"/connections/{connection.pk}/",
-        source=Source.SELF_SERVICE,
-    )
-    return parse_qs(urlsplit(url).query)["state"][0]
-
-
 def token_body() -> dict[str, object]:
     from django.utils import timezone
 
@@ -165,7 +153,7 @@ def test_a_switch_to_token_while_the_code_is_redeemed_stores_no_grant(owner, oau
     # (b) The code exchange is in flight when an operator switches the connection to Token.
     client = Client()
     client.force_login(owner)
-    state = start(client, oauth_connection)
+    state, _ = start(client, oauth_connection)
 
     def exchange(request):
         switch_to_token(oauth_connection)
@@ -195,8 +183,8 @@ def test_an_older_flow_cannot_overwrite_a_newer_authorization(owner, oauth_conne
     # then belongs to a sign-in that no longer exists.
     client = Client()
     client.force_login(owner)
-    first = start(client, oauth_connection)
-    second = start(client, oauth_connection)
+    first, _ = start(client, oauth_connection)
+    second, _ = start(client, oauth_connection)
     responses.post(TOKEN_URL, json=token_body())
     responses.get(ME_URL, json={"_links": {"self": ME_URL}, "id": "cmp_1", "name": "Acme"})
     assert client.get("/oauth/callback/", {"code": CODE, "state": second}).status_code == 303

@@ -118,6 +118,18 @@ def test_a_host_whose_clock_runs_behind_takes_an_expired_lease(authorized, monke
 # --- item 3: a worker killed mid-refresh, a database error at the write-back ---------------
 
 
+def seed_grant(front_settings, connection: Connection) -> dict[str, object]:
+    """An Online connection holding a grant the stand-in issued, its access token expired."""
+    seeded = front_settings.issue()
+    connection.access_token = str(seeded["access_token"])
+    connection.refresh_token = str(seeded["refresh_token"])
+    connection.refresh_token_digest = tokens.token_digest(str(seeded["refresh_token"]))
+    connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
+    connection.status = Status.ONLINE
+    connection.save()
+    return seeded
+
+
 class Killed(BaseException):
     """What kill -9 looks like from inside: nothing after this line runs."""
 
@@ -125,13 +137,7 @@ class Killed(BaseException):
 def test_a_worker_killed_mid_refresh_is_reported_as_an_interrupted_refresh(
     front_settings, oauth_connection, monkeypatch, django_capture_on_commit_callbacks
 ):
-    seeded = front_settings.issue()
-    oauth_connection.access_token = str(seeded["access_token"])
-    oauth_connection.refresh_token = str(seeded["refresh_token"])
-    oauth_connection.refresh_token_digest = tokens.token_digest(str(seeded["refresh_token"]))
-    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
-    oauth_connection.status = Status.ONLINE
-    oauth_connection.save()
+    seed_grant(front_settings, oauth_connection)
 
     # The worker claims, Front rotates the refresh token, and the process dies before the
     # write-back: the lease is neither written back nor released.
@@ -163,12 +169,8 @@ def test_a_worker_killed_mid_refresh_is_reported_as_an_interrupted_refresh(
 
 
 def test_a_plain_invalid_grant_is_not_called_interrupted(front_settings, oauth_connection):
-    oauth_connection.access_token = "at-unknown"
-    oauth_connection.refresh_token = "rt-unknown"
-    oauth_connection.refresh_token_digest = tokens.token_digest("rt-unknown")
-    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
-    oauth_connection.status = Status.ONLINE
-    oauth_connection.save()
+    seed_grant(front_settings, oauth_connection)
+    front_settings.refresh_tokens.clear()  # Front revoked the grant
     with pytest.raises(front.FrontError):
         services.connection_refresh(connection=oauth_connection, source=Source.WORKER)
     stored = Connection.objects.get(pk=oauth_connection.pk)
@@ -197,13 +199,7 @@ def blip():
 def test_a_database_error_at_the_write_back_is_retried_and_the_grant_kept(
     front_settings, oauth_connection, blip
 ):
-    seeded = front_settings.issue()
-    oauth_connection.access_token = str(seeded["access_token"])
-    oauth_connection.refresh_token = str(seeded["refresh_token"])
-    oauth_connection.refresh_token_digest = tokens.token_digest(str(seeded["refresh_token"]))
-    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
-    oauth_connection.status = Status.ONLINE
-    oauth_connection.save()
+    seeded = seed_grant(front_settings, oauth_connection)
     blip["count"] = 2
 
     assert services.connection_refresh(connection=oauth_connection, source=Source.WORKER)
@@ -223,11 +219,7 @@ def test_a_write_back_outlasting_its_retries_leaves_the_lease_as_the_mark(
     front_settings, oauth_connection, blip, settings
 ):
     settings.FRONTCONNECT_WRITEBACK_RETRY_SECONDS = 0
-    seeded = front_settings.issue()
-    oauth_connection.refresh_token = str(seeded["refresh_token"])
-    oauth_connection.refresh_token_digest = tokens.token_digest(str(seeded["refresh_token"]))
-    oauth_connection.status = Status.ONLINE
-    oauth_connection.save()
+    seed_grant(front_settings, oauth_connection)
     blip["count"] = 100
     with pytest.raises(OperationalError):
         services.connection_refresh(connection=oauth_connection, source=Source.WORKER)
