@@ -233,3 +233,25 @@ def test_disconnecting_and_authorizing_bump_the_version(oauth_connection):
     services.connection_disconnect(connection=oauth_connection, actor=None, source=Source.ADMIN)
     assert oauth_connection.credential_version == before + 1
     assert Connection.objects.get(pk=oauth_connection.pk).credential_version == before + 1
+
+
+def test_an_import_that_changes_a_token_bumps_the_version_and_one_that_does_not_leaves_it(
+    token_connection,
+):
+    import io
+
+    from connections.bulk import connection_import
+
+    def run(token: str, company: str = "Acme") -> None:
+        line = f"{token_connection.name},{company},token,{token},{token_connection.owner.username}"
+        stream = io.BytesIO(f"name,company_name,auth_type,api_token,owner\n{line}\n".encode())
+        connection_import(stream=stream, fmt="csv", update=True)
+
+    before = token_connection.credential_version
+    run(API_TOKEN, company="Acme Corp")  # the company changes, the sign-in does not
+    token_connection.refresh_from_db()
+    assert token_connection.credential_version == before
+    run(NEW_TOKEN)
+    token_connection.refresh_from_db()
+    assert token_connection.credential_version == before + 1
+    assert token_connection.api_token == NEW_TOKEN
