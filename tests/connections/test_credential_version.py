@@ -8,9 +8,14 @@ party's change from inside the call to Front.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import responses
 from django.contrib.messages import get_messages
+from django.db import connection as db_connection
+from django.db import connections
 from django.test import Client
 
 from alerts.models import Notification
@@ -255,3 +260,44 @@ def test_an_import_that_changes_a_token_bumps_the_version_and_one_that_does_not_
     token_connection.refresh_from_db()
     assert token_connection.credential_version == before + 1
     assert token_connection.api_token == NEW_TOKEN
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="needs PostgreSQL: a check and a save racing on two database connections",
+)
+def test_a_real_race_of_a_slow_401_and_a_new_token_on_postgresql(front_settings, token_connection):
+    # The owner revoked the old token at Front and made a new one; the worker's check with the
+    # old token is on its way (Front answers in 0.5 s) when the owner saves the new token.
+    online(token_connection)
+    front_settings.api_tokens = {NEW_TOKEN}
+    front_settings.me_answer_delay = 0.5
+    outcome: list[object] = []
+
+    def check() -> None:
+        try:
+            mine = Connection.objects.get(pk=token_connection.pk)
+            outcome.append(
+                services.connection_check(connection=mine, actor=None, source=Source.WORKER)
+            )
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=check)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while front_settings.me_requests == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    save_token(token_connection, NEW_TOKEN)
+    worker.join(timeout=10)
+
+    stored = Connection.objects.get(pk=token_connection.pk)
+    assert stored.status == Status.ONLINE and stored.api_token == NEW_TOKEN
+    assert not Transition.objects.filter(new_status=Status.OFFLINE).exists()
+    assert not Notification.objects.exists()
+    assert Event.objects.filter(action=Action.SUPERSEDED, connection=stored).count() == 1
+    # The new token is then checked and found Online by Front.
+    front_settings.me_answer_delay = 0
+    assert services.connection_check(connection=stored, actor=None, source=Source.WORKER).online
