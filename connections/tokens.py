@@ -293,6 +293,10 @@ def _refresh_store(
     values["refresh_interrupted_at"] = None
     with transaction.atomic():
         stored = Connection.objects.filter(_as_read(row)).update(**values)
+        if not stored and _stored_already(row, values):
+            # An earlier attempt committed, but the database's answer was lost with the
+            # connection (see _db_retry): the tokens and their history entry are there.
+            return True
         if not stored:
             _lease_release(row.pk, lease)
         event_record(
@@ -307,6 +311,15 @@ def _refresh_store(
             "authorized again, disconnected or changed meanwhile, so they were not stored.",
         )
     return bool(stored)
+
+
+def _stored_already(row: Connection, values: dict[str, object]) -> bool:
+    return Connection.objects.filter(
+        pk=row.pk,
+        credential_version=row.credential_version,
+        refresh_token_digest=values.get("refresh_token_digest", row.refresh_token_digest),
+        access_token_expires_at=values["access_token_expires_at"],
+    ).exists()
 
 
 def _db_retry(work: Callable[[], T], *, until: float) -> T:

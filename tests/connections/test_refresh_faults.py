@@ -224,3 +224,36 @@ def test_a_write_back_outlasting_its_retries_leaves_the_lease_as_the_mark(
     with pytest.raises(OperationalError):
         services.connection_refresh(connection=oauth_connection, source=Source.WORKER)
     assert Connection.objects.get(pk=oauth_connection.pk).refresh_lease_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_back_whose_commit_answer_was_lost_is_not_written_or_reported_twice(
+    front_settings, oauth_connection, monkeypatch
+):
+    # The write-back commits, then the connection drops before Python hears so.
+    seed_grant(front_settings, oauth_connection)
+    commit = db_connection.commit
+    written: list[bool] = []
+    lost: list[bool] = []
+
+    def note_the_write_back(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "connections_connection" SET "access_token"'):
+            written.append(True)
+        return execute(sql, params, many, context)
+
+    def commit_then_lose_the_answer() -> None:
+        commit()
+        if written and not lost:
+            lost.append(True)
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(db_connection, "commit", commit_then_lose_the_answer)
+    with db_connection.execute_wrapper(note_the_write_back):
+        assert services.connection_refresh(connection=oauth_connection, source=Source.WORKER)
+
+    assert lost
+    stored = Connection.objects.get(pk=oauth_connection.pk)
+    assert stored.refresh_token in front_settings.refresh_tokens
+    assert stored.refresh_lease_id == ""
+    assert not Event.objects.filter(action=Action.REFRESHED, success=False).exists()
+    assert Event.objects.filter(action=Action.REFRESHED, success=True).count() == 1
