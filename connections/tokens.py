@@ -314,11 +314,13 @@ def _refresh_store(
 
 
 def _stored_already(row: Connection, values: dict[str, object]) -> bool:
+    """Whether the row already holds the tokens of ``values`` (an earlier attempt's commit)."""
+    mine = {
+        "refresh_token_digest": values.get("refresh_token_digest", row.refresh_token_digest),
+        "access_token_expires_at": values["access_token_expires_at"],
+    }
     return Connection.objects.filter(
-        pk=row.pk,
-        credential_version=row.credential_version,
-        refresh_token_digest=values.get("refresh_token_digest", row.refresh_token_digest),
-        access_token_expires_at=values["access_token_expires_at"],
+        pk=row.pk, credential_version=row.credential_version, **mine
     ).exists()
 
 
