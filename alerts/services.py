@@ -32,6 +32,7 @@ from alerts.models import (
     Webhook,
 )
 from connections.models import Connection, Status, Transition
+from connections.services import REAUTHORIZE_INTERRUPTED
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,9 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
             "when": transition.created_at,
             "url": url,
             "is_owner": connection is not None and notice.user.pk == connection.owner_id,
+            # A grant lost to a refresh that died before its write-back (connections.tokens).
+            "interrupted": transition.new_status == Status.REAUTHORIZE
+            and transition.reason == REAUTHORIZE_INTERRUPTED,
         },
     )
     return Alert(subject=subject, body=body, to=notice.user.email)

@@ -53,18 +53,25 @@ def _api_token_accepted(connection: Connection, *, actor: User | None) -> None:
 
 
 @sensitive_variables("token")
-def bearer_for(connection: Connection, *, actor: User | None = None) -> Bearer:
+def bearer_for(
+    connection: Connection, *, actor: User | None = None, handout: bool = False
+) -> Bearer:
     """The API token if Front accepted it, or the OAuth access token refreshed when near expiry.
 
-    ``expires_at`` is never later than the worker's planned refresh of the token, since Front
-    may revoke an access token when it is refreshed.
+    With ``handout`` (the token is given to a service to keep), ``expires_at`` is never later
+    than the worker's planned refresh of the token, since Front may revoke an access token
+    when it is refreshed; the proxy, which uses the token at once, does not need that.
     """
     if not connection.is_oauth:
         _api_token_accepted(connection, actor=actor)
     token = services.connection_access_token(
-        connection=connection, actor=actor, source=Source.API, handout=True
+        connection=connection, actor=actor, source=Source.API, handout=handout
     )
-    return Bearer(token=str(token), expires_at=services.access_token_valid_until(connection))
+    if handout:
+        expires_at = services.access_token_valid_until(connection)
+    else:
+        expires_at = connection.access_token_expires_at if connection.is_oauth else None
+    return Bearer(token=str(token), expires_at=expires_at)
 
 
 def bearer_after_rejection(connection: Connection, *, actor: User | None) -> Bearer:

@@ -117,7 +117,9 @@ class AccessTokenSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     token_type = serializers.ChoiceField(choices=["Bearer"])
     expires_at = serializers.DateTimeField(
-        allow_null=True, help_text="When the token expires; null for an API token."
+        allow_null=True,
+        help_text="Until when the token is promised to work: its expiry, or FrontConnect's "
+        "planned refresh of it if earlier; null for an API token.",
     )
 
 

@@ -267,7 +267,7 @@ class ConnectionViewSet(
         connection = self.reachable().filter(pk=connection_id(pk)).first()
         if connection is None:
             raise NotFound(NOT_FOUND)
-        bearer = credentials.bearer_for(connection, actor=keys.key_actor(key))
+        bearer = credentials.bearer_for(connection, actor=keys.key_actor(key), handout=True)
         keys.apikey_usage_count(key=key, connection=connection)
         credentials.mark_used(connection)
         body = AccessTokenSerializer(

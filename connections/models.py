@@ -201,7 +201,7 @@ class Connection(models.Model):
         """
         if self.pk is None:
             return []
-        self.credential_version = models.F("credential_version") + 1  # type: ignore[assignment]
+        self.credential_version = models.F("credential_version") + 1
         return ["credential_version"]
 
     def access_token_expires_within(self, seconds: int) -> bool:

@@ -20,6 +20,7 @@ from connections.health import (
 from connections.models import Action, Connection, Status
 from connections.status import connection_status_set
 from connections.tokens import (
+    REAUTHORIZE_INTERRUPTED,
     REAUTHORIZE_NEEDED,
     REFRESH_MARGIN,
     RefreshBusy,
@@ -30,6 +31,7 @@ from connections.tokens import (
 
 __all__ = [
     "UNCHECKED_PREFIX",
+    "REAUTHORIZE_INTERRUPTED",
     "REAUTHORIZE_NEEDED",
     "REFRESH_MARGIN",
     "CheckOutcome",

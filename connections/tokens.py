@@ -258,7 +258,10 @@ def _refresh(
         raise
     # Nothing but the write-back between Front's answer and the database: the refresh token
     # Front just rotated exists nowhere else.
-    until = claimed_at + (_lease_length() - LEASE_MARGIN).total_seconds()
+    until = min(
+        time.monotonic() + _writeback_seconds(),
+        claimed_at + (_lease_length() - LEASE_MARGIN).total_seconds(),
+    )
     stored = _db_retry(lambda: _refresh_store(row, lease, tokens, actor, source), until=until)
     current = _reload(row.pk)
     _copy_tokens(current, connection)
@@ -290,6 +293,10 @@ def _refresh_store(
     values["refresh_interrupted_at"] = None
     with transaction.atomic():
         stored = Connection.objects.filter(_as_read(row)).update(**values)
+        if not stored and _stored_already(row, values):
+            # An earlier attempt committed, but the database's answer was lost with the
+            # connection (see _db_retry): the tokens and their history entry are there.
+            return True
         if not stored:
             _lease_release(row.pk, lease)
         event_record(
@@ -304,6 +311,17 @@ def _refresh_store(
             "authorized again, disconnected or changed meanwhile, so they were not stored.",
         )
     return bool(stored)
+
+
+def _stored_already(row: Connection, values: dict[str, object]) -> bool:
+    """Whether the row already holds the tokens of ``values`` (an earlier attempt's commit)."""
+    mine = {
+        "refresh_token_digest": values.get("refresh_token_digest", row.refresh_token_digest),
+        "access_token_expires_at": values["access_token_expires_at"],
+    }
+    return Connection.objects.filter(
+        pk=row.pk, credential_version=row.credential_version, **mine
+    ).exists()
 
 
 def _db_retry(work: Callable[[], T], *, until: float) -> T:

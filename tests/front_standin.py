@@ -45,6 +45,8 @@ class StandinFront:
     token_requests: list[str] = field(default_factory=list)
     me_requests: int = 0
     me_latency: float = 0.0
+    # Seconds GET /me waits before it even looks at the token (a slow answer, 401 included).
+    me_answer_delay: float = 0.0
     # API token -> (company id, company name); tokens not listed belong to the default company.
     companies: dict[str, tuple[str, str]] = field(default_factory=dict)
     rate_limit: int | None = None
@@ -256,6 +258,7 @@ class Handler(BaseHTTPRequestHandler):
         front = self.front
         with front.lock:
             front.me_requests += 1
+        time.sleep(front.me_answer_delay)
         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
         company = front.company_of(token)
         if company is None:

@@ -9,6 +9,7 @@ from alerts import services, tasks
 from alerts.models import AlertPreference, NoticeState, Notification
 from connections.models import Connection, Source, Status, Transition
 from connections.status import connection_status_set
+from connections.tokens import REAUTHORIZE_INTERRUPTED
 from tests.alerts.conftest import body_of
 from tests.conftest import API_TOKEN
 
@@ -78,6 +79,19 @@ def test_needs_reauthorization_says_so_in_words(smtp_server, online, change):
     (message,) = smtp_server.messages
     assert message["Subject"] == "FrontConnect: Support inbox is Needs reauthorization"
     assert "Authorize it again" in body_of(message)
+
+
+def test_a_grant_lost_to_an_interrupted_refresh_says_so(smtp_server, online, change):
+    # Issue 16 item 3: not a plain "authorize again", but what happened and who can fix it.
+    change(online, Status.REAUTHORIZE, REAUTHORIZE_INTERRUPTED)
+
+    (message,) = smtp_server.messages
+    body = " ".join(body_of(message).split())
+    assert "Interrupted refresh" in body
+    assert "interrupted before the new tokens Front issued could be saved" in body
+    assert "A Front company admin must authorize it again" in body
+    assert "Ask a Front company admin to authorize it again on its page" in body
+    assert "Front no longer accepts this connection's authorization. Authorize" not in body
 
 
 def test_a_retry_or_a_second_worker_sends_nothing_more(smtp_server, online, change):

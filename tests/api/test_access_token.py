@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from api.models import ApiKeyUsage, Permission
+from connections import upkeep
 from connections.models import Status
+from connections.tokens import token_digest
 from tests.conftest import API_TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +97,38 @@ def test_a_call_stamps_the_connection_as_used(full_api, token_connection):
     full_api.post(url(token_connection))
     token_connection.refresh_from_db()
     assert token_connection.last_used_at is not None
+
+
+def handed_out_until(body) -> datetime:
+    return datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+
+
+def test_expires_at_is_never_later_than_the_workers_planned_refresh(
+    full_api, oauth_connection, front_settings
+):
+    # Issue 16 item 10: a server that revokes the old access token on refresh made a handed-out
+    # token fail up to the worker's lead before the promised expiry.
+    seed(front_settings, oauth_connection, expires_in=timedelta(hours=1))
+    oauth_connection.refresh_token_digest = token_digest(str(oauth_connection.refresh_token))
+    oauth_connection.save()
+    body = full_api.post(url(oauth_connection)).json()
+    promised = handed_out_until(body)
+    oauth_connection.refresh_from_db()
+    expiry = oauth_connection.access_token_expires_at
+    assert promised == expiry - upkeep.refresh_lead(oauth_connection)
+    # The worker plans to refresh exactly then, not a second earlier.
+    assert upkeep.connection_refresh_due(oauth_connection, now=promised)
+    assert not upkeep.connection_refresh_due(oauth_connection, now=promised - timedelta(seconds=1))
+    assert front_settings.refresh_count() == 0
+
+
+def test_a_token_the_worker_is_due_to_refresh_is_refreshed_before_it_is_handed_out(
+    full_api, oauth_connection, front_settings
+):
+    old = seed(front_settings, oauth_connection, expires_in=timedelta(minutes=9))
+    body = full_api.post(url(oauth_connection)).json()
+    assert body["access_token"] != old and front_settings.refresh_count() == 1
+    promised = handed_out_until(body)
+    assert promised > timezone.now() + timedelta(minutes=5)
+    oauth_connection.refresh_from_db()
+    assert not upkeep.connection_refresh_due(oauth_connection, now=promised - timedelta(seconds=1))

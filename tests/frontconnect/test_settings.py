@@ -238,3 +238,17 @@ def test_the_test_settings_ignore_an_env_file_at_the_root(monkeypatch, tmp_path)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["https://api2.frontapp.com", "6.0"]
+
+
+@pytest.mark.parametrize("value", ["1000", "-1", "soon", "nan"])
+def test_a_bad_write_back_retry_is_one_sentence_naming_the_variable(tmp_path, value):
+    result = start(
+        tmp_path,
+        DJANGO_SECRET_KEY=GOOD_SECRET,
+        FRONTCONNECT_ENCRYPTION_KEY=GOOD_KEY,
+        FRONTCONNECT_WRITEBACK_RETRY_SECONDS=value,
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1].endswith(
+        "FRONTCONNECT_WRITEBACK_RETRY_SECONDS must be a number of seconds from 0 to 300."
+    )
