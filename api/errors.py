@@ -55,8 +55,14 @@ def front_error(exc: front.FrontError) -> exceptions.APIException:
     kind = str(getattr(exc.kind, "value", exc.kind))
     if kind == "rate_limited":
         return RateBudgetExhausted(exc.retry_after or 60)
-    if kind in {"invalid_grant", "unauthorized", "forbidden", "invalid_client"}:
-        # The connection itself must be fixed (re-authorized or its token re-entered).
+    if kind in {
+        "invalid_grant",
+        "unauthorized",
+        "forbidden",
+        "invalid_client",
+        "secret_unreadable",
+    }:
+        # The connection itself must be fixed (re-authorized, or its token re-entered).
         return Conflict(str(exc))
     if kind == "timeout":
         return FrontTimeout(str(exc))

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from common.text import terminal_safe
@@ -17,13 +17,14 @@ from connections.bulk_formats import (
     import_check_size,
     import_spool,
 )
+from connections.management.secrets import SecretsCommand
 from connections.models import Connection, Source
 from connections.services import connection_test
 
 USAGE = 2
 
 
-class Command(BaseCommand):
+class Command(SecretsCommand):
     help = (
         "Import connections from a CSV or JSON file (- for stdin). The whole input is checked "
         "first: one bad row means nothing is written and exit status 1."

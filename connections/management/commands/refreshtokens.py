@@ -4,12 +4,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import Q
 from django.utils import timezone
 
 from common.text import terminal_safe
 from connections.front import FrontError
+from connections.management.secrets import SecretsCommand
 from connections.models import AuthType, Connection, Status
 from connections.services import RefreshBusy, connection_refresh
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 USAGE = 2
 
 
-class Command(BaseCommand):
+class Command(SecretsCommand):
     help = (
         "Refresh the OAuth 2.0 access tokens that expire within the window. Safe to run on "
         "several hosts at once: each refresh is claimed with a lease, so no token is refreshed "
