@@ -17,7 +17,7 @@ from connections.bulk_formats import (
     import_check_size,
     import_spool,
 )
-from connections.management.secrets import SecretsCommand
+from connections.management.base import SecretsCommand
 from connections.models import Connection, Source
 from connections.services import connection_test
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from common.text import terminal_safe
 from connections.front import FrontError
-from connections.management.secrets import SecretsCommand
+from connections.management.base import SecretsCommand
 from connections.models import AuthType, Connection, Status
 from connections.services import RefreshBusy, connection_refresh
 

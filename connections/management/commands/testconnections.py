@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from common.text import terminal_safe
 from connections.checking import CheckedConnection, CheckReport, connections_check
-from connections.management.secrets import SecretsCommand
+from connections.management.base import SecretsCommand
 from connections.models import Connection, Source, Status
 
 USAGE = 2
