@@ -83,8 +83,8 @@ def front_error(exc: front.FrontError) -> exceptions.APIException:
     kind = exc.kind
     if kind == front.FrontErrorKind.RATE_LIMITED:
         return RateBudgetExhausted(exc.retry_after or 60)
-    if exc.refuses_credential:
-        # The connection itself must be fixed (re-authorized or its token re-entered).
+    if exc.refuses_credential or kind == front.FrontErrorKind.SECRET_UNREADABLE:
+        # The connection itself must be fixed (re-authorized, or its secret entered again).
         return Conflict(str(exc))
     if kind == front.FrontErrorKind.TIMEOUT:
         return FrontTimeout(str(exc))

@@ -24,6 +24,8 @@ from django.db.models.query_utils import DeferredAttribute
 from django_cryptography.core.signing import FernetSigner
 from django_cryptography.utils.crypto import FernetBytes, InvalidToken
 
+from common.keyformat import key_bytes
+
 HKDF_INFO = b"frontconnect field encryption v1"
 
 
@@ -102,14 +104,28 @@ def secret_state(value: object) -> SecretState:
 @functools.lru_cache(maxsize=16)
 def _fernet(key: str) -> FernetBytes:
     material = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=HKDF_INFO).derive(
-        base64.urlsafe_b64decode(key.encode("ascii"))
+        key_bytes(key)
     )
     return FernetBytes(key=material[:32], signer=FernetSigner(key=material[32:]))
 
 
 def key_fingerprint(key: str) -> str:
-    """A short, non-reversible name for a key, safe to log or store."""
-    return hashlib.sha256(b"frontconnect key fingerprint" + key.encode("ascii")).hexdigest()[:16]
+    """A short, non-reversible name for a key's bytes (however spelt), safe to log or store."""
+    return hashlib.sha256(b"frontconnect key fingerprint v2" + key_bytes(key)).hexdigest()[:16]
+
+
+def key_fingerprints_legacy(key: str) -> set[str]:
+    """What versions before the v2 fingerprint stored for this key: a hash of its spelling.
+
+    Every usual spelling (as configured, URL-safe and standard base64) is listed, so a database
+    that recorded the key in one spelling accepts it in another.
+    """
+    raw = key_bytes(key)
+    spellings = {key, base64.urlsafe_b64encode(raw).decode(), base64.b64encode(raw).decode()}
+    return {
+        hashlib.sha256(b"frontconnect key fingerprint" + s.encode("ascii")).hexdigest()[:16]
+        for s in spellings
+    }
 
 
 def current_key() -> str:

@@ -1,8 +1,13 @@
 """Bulk import of connections, in CSV or JSON, streamed so memory stays flat.
 
 An import reads its input twice: a first pass validates every row and keeps only the names seen
-per owner; a second pass checks each row again and writes in batches inside one transaction,
-re-reading the matched rows under a row lock and writing only the columns each row changes.
+per owner (reads only: no write lock); a second pass checks each row again and writes in
+batches, re-reading the matched rows under a row lock and writing only the columns each row
+changes. On PostgreSQL the batches share one transaction. SQLite has a single write lock for the
+whole database, so there each batch of ``SQLITE_BATCH_SIZE`` rows commits on its own and other
+writers (the heartbeat, sessions, sign-ins) get in between; a crash or a row refused by the
+write pass (the file changed after validation, a name created meanwhile) then leaves the
+batches before it written, and the refusal says so.
 The rules of a connection are ``connections.rules``'; this module translates rows into its
 input. Nothing is written unless every row is valid. Messages cite row and column only, never a
 value, so no secret can leak through them. Export is in ``connections.bulk_export``.
@@ -18,6 +23,7 @@ from typing import IO, Any, NamedTuple
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db import connection as db
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
@@ -36,6 +42,8 @@ from oauthclients.models import OAuthClient
 
 DEFAULT_MAX_ROWS = 100_000
 BATCH_SIZE = 1000
+# Rows per transaction on SQLite: each holds the database's write lock for a few tens of ms.
+SQLITE_BATCH_SIZE = 200
 
 Progress = Callable[[str, int | None], AbstractContextManager[Any]]
 
@@ -321,7 +329,7 @@ def connection_import(
     progress: Progress | None = None,
     checks_in_request: bool = False,
 ) -> ImportResult:
-    """Validate a whole CSV/JSON input, then write it in batches in one transaction.
+    """Validate a whole CSV/JSON input, then write it in batches (in one transaction but on SQLite).
 
     The write pass re-reads the input, so it checks again everything the first pass did (row
     count, size, names repeated in the file, the rules against the rows it locks): a file that
@@ -341,14 +349,28 @@ def connection_import(
         )  # fmt: skip
     result = ImportResult(rows=count, dry_run=dry_run)
 
+    # See the module's docstring: one transaction, or on SQLite one per batch.
+    one_transaction = db.vendor != "sqlite"
+    batch_size = BATCH_SIZE if one_transaction else SQLITE_BATCH_SIZE
+    committed = 0
+
     def write(batch: list[CleanRow]) -> None:
-        _write_batch(
-            batch=batch, result=result, update=update, policy=policy, actor=actor, source=source,
-            checks_in_request=checks_in_request,
-        )  # fmt: skip
+        nonlocal committed
+        with nullcontext() if one_transaction else transaction.atomic():
+            _write_batch(
+                batch=batch, result=result, update=update, policy=policy, actor=actor,
+                source=source, checks_in_request=checks_in_request,
+            )  # fmt: skip
+            if dry_run and not one_transaction:
+                transaction.set_rollback(True)
+        if not one_transaction and not dry_run:
+            committed += len(batch)
 
     try:
-        with progress("Importing", count) as bar, transaction.atomic():
+        with (
+            progress("Importing", count) as bar,
+            transaction.atomic() if one_transaction else nullcontext(),
+        ):
             batch: list[CleanRow] = []
             names = _Names()
             for n, (where, values) in enumerate(rows_read(stream, fmt, max_bytes), start=1):
@@ -362,21 +384,35 @@ def connection_import(
                 if repeated is not None:
                     raise ImportRefused([repeated])
                 batch.append(row)
-                if len(batch) == BATCH_SIZE:
+                if len(batch) == batch_size:
                     write(batch)
                     bar.update(len(batch))
                     batch = []
             if batch:
                 write(batch)
                 bar.update(len(batch))
-            if dry_run:
+            if dry_run and one_transaction:
                 transaction.set_rollback(True)
     except IntegrityError:
         # Another writer created one of these names after the rows were locked.
         reason = "a connection with one of these names was created meanwhile; import again"
-        raise ImportRefused([RowError("input", "", reason)]) from None
+        raise ImportRefused([RowError("input", "", reason), *_partly_written(committed)]) from None
+    except ImportRefused as refused:
+        refused.errors.extend(_partly_written(committed))
+        raise
     result.elapsed = time.monotonic() - started
     return result
+
+
+def _partly_written(rows: int) -> list[RowError]:
+    """The note a refusal of the write pass carries when SQLite batches were already committed."""
+    if not rows:
+        return []
+    reason = (
+        f"the first {rows:,} rows were already written (on SQLite each batch commits on its "
+        "own); fix the input and import it again with --update"
+    )
+    return [RowError("input", "", reason)]
 
 
 class _NoBar:

@@ -24,6 +24,8 @@ class FrontErrorKind(StrEnum):
     UNREACHABLE = "unreachable"  # no connection: DNS, refused, TLS, reset
     BAD_RESPONSE = "bad_response"  # an answer FrontConnect cannot use (not JSON, a redirect)
     REFUSED = "refused"  # any other refusal (400, 404, an http URL in production)
+    # Not Front's answer: a stored secret that no configured key decrypts, so Front was not asked.
+    SECRET_UNREADABLE = "secret_unreadable"
 
 
 CREDENTIAL_REFUSALS = frozenset(

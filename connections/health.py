@@ -61,7 +61,11 @@ class CheckOutcome:
     @property
     def retryable(self) -> bool:
         """Worth checking again soon (with backoff, honouring ``retry_after``)."""
-        return self.result == CheckResult.UNCHECKED
+        # An undecryptable secret stays so until someone enters it again or fixes the key.
+        return (
+            self.result == CheckResult.UNCHECKED
+            and self.error_kind != FrontErrorKind.SECRET_UNREADABLE
+        )
 
 
 def _grace() -> timedelta:
@@ -171,6 +175,10 @@ def _check_record(
         fields.update(
             front_company_id=company.id, front_company_name=company.name, unreachable_since=None
         )
+    elif error is not None and error.kind == FrontErrorKind.SECRET_UNREADABLE:
+        # Front was not asked: nothing is known about the credential, so the status stays.
+        result, target = CheckResult.UNCHECKED, None
+        message = f"Could not check: {error}"
     elif error is not None and (error.is_transient or error.kind == FrontErrorKind.BAD_RESPONSE):
         result, target = CheckResult.UNCHECKED, None
         message = f"{UNCHECKED_PREFIX}{error}"

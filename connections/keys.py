@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.db import DatabaseError, models, transaction
 from django.db import connection as db
-from django.db import models, transaction
 
 from common import crypto
 from connections.events import event_build, events_record
@@ -150,19 +151,67 @@ def secrets_verify() -> list[tuple[str, int, str]]:
     return failures
 
 
+# How many of the newest stored values of each encrypted column the first check tries to read.
+FIRST_CHECK_SAMPLE = 20
+
+
+def _stored_secrets_problem() -> str | None:
+    """Why the configured keys cannot be the ones the stored secrets were written with, if so.
+
+    Reads a sample of the newest values of every encrypted column: a wrong key reads none of
+    them, the right one reads them all (a single damaged value does not count against it).
+    """
+    quote = db.ops.quote_name
+    sampled = 0
+    for model, columns in encrypted_columns():
+        table = quote(model._meta.db_table)
+        db_columns = {f.name: f.column for f in model._meta.concrete_fields}
+        for name in columns:
+            column = quote(db_columns[name])
+            # Identifiers come from model metadata and are quoted; the limit is a parameter.
+            sql = (
+                f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL "  # noqa: S608  # nosec
+                "ORDER BY id DESC LIMIT %s"
+            )
+            with db.cursor() as cursor:
+                cursor.execute(sql, [FIRST_CHECK_SAMPLE])
+                values = [bytes(row[0]) for row in cursor.fetchall() if row[0]]
+            for value in values:
+                if not isinstance(crypto.decrypt(value), crypto.UndecryptableSecret):
+                    return None
+            sampled += len(values)
+    if not sampled:
+        return None
+    return (
+        "FRONTCONNECT_ENCRYPTION_KEY cannot decrypt any of the "
+        f"{sampled} secrets sampled from this database, so it is not the key they were written "
+        "with: restore that key, or list it in FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS."
+    )
+
+
 def encryption_key_check() -> str | None:
     """A sentence saying why the configured keys cannot read this database, or None if they can.
 
-    The first call records the current key's fingerprint; later calls compare against it.
+    The first call records the current key's fingerprint, once a sample of the stored secrets
+    (a database older than fingerprints has some) proved readable; later calls compare
+    against it. A fingerprint in the older form (a hash of the key's spelling) is upgraded.
     """
     current = crypto.key_fingerprint(crypto.current_key())
     accepted = {crypto.key_fingerprint(key) for key in crypto.all_keys()}
     stored = EncryptionKeyFingerprint.objects.order_by("pk").first()
     if stored is None:
-        EncryptionKeyFingerprint.objects.create(fingerprint=current)
-        return None
+        problem = _stored_secrets_problem()
+        if problem is None:
+            EncryptionKeyFingerprint.objects.create(fingerprint=current)
+        return problem
     if stored.fingerprint in accepted:
         return None
+    for key in crypto.all_keys():
+        if stored.fingerprint in crypto.key_fingerprints_legacy(key):
+            EncryptionKeyFingerprint.objects.filter(pk=stored.pk).update(
+                fingerprint=crypto.key_fingerprint(key)
+            )
+            return None
     return (
         "FRONTCONNECT_ENCRYPTION_KEY is not the key this database's secrets were written with "
         f"(expected the key with fingerprint {stored.fingerprint}): restore that key, or list "
@@ -206,5 +255,38 @@ def encryption_key_problem() -> str | None:
 
 def encryption_key_forget() -> None:
     """Drop the remembered verdict, so the next request checks again."""
-    global _verdict
+    global _verdict, _refusal_logged
     _verdict = None
+    _refusal_logged = None
+
+
+def encryption_key_require() -> None:
+    """Raise ``KeyMismatchError`` (one sentence naming the variable) on a key mismatch.
+
+    Every process that reads secrets calls this before acting (the web through its middleware,
+    commands, worker tasks): it is the same remembered verdict. A database that cannot answer
+    is not a mismatch; the caller's own queries will fail and say so.
+    """
+    try:
+        problem = encryption_key_problem()
+    except DatabaseError:
+        return
+    if problem is not None:
+        raise KeyMismatchError(problem)
+
+
+_refusal_logged: str | None = None
+
+
+def encryption_key_refuses(logger: logging.Logger) -> bool:
+    """True when this process must not act on secrets; the reason is logged once per process."""
+    global _refusal_logged
+    try:
+        encryption_key_require()
+    except KeyMismatchError as exc:
+        if _refusal_logged != str(exc):
+            _refusal_logged = str(exc)
+            logger.error("%s", exc)
+        return True
+    _refusal_logged = None
+    return False

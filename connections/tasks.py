@@ -26,8 +26,11 @@ from connections import upkeep
 from connections.checking import connections_check
 from connections.front_types import FrontError
 from connections.history import history_prune
+from connections.keys import encryption_key_refuses
 from connections.models import Connection, Source, Status
 from connections.services import RefreshBusy, connection_refresh
+
+logger = logging.getLogger(__name__)
 
 # How long one check_due run may wait for a company's budget; what does not fit stays due.
 CHECK_PATIENCE = 60.0
@@ -173,5 +176,10 @@ def heartbeat() -> None:
 
 @worker_ready.connect
 def heartbeat_at_start(**kwargs: object) -> None:
-    """A worker that just started is alive: /healthz need not wait for the first minute."""
-    upkeep.heartbeat_record()
+    """A worker that just started is alive: /healthz need not wait for the first minute.
+
+    Unless its encryption key cannot read the database: then it says so at once, and runs no
+    task until the key is fixed.
+    """
+    if not encryption_key_refuses(logger):
+        upkeep.heartbeat_record()

@@ -32,6 +32,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from common.crypto import UndecryptableSecret
 from connections import front, upkeep
 from connections.events import event_record
 from connections.front import FrontError, FrontErrorKind
@@ -64,6 +65,15 @@ TOKEN_FIELDS = (
 LEASE_MARGIN = timedelta(seconds=10)
 
 Actor = User | AnonymousUser | None
+
+
+def _unreadable(what: str) -> FrontError:
+    """A stored secret no configured key decrypts: never Front refusing the credential."""
+    return FrontError(
+        f"cannot decrypt the stored {what} with FRONTCONNECT_ENCRYPTION_KEY or its fallbacks: "
+        "enter it again, or fix the key.",
+        kind=FrontErrorKind.SECRET_UNREADABLE,
+    )
 
 
 class RefreshBusy(FrontError):
@@ -218,6 +228,12 @@ def _refresh(
         if row.status == Status.REAUTHORIZE:
             _copy_tokens(row, connection)
             raise FrontError(REAUTHORIZE_NEEDED, kind=FrontErrorKind.INVALID_GRANT)
+        if isinstance(row.refresh_token, UndecryptableSecret):
+            raise _unreadable("refresh token")
+        if row.oauth_client is not None and isinstance(
+            row.oauth_client.client_secret, UndecryptableSecret
+        ):
+            raise _unreadable("client secret of the OAuth 2.0 client")
         if not row.is_oauth or not row.refresh_token or row.oauth_client is None:
             raise FrontError(NOT_AUTHORIZED_YET, kind=FrontErrorKind.UNAUTHORIZED)
         if waited:
@@ -425,6 +441,8 @@ def connection_access_token(
     "near expiry" counts from the worker's planned refresh, so the promise is never already due.
     """
     if not connection.is_oauth:
+        if isinstance(connection.api_token, UndecryptableSecret):
+            raise _unreadable("API token")
         if not connection.api_token:
             raise FrontError(
                 "No readable API token is stored: enter it again.",

@@ -38,6 +38,27 @@ def chromium_path() -> str | None:
     return None
 
 
+def store_unreadable(instance, field: str, settings) -> None:
+    """Store ``field`` of ``instance`` under a key this process lacks: one damaged value.
+
+    The database's key is recorded first (as `migrate` does), so only this value is unreadable;
+    switching the whole process to another key would be a key mismatch, which serves nothing.
+    """
+    import base64
+    import secrets
+
+    from connections.keys import encryption_key_check
+
+    assert encryption_key_check() is None
+    right = settings.FRONTCONNECT_ENCRYPTION_KEY
+    settings.FRONTCONNECT_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+        secrets.token_bytes(32)
+    ).decode()
+    setattr(instance, field, "written-under-a-key-this-process-lacks")
+    instance.save(update_fields=[field])
+    settings.FRONTCONNECT_ENCRYPTION_KEY = right
+
+
 @pytest.fixture(autouse=True)
 def fresh_key_verdict():
     """Each test starts without the web process's remembered encryption key verdict."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from datetime import timedelta
 
 import pytest
@@ -11,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from connections.models import Connection
-from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.conftest import API_TOKEN, CLIENT_SECRET, store_unreadable
 
 ACCESS_TOKEN = "access-token-SECRET-3333"
 REFRESH_TOKEN = "refresh-token-SECRET-4444"
@@ -69,9 +67,7 @@ def test_a_viewer_sees_an_oauth_connection_without_its_tokens(
 
 
 def test_a_viewer_sees_that_a_secret_cannot_be_decrypted(viewer, token_connection, settings):
-    settings.FRONTCONNECT_ENCRYPTION_KEY = base64.urlsafe_b64encode(
-        secrets.token_bytes(32)
-    ).decode()
+    store_unreadable(token_connection, "api_token", settings)
     response = viewer.get(change_page(token_connection))
     assert response.status_code == 200
     assert b"Cannot be decrypted" in response.content

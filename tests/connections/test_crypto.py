@@ -9,7 +9,7 @@ from django.db import connection as db
 from common.crypto import UndecryptableSecret, needs_rotation
 from connections.models import Connection
 from oauthclients.models import OAuthClient
-from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.conftest import API_TOKEN, CLIENT_SECRET, store_unreadable
 
 
 def new_key() -> str:
@@ -83,7 +83,7 @@ def test_it_round_trips_any_text(owner, text):
 def test_the_admin_page_still_renders_an_unreadable_secret(
     operator_client, token_connection, settings
 ):
-    settings.FRONTCONNECT_ENCRYPTION_KEY = new_key()
+    store_unreadable(token_connection, "api_token", settings)
     response = operator_client.get(f"/admin/connections/connection/{token_connection.pk}/change/")
     assert response.status_code == 200
     assert b"Cannot be decrypted: enter it again." in response.content

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from unittest import mock
 
 import pytest
@@ -14,7 +13,7 @@ from django.urls import reverse
 from common.crypto import UndecryptableSecret
 from connections.models import Action, AuthType, Connection, Event, Scope, Source, Status
 from connections.services import event_record
-from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.conftest import API_TOKEN, CLIENT_SECRET, store_unreadable
 from tests.connections.outcomes import as_check
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +135,7 @@ def test_detail_says_set_but_never_shows_the_token(member, token_connection):
 
 
 def test_detail_says_when_a_secret_cannot_be_decrypted(member, token_connection, settings):
-    settings.FRONTCONNECT_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+    store_unreadable(token_connection, "api_token", settings)
     response = member.get(token_connection.get_absolute_url())
     assert response.status_code == 200
     assert b"Cannot be decrypted: enter it again." in response.content
@@ -375,7 +374,7 @@ def test_a_scope_added_by_an_operator_can_be_chosen(member, owner, oauth_client)
 
 
 def test_list_still_renders_when_secrets_cannot_be_decrypted(member, token_connection, settings):
-    settings.FRONTCONNECT_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+    store_unreadable(token_connection, "api_token", settings)
     assert isinstance(Connection.objects.get().api_token, UndecryptableSecret)
     response = member.get(reverse("connections:list"))
     assert response.status_code == 200

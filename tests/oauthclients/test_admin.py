@@ -5,7 +5,7 @@ from django.contrib.admin.models import LogEntry
 
 from connections.models import Connection
 from oauthclients.models import OAuthClient
-from tests.conftest import CLIENT_SECRET
+from tests.conftest import CLIENT_SECRET, store_unreadable
 
 ADD_URL = "/admin/oauthclients/oauthclient/add/"
 
@@ -100,7 +100,7 @@ def test_an_invalid_post_does_not_echo_the_secret(operator_client):
 def test_an_unreadable_secret_is_reported_and_the_page_still_renders(
     operator_client, oauth_client, settings
 ):
-    settings.FRONTCONNECT_ENCRYPTION_KEY = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMTI="
+    store_unreadable(oauth_client, "client_secret", settings)
     page = operator_client.get(change_url(oauth_client))
     assert page.status_code == 200
     assert b"Cannot be decrypted: enter it again." in page.content

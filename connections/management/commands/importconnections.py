@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from common.text import terminal_safe
@@ -19,6 +19,7 @@ from connections.bulk_formats import (
     import_spool,
 )
 from connections.checking import connections_check
+from connections.management.base import SecretsCommand
 from connections.models import Source
 
 USAGE = 2
@@ -27,7 +28,7 @@ USAGE = 2
 TEST_PATIENCE = 300.0
 
 
-class Command(BaseCommand):
+class Command(SecretsCommand):
     help = (
         "Import connections from a CSV or JSON file (- for stdin). The whole input is checked "
         "first: one bad row means nothing is written and exit status 1."

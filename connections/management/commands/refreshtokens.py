@@ -4,13 +4,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import Q
 from django.db.models.functions import Now
 
 from common.text import terminal_safe
 from connections import upkeep
 from connections.front import FrontError
+from connections.management.base import SecretsCommand
 from connections.models import Connection
 from connections.services import RefreshBusy, connection_refresh
 
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 USAGE = 2
 
 
-class Command(BaseCommand):
+class Command(SecretsCommand):
     help = (
         "Refresh the OAuth 2.0 tokens the worker's refresh policy finds due, with its own window: "
         "recently used connections whose access token expires within the window, and grants in "

@@ -3,19 +3,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import QuerySet
 from tqdm import tqdm
 
 from common.text import name_key, terminal_safe
 from connections import access
 from connections.checking import CheckedConnection, CheckReport, connections_check
+from connections.management.base import SecretsCommand
 from connections.models import Connection, Source, Status
 
 USAGE = 2
 
 
-class Command(BaseCommand):
+class Command(SecretsCommand):
     help = (
         "Test connections against Front, as the Test connection button does, and print name, "
         "status and reason. Exit status 1 if any connection is not online. Checks run "
