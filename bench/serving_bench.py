@@ -134,14 +134,14 @@ def prepare(env: dict[str, str], keys: int) -> tuple[int, list[str]]:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log: Path) -> Iterator[tuple[int, int]]:
+def gunicorn(env: dict[str, str], log: Path, extra: list[str]) -> Iterator[tuple[int, int]]:
     """The README's production command (gunicorn -c gunicorn.conf.py), bound to loopback."""
     port = free_port()
     gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
     with log.open("w") as errors:
         process = subprocess.Popen(  # noqa: S603
             [gunicorn_bin, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning"],  # fmt: skip
+             "--log-level", "warning", *extra],  # fmt: skip
             cwd=ROOT, env=env, stderr=errors,
         )  # fmt: skip
         try:
@@ -320,6 +320,9 @@ def main() -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=[8, 32, 128])
     parser.add_argument("--seconds", type=float, default=8.0, help="per level and target")
     parser.add_argument("--latency", type=float, default=0.05, help="Front's answer time (s)")
+    parser.add_argument(
+        "--gunicorn", default="", help='flags over gunicorn.conf.py, e.g. "--worker-class sync"'
+    )
     args = parser.parse_args()
     keys_needed = max(1, max(args.levels) // 2)
 
@@ -345,7 +348,7 @@ def main() -> int:
             front_port = int(front.rsplit(":", 1)[1])
             proxy_path = f"/api/v1/connections/{connection_id}/front/me"
             direct_keys = [FRONT_TOKEN]
-            with gunicorn(env, scratch / "gunicorn.log") as (port, master):
+            with gunicorn(env, scratch / "gunicorn.log", args.gunicorn.split()) as (port, master):
                 load(port, proxy_path, keys, 1.0, 8)  # warm up every process and thread
                 for level in args.levels:
                     direct = load(front_port, "/me", direct_keys, args.seconds, level)
@@ -362,7 +365,7 @@ def main() -> int:
 
     print(f"Front stand-in latency {args.latency * 1000:.0f} ms; {args.seconds:g} s per level; "
           f"{'PostgreSQL' if pg_name else 'SQLite'}; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}; gunicorn -c gunicorn.conf.py")  # fmt: skip
+          f"{os.getloadavg()[0]:.1f}; gunicorn -c gunicorn.conf.py {args.gunicorn}")  # fmt: skip
     print("conc  direct/s  proxy/s  ratio  added median/p95 ms  healthz p95  sign-in p95  "
           "peak DB conns  server CPU/call  non-200")  # fmt: skip
     ok = True
