@@ -10,7 +10,6 @@ bookkeeping, like the rate budget).
 
 from __future__ import annotations
 
-import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -95,7 +94,7 @@ def acquire(key: ApiKey) -> Slot:
     most = limit()
     holder = secrets.token_hex(16)
     # Starting at a random slot spreads racing calls over the rows instead of queueing them.
-    start = random.randrange(most)  # noqa: S311 (spreading, not a secret)
+    start = secrets.randbelow(most)
     numbers = [(start + step) % most for step in range(most)]
     with unsynced_commit(ProxySlot.objects.db):
         number = _take(key, numbers, holder)

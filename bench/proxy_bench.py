@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,8 +83,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def standin(latency: float) -> Iterator[str]:
-    handler = type("Handler", (StandinHandler,), {"latency": latency})
+def standin(latency: float, base: type[StandinHandler] = StandinHandler) -> Iterator[str]:
+    handler = type("Handler", (base,), {"latency": latency})
     server = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -95,7 +96,7 @@ def standin(latency: float) -> Iterator[str]:
 
 
 @contextmanager
-def scratch_database(scratch: Path) -> Iterator[str]:
+def scratch_database(scratch: Path, suffix: str = "proxy_bench") -> Iterator[str]:
     """A throwaway database: SQLite in ``scratch``, or <name>_proxy_bench beside DATABASE_URL's."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -104,7 +105,7 @@ def scratch_database(scratch: Path) -> Iterator[str]:
     import psycopg
 
     base, _, name = url.rpartition("/")
-    bench_name = f"{name.split('?')[0]}_proxy_bench"
+    bench_name = f"{name.split('?')[0]}_{suffix}"
     maintenance = f"{base}/postgres"
     with psycopg.connect(maintenance, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')
@@ -116,8 +117,8 @@ def scratch_database(scratch: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
 
 
-def prepare(env: dict[str, str]) -> tuple[int, str]:
-    """Migrate the scratch database and create a connection and a proxy key; return both."""
+def prepare(env: dict[str, str], keys: int = 1) -> tuple[int, list[str]]:
+    """Migrate the scratch database and create a connection and ``keys`` proxy keys."""
     script = (
         "from django.contrib.auth import get_user_model\n"
         "from api.keys import apikey_create\n"
@@ -126,8 +127,9 @@ def prepare(env: dict[str, str]) -> tuple[int, str]:
         "c = Connection(name='Bench', company_name='Bench', owner=user)\n"
         f"c.api_token = {FRONT_TOKEN!r}\n"
         "c.save()\n"
-        "made = apikey_create(name='bench', owner=user, permissions=['proxy'])\n"
-        "print(c.pk, made.plaintext)\n"
+        "print(c.pk)\n"
+        f"for n in range({keys}):\n"
+        "    print(apikey_create(name=f'bench {n}', owner=user, permissions=['proxy']).plaintext)\n"
     )
     python = sys.executable
     if env["DATABASE_URL"].startswith("sqlite"):
@@ -148,32 +150,37 @@ def prepare(env: dict[str, str]) -> tuple[int, str]:
         capture_output=True,
         text=True,
     ).stdout.split()
-    return int(out[-2]), out[-1]
+    return int(out[-keys - 1]), out[-keys:]
+
+
+def bench_env(front_url: str, database_url: str) -> dict[str, str]:
+    """Production settings (not the test settings, whose static-file autorefresh looks at the
+    disk on every request), with throwaway keys and plain http on loopback."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "frontconnect.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "FRONTCONNECT_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "FRONT_API_URL": front_url,
+        "DATABASE_URL": database_url,
+    }
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int, threads: int) -> Iterator[tuple[int, int]]:
+def gunicorn(
+    env: dict[str, str], flags: list[str], stderr: IO[str] | None = None
+) -> Iterator[tuple[int, int]]:
+    """gunicorn with ``flags`` on a free loopback port; yields the port and the master's pid."""
     port = free_port()
     gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
     process = subprocess.Popen(  # noqa: S603
-        [
-            gunicorn_bin,
-            "frontconnect.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],  # fmt: skip
+        [gunicorn_bin, *flags, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
+        stderr=stderr,
     )
     try:
         deadline = time.monotonic() + 30
@@ -189,7 +196,7 @@ def gunicorn(env: dict[str, str], workers: int, threads: int) -> Iterator[tuple[
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
 
@@ -264,27 +271,18 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="proxy-bench-"))
     try:
         with scratch_database(scratch) as database_url, standin(args.latency) as front_url:
-            # Production settings (not the test settings, whose static-file autorefresh looks
-            # at the disk on every request), with throwaway keys and plain http on loopback.
             env = {
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "frontconnect.settings",
-                "DJANGO_DEBUG": "false",
-                "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-                "FRONTCONNECT_ENCRYPTION_KEY": base64.urlsafe_b64encode(
-                    secrets.token_bytes(32)
-                ).decode(),
-                "DJANGO_SECURE_SSL_REDIRECT": "false",
-                "DJANGO_LOG_LEVEL": "WARNING",
-                "FRONT_API_URL": front_url,
-                "DATABASE_URL": database_url,
+                **bench_env(front_url, database_url),
                 # One key sends every request here; its bound of calls in flight is not what
                 # is measured (bench/serving_bench.py spreads its load over keys instead).
                 "FRONTCONNECT_PROXY_MAX_PER_KEY": str(min(100, 2 * args.concurrency)),
             }
-            connection_id, key = prepare(env)
+            connection_id, (key,) = prepare(env)
             front_port = int(front_url.rsplit(":", 1)[1])
-            with gunicorn(env, args.workers, args.threads) as (port, master):
+            flags = ["frontconnect.wsgi:application", "--worker-class", "gthread",
+                     "--workers", str(args.workers), "--threads", str(args.threads),
+                     "--keep-alive", "30"]  # fmt: skip
+            with gunicorn(env, flags) as (port, master):
                 proxy_path = f"/api/v1/connections/{connection_id}/front/me"
                 proxy_headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
                 direct_headers = {

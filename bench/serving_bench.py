@@ -17,22 +17,16 @@ server abandoned them. Exit status 1 if a target is missed (80% at concurrency 8
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import os
-import secrets
 import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,11 +35,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.proxy_bench import (  # noqa: E402 (after the path is set)
     FRONT_TOKEN,
-    QuietServer,
     StandinHandler,
-    free_port,
+    bench_env,
+    gunicorn,
     percentile,
+    prepare,
+    scratch_database,
     server_cpu_seconds,
+    standin,
 )
 
 DOWNLOAD = 64 * 1024 * 1024
@@ -70,97 +67,6 @@ class Standin(StandinHandler):
                 self.wfile.write(block)
         except OSError:
             return
-
-
-@contextmanager
-def standin(latency: float) -> Iterator[str]:
-    server = QuietServer(("127.0.0.1", 0), type("H", (Standin,), {"latency": latency}))
-    server.request_queue_size = 512
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def scratch_database(scratch: Path) -> Iterator[tuple[str, str | None]]:
-    """The database URL and, on PostgreSQL, the name whose connections are counted."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        yield f"sqlite:///{scratch / 'bench.sqlite3'}", None
-        return
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    bench_name = f"{name.split('?')[0]}_serving_bench"
-    maintenance = f"{base}/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{bench_name}"')
-    try:
-        yield f"{base}/{bench_name}", bench_name
-    finally:
-        with psycopg.connect(maintenance, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
-
-
-def prepare(env: dict[str, str], keys: int) -> tuple[int, list[str]]:
-    """Migrate, create a connection, ``keys`` proxy keys and a user for the sign-in page."""
-    script = (
-        "from django.contrib.auth import get_user_model\n"
-        "from api.keys import apikey_create\n"
-        "from connections.models import Connection\n"
-        "user = get_user_model().objects.create_user('bench', password=None)\n"
-        "c = Connection(name='Bench', company_name='Bench', owner=user)\n"
-        f"c.api_token = {FRONT_TOKEN!r}\n"
-        "c.save()\n"
-        "print(c.pk)\n"
-        f"for n in range({keys}):\n"
-        "    print(apikey_create(name=f'bench {n}', owner=user, permissions=['proxy']).plaintext)\n"
-    )
-    python = sys.executable
-    # Fixed argument lists, no shell.
-    subprocess.run(  # noqa: S603
-        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
-    out = subprocess.run(  # noqa: S603
-        [python, "manage.py", "shell", "-c", script],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
-    return int(out[-keys - 1]), out[-keys:]
-
-
-@contextmanager
-def gunicorn(env: dict[str, str], log: Path) -> Iterator[tuple[int, int]]:
-    """The README's production command (gunicorn -c gunicorn.conf.py), bound to loopback."""
-    port = free_port()
-    gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
-    with log.open("w") as errors:
-        process = subprocess.Popen(  # noqa: S603
-            [gunicorn_bin, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning"],  # fmt: skip
-            cwd=ROOT, env=env, stderr=errors,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise SystemExit("gunicorn did not start.") from None
-                    time.sleep(0.1)
-            yield port, process.pid
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @dataclass
@@ -320,32 +226,34 @@ def main() -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=[8, 32, 128])
     parser.add_argument("--seconds", type=float, default=8.0, help="per level and target")
     parser.add_argument("--latency", type=float, default=0.05, help="Front's answer time (s)")
+    parser.add_argument(
+        "--gunicorn", default="", help='flags over gunicorn.conf.py, e.g. "--worker-class sync"'
+    )
     args = parser.parse_args()
     keys_needed = max(1, max(args.levels) // 2)
 
     scratch = Path(tempfile.mkdtemp(prefix="serving-bench-"))
     results = []
     try:
-        with scratch_database(scratch) as (database_url, pg_name), standin(args.latency) as front:
+        with (
+            scratch_database(scratch, "serving_bench") as database_url,
+            standin(args.latency, Standin) as front,
+        ):
+            pg_name = None if database_url.startswith("sqlite") else database_url.rpartition("/")[2]
             env = {
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "frontconnect.settings",
-                "DJANGO_DEBUG": "false",
-                "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-                "FRONTCONNECT_ENCRYPTION_KEY": base64.urlsafe_b64encode(
-                    secrets.token_bytes(32)
-                ).decode(),
-                "DJANGO_SECURE_SSL_REDIRECT": "false",
-                "DJANGO_LOG_LEVEL": "WARNING",
-                "FRONT_API_URL": front,
-                "DATABASE_URL": database_url,
+                **bench_env(front, database_url),
                 "FRONTCONNECT_CLIENT_IDLE_TIMEOUT": str(IDLE_TIMEOUT),
             }
             connection_id, keys = prepare(env, keys_needed)
             front_port = int(front.rsplit(":", 1)[1])
             proxy_path = f"/api/v1/connections/{connection_id}/front/me"
             direct_keys = [FRONT_TOKEN]
-            with gunicorn(env, scratch / "gunicorn.log") as (port, master):
+            # The README's production command, bound to loopback.
+            flags = ["-c", "gunicorn.conf.py", *args.gunicorn.split()]
+            with (
+                (scratch / "gunicorn.log").open("w") as log,
+                gunicorn(env, flags, stderr=log) as (port, master),
+            ):
                 load(port, proxy_path, keys, 1.0, 8)  # warm up every process and thread
                 for level in args.levels:
                     direct = load(front_port, "/me", direct_keys, args.seconds, level)
@@ -362,7 +270,7 @@ def main() -> int:
 
     print(f"Front stand-in latency {args.latency * 1000:.0f} ms; {args.seconds:g} s per level; "
           f"{'PostgreSQL' if pg_name else 'SQLite'}; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}; gunicorn -c gunicorn.conf.py")  # fmt: skip
+          f"{os.getloadavg()[0]:.1f}; gunicorn -c gunicorn.conf.py {args.gunicorn}")  # fmt: skip
     print("conc  direct/s  proxy/s  ratio  added median/p95 ms  healthz p95  sign-in p95  "
           "peak DB conns  server CPU/call  non-200")  # fmt: skip
     ok = True
