@@ -177,9 +177,10 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         method = request.method or "GET"
 
         budget_key = budget.budget_key_for(connection)
+        route = budget.budget_route(method, relative)
 
         def send(token: str) -> front.ForwardResponse:
-            retry_after = budget.budget_wait(budget_key, wait=wait)
+            retry_after = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
             if retry_after is not None:
                 raise RateBudgetExhausted(retry_after)
             answer = front.forward(
@@ -196,7 +197,7 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         response = ProxyResponse(
             answer.chunks(),
             status=answer.status,
-            after=lambda: self.after_response(key, connection, budget_key, answer),
+            after=lambda: self.after_response(key, connection, budget_key, answer, route=route),
         )
         for name, value in answer.headers.items():
             response[name] = value
@@ -205,10 +206,15 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
 
     @staticmethod
     def after_response(
-        key: ApiKey, connection: Connection, budget_key: str, answer: front.ForwardResponse
+        key: ApiKey,
+        connection: Connection,
+        budget_key: str,
+        answer: front.ForwardResponse,
+        *,
+        route: str = "",
     ) -> None:
         """Bookkeeping that the caller need not wait for: budget, usage tally, use stamp."""
-        budget.budget_report(budget_key, answer.status, answer.headers)
+        budget.budget_report(budget_key, answer.status, answer.headers, route=route)
         keys.proxy_usage.add(key=key, connection=connection)
         credentials.mark_used(connection)
 

@@ -21,7 +21,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connections import front
+from connections import front, ratelimit
 from connections.events import event_record
 from connections.front import FrontError, FrontErrorKind
 from connections.models import Action, AuthType, Connection, Source, Status
@@ -181,9 +181,7 @@ def _refresh(
             client_id=client.client_id,
             client_secret=str(secret),
             refresh_token=str(row.refresh_token),
-            budget_key=front.budget_key(
-                company_id=row.front_company_id, token=str(row.refresh_token)
-            ),
+            budget_key=ratelimit.budget_key(row),
         )
     except FrontError as exc:
         if not _refresh_failed(row, lease, exc, actor, source):

@@ -311,6 +311,16 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 FRONTCONNECT_RATE_SHARE = env.float("FRONTCONNECT_RATE_SHARE", default=0.5)
 if not 0 < FRONTCONNECT_RATE_SHARE <= 1:
     raise ImproperlyConfigured("FRONTCONNECT_RATE_SHARE must be a fraction above 0 and at most 1.")
+# Of that share, one API key may take at most FRONTCONNECT_KEY_SHARE through the proxy, and the
+# proxy never takes FRONTCONNECT_RESERVED_SHARE, kept for checks and token refreshes.
+FRONTCONNECT_KEY_SHARE = env.float("FRONTCONNECT_KEY_SHARE", default=0.5)
+if not 0 < FRONTCONNECT_KEY_SHARE <= 1:
+    raise ImproperlyConfigured("FRONTCONNECT_KEY_SHARE must be a fraction above 0 and at most 1.")
+FRONTCONNECT_RESERVED_SHARE = env.float("FRONTCONNECT_RESERVED_SHARE", default=0.2)
+if not 0 <= FRONTCONNECT_RESERVED_SHARE < 1:
+    raise ImproperlyConfigured(
+        "FRONTCONNECT_RESERVED_SHARE must be a fraction of at least 0 and below 1."
+    )
 # The worker tests every connection this often (each at its own minute within the interval), with
 # this many checks at once, and refreshes OAuth tokens ahead of expiry only for connections a
 # service used within FRONTCONNECT_RECENT_USE_HOURS.
