@@ -357,7 +357,7 @@ def test_a_429_while_the_company_has_requests_left_is_per_route_even_without_a_t
     assert isinstance(budget_acquire(key), Permit)
 
 
-def test_a_company_429_blocks_the_company_no_longer_than_frontss_window():
+def test_a_company_429_blocks_the_company_no_longer_than_fronts_window():
     key = "company:cmp_1"
     headers = {"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0", "retry-after": "3000"}
     assert report_429(key, headers) == 60
@@ -472,3 +472,48 @@ def test_blocks_claimed_at_once_by_two_threads_of_a_process_are_both_kept():
     # The 8 spare permits are all held: none of what the database counts is lost.
     assert take_all(key) == 98
     assert RateBudget.objects.get(key=key).used == 100
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="needs PostgreSQL: concurrent writers from threads are what is tested",
+)
+def test_threads_of_two_keys_never_exceed_their_parts_nor_the_proxys():
+    from connections.ratelimit import proxy_acquire
+
+    key = "company:cmp_race"
+    reset = int(timezone.now().timestamp()) + 600
+    # Share 30: one key 15, the proxy 24 (6 kept for checks and refreshes).
+    budget_observe(key, {"x-ratelimit-limit": "60", "x-ratelimit-reset": str(reset)})
+    barrier = threading.Barrier(8)
+    granted: dict[str, int] = {"apikey:1": 0, "apikey:2": 0}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def hammer(caller: str) -> None:
+        try:
+            barrier.wait()
+            mine = sum(
+                isinstance(proxy_acquire(key, caller=caller, route="GET me"), Permit)
+                for _ in range(25)
+            )
+            with lock:
+                granted[caller] += mine
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=hammer, args=(f"apikey:{i % 2 + 1}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(granted.values()) == 24
+    assert max(granted.values()) <= 15
+    row = RateBudget.objects.get(key=key)
+    assert (row.used, row.proxy_used) == (24, 24)
+    assert take_all(key) == 6
