@@ -405,6 +405,11 @@ def _learn(key: str, *, limit: int | None, remaining: int | None, reset: object)
             rows = rows.filter(used__lt=spent)
     if changes:
         rows.update(updated_at=now, **changes)
+    if "limit" in changes and limit is not None:
+        # Each API key's part follows the company's limit at once, not from its next window.
+        RateBudget.objects.filter(key__endswith=f"@{key}").update(
+            limit=limit, allowance=_allowance(limit, _key_part()), updated_at=now
+        )
 
 
 def budget_report(key: str, rate: RateLimit, *, route: str = "") -> float | None:

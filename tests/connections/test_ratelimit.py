@@ -434,6 +434,21 @@ def test_a_keys_part_follows_the_limit_front_reports():
     assert take_all(key) == 50
 
 
+def test_a_keys_part_grows_as_soon_as_front_reports_a_higher_limit():
+    """A key's first calls are sized from the lowest plan; Front's first answer resizes its part
+    at once, not a minute later (the proxy bench's warm-up got 429s for a minute)."""
+    from connections.ratelimit import proxy_acquire
+
+    key = "company:cmp_new"
+    assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+    learn_limit(key, 200)  # share 100: one key 50
+    granted = 1 + sum(
+        isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+        for _ in range(100)
+    )
+    assert granted == 50
+
+
 # --- The window's rollover and the permits a process holds ---------------------------------
 
 
