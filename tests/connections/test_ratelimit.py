@@ -475,6 +475,28 @@ def test_a_window_another_process_opens_between_claim_and_read_is_used_not_waite
     assert RateBudget.objects.get(key=key).used == 2
 
 
+def test_a_budget_another_process_creates_between_claim_and_read_is_used_not_waited_for():
+    """The same race on a key's first calls (the proxy bench's warm-up answered 429 "try again
+    in 61 seconds"): the claim found no row, and another process created it before the read."""
+    key = "company:cmp_new"
+    created: list[bool] = []
+
+    def other_process_creates_first(execute, sql, params, many, context):
+        if not created and sql.lstrip().upper().startswith("SELECT") and "ratebudget" in sql:
+            created.append(True)
+            RateBudget.objects.create(
+                key=key, limit=50, allowance=25, used=1,
+                window_reset=timezone.now() + timedelta(seconds=60),
+            )  # fmt: skip
+        return execute(sql, params, many, context)
+
+    with db_connection.execute_wrapper(other_process_creates_first):
+        outcome = budget_acquire(key)
+    assert created
+    assert isinstance(outcome, Permit)
+    assert RateBudget.objects.get(key=key).used == 2
+
+
 def test_blocks_claimed_at_once_by_two_threads_of_a_process_are_both_kept():
     from connections import ratelimit
 
