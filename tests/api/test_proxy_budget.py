@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from connections import ratelimit
-from connections.models import Connection, Status
+from connections.models import Connection
 
 pytestmark = pytest.mark.django_db
 
@@ -97,17 +94,12 @@ def test_a_company_429_holds_the_company_back_no_longer_than_fronts_window(
 
 
 def test_one_key_cannot_spend_the_share_a_refresh_needs(
-    front_settings, echo_front, make_key, api, token_connection, oauth_connection, no_wait
+    front_settings, expired_oauth_connection, echo_front, make_key, api, token_connection, no_wait
 ):
     """Issue 15 item 4: 25 proxied calls of one key, then another service's access token that
     needs a refresh, on a company whose limit is 50 a minute (FrontConnect's share 25)."""
     echo_front.rate_headers = {"x-ratelimit-limit": "50"}
-    tokens = front_settings.issue()
-    oauth_connection.access_token = str(tokens["access_token"])
-    oauth_connection.refresh_token = str(tokens["refresh_token"])
-    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
-    oauth_connection.status = Status.ONLINE
-    oauth_connection.save()
+    oauth_connection = expired_oauth_connection
     Connection.objects.filter(pk__in=[token_connection.pk, oauth_connection.pk]).update(
         front_company_id="cmp_shared"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -240,6 +241,34 @@ def test_a_permit_taken_beforehand_pays_the_first_call_in_its_scope():
     assert scope.retry_after is not None and scope.retry_after > 25
 
 
+def race(claim: Callable[[int], int], threads: int = 8) -> list[tuple[int, int]]:
+    """Run ``claim(thread number)`` on ``threads`` threads released at once, each on its own
+    database connection; return (thread number, what it claimed) for each."""
+    key = "company:cmp_race"
+    reset = int(timezone.now().timestamp()) + 600
+    budget_observe(key, {"x-ratelimit-limit": "60", "x-ratelimit-reset": str(reset)})
+    barrier = threading.Barrier(threads)
+    granted: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def hammer(number: int) -> None:
+        try:
+            barrier.wait()
+            granted.append((number, claim(number)))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    started = [threading.Thread(target=hammer, args=(n,)) for n in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(timeout=120)
+    assert errors == []
+    return granted
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
@@ -247,29 +276,10 @@ def test_a_permit_taken_beforehand_pays_the_first_call_in_its_scope():
     reason="needs PostgreSQL: concurrent writers from threads are what is tested",
 )
 def test_threads_together_never_exceed_the_share():
-    key = "company:cmp_race"
-    reset = int(timezone.now().timestamp()) + 600
-    budget_observe(key, {"x-ratelimit-limit": "60", "x-ratelimit-reset": str(reset)})
-    barrier = threading.Barrier(8)
-    granted: list[int] = []
-    errors: list[BaseException] = []
-
-    def hammer() -> None:
-        try:
-            barrier.wait()
-            granted.append(take_all(key, attempts=25))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    assert sum(granted) == 30
+    key = "company:cmp_race"  # limit 60: share 30
+    granted = race(lambda _number: take_all(key, attempts=25))
+    assert sum(claimed for _, claimed in granted) == 30
+    assert RateBudget.objects.get(key=key).used == 30
     assert RateBudget.objects.get(key=key).used == 30
 
 
@@ -520,37 +530,18 @@ def test_blocks_claimed_at_once_by_two_threads_of_a_process_are_both_kept():
 def test_threads_of_two_keys_never_exceed_their_parts_nor_the_proxys():
     from connections.ratelimit import proxy_acquire
 
-    key = "company:cmp_race"
-    reset = int(timezone.now().timestamp()) + 600
-    # Share 30: one key 15, the proxy 24 (6 kept for checks and refreshes).
-    budget_observe(key, {"x-ratelimit-limit": "60", "x-ratelimit-reset": str(reset)})
-    barrier = threading.Barrier(8)
-    granted: dict[str, int] = {"apikey:1": 0, "apikey:2": 0}
-    lock = threading.Lock()
-    errors: list[BaseException] = []
+    key = "company:cmp_race"  # limit 60, share 30: one key 15, the proxy 24 (6 kept)
 
-    def hammer(caller: str) -> None:
-        try:
-            barrier.wait()
-            mine = sum(
-                isinstance(proxy_acquire(key, caller=caller, route="GET me"), Permit)
-                for _ in range(25)
-            )
-            with lock:
-                granted[caller] += mine
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def proxied(number: int) -> int:
+        caller = f"apikey:{number % 2}"
+        return sum(
+            isinstance(proxy_acquire(key, caller=caller, route="GET me"), Permit) for _ in range(25)
+        )
 
-    threads = [threading.Thread(target=hammer, args=(f"apikey:{i % 2 + 1}",)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    assert sum(granted.values()) == 24
-    assert max(granted.values()) <= 15
+    granted = race(proxied)
+    per_key = [sum(claimed for n, claimed in granted if n % 2 == k) for k in (0, 1)]
+    assert sum(per_key) == 24
+    assert max(per_key) <= 15
     row = RateBudget.objects.get(key=key)
     assert (row.used, row.proxy_used) == (24, 24)
     assert take_all(key) == 6
