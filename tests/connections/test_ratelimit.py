@@ -468,41 +468,44 @@ def test_a_window_another_process_opens_between_claim_and_read_is_used_not_waite
     key = "company:cmp_1"
     assert take_all(key, attempts=4) == 4  # 4 of 25 used: plenty of room
     RateBudget.objects.filter(key=key).update(window_reset=timezone.now() - timedelta(seconds=1))
-    rolled: list[bool] = []
-
-    def other_process_rolls_first(execute, sql, params, many, context):
-        if not rolled and sql.lstrip().upper().startswith("SELECT") and "ratebudget" in sql:
-            rolled.append(True)
-            RateBudget.objects.filter(key=key).update(
-                used=1, window_reset=timezone.now() + timedelta(seconds=60)
-            )
-        return execute(sql, params, many, context)
-
-    with db_connection.execute_wrapper(other_process_rolls_first):
-        outcome = budget_acquire(key)
-    assert rolled
-    assert isinstance(outcome, Permit)
-    assert RateBudget.objects.get(key=key).used == 2
+    acquire_while_another_process_reads_first(
+        key,
+        lambda: RateBudget.objects.filter(key=key).update(
+            used=1, window_reset=timezone.now() + timedelta(seconds=60)
+        ),
+    )
 
 
 def test_a_budget_another_process_creates_between_claim_and_read_is_used_not_waited_for():
     """The same race on a key's first calls (the proxy bench's warm-up answered 429 "try again
     in 61 seconds"): the claim found no row, and another process created it before the read."""
     key = "company:cmp_new"
-    created: list[bool] = []
+    acquire_while_another_process_reads_first(
+        key,
+        lambda: RateBudget.objects.create(
+            key=key,
+            limit=50,
+            allowance=25,
+            used=1,
+            window_reset=timezone.now() + timedelta(seconds=60),
+        ),  # fmt: skip
+    )
 
-    def other_process_creates_first(execute, sql, params, many, context):
-        if not created and sql.lstrip().upper().startswith("SELECT") and "ratebudget" in sql:
-            created.append(True)
-            RateBudget.objects.create(
-                key=key, limit=50, allowance=25, used=1,
-                window_reset=timezone.now() + timedelta(seconds=60),
-            )  # fmt: skip
+
+def acquire_while_another_process_reads_first(key: str, other: Callable[[], object]) -> None:
+    """Take a permit on ``key`` while ``other`` (another process opening a window) runs just
+    before this process first reads the budget row, after its claim failed: a Permit, counted."""
+    done: list[bool] = []
+
+    def other_first(execute, sql, params, many, context):
+        if not done and sql.lstrip().upper().startswith("SELECT") and "ratebudget" in sql:
+            done.append(True)
+            other()
         return execute(sql, params, many, context)
 
-    with db_connection.execute_wrapper(other_process_creates_first):
+    with db_connection.execute_wrapper(other_first):
         outcome = budget_acquire(key)
-    assert created
+    assert done
     assert isinstance(outcome, Permit)
     assert RateBudget.objects.get(key=key).used == 2
 
