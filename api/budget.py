@@ -1,10 +1,15 @@
 """The proxy's draw on a Front company's rate budget (``connections.ratelimit``), shared with the
-worker's checks and refreshes: wait a short while for room, else tell the caller when to retry."""
+worker's checks and refreshes: wait a short while for room, else tell the caller when to retry.
+
+Each API key has its own part of the company's share, the proxy never takes the part kept for
+checks and refreshes, and a 429 Front gives for one route holds back that route alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from api.models import ApiKey
 from connections import ratelimit
 from connections.front_types import RateLimit
 from connections.models import Connection
@@ -15,12 +20,17 @@ def budget_key_for(connection: Connection) -> str:
     return ratelimit.budget_key(connection)
 
 
-def budget_wait(key: str, *, wait: float) -> float | None:
+def budget_route(method: str, path: str) -> str:
+    """The route a per-route 429 holds back: the method and Front path, without the query."""
+    return f"{method.upper()} {path}"
+
+
+def budget_wait(key: str, *, api_key: ApiKey, route: str, wait: float) -> float | None:
     """Take one call's room, waiting up to ``wait`` seconds: None if granted, else retry-after."""
-    outcome = ratelimit.budget_acquire(key, wait=wait)
+    outcome = ratelimit.proxy_acquire(key, caller=f"apikey:{api_key.pk}", route=route, wait=wait)
     return None if isinstance(outcome, ratelimit.Permit) else outcome.retry_after
 
 
-def budget_report(key: str, status: int, headers: Mapping[str, str]) -> None:
-    """Tell the budget what Front's answer said (the one place that also blocks on a 429)."""
-    ratelimit.DatabaseBudget().observe(key, RateLimit.from_headers(status, headers))
+def budget_report(key: str, status: int, headers: Mapping[str, str], *, route: str) -> None:
+    """Tell the budget what Front's answer said (a 429 blocks the company, or only ``route``)."""
+    ratelimit.budget_report(key, RateLimit.from_headers(status, headers), route=route)

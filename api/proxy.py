@@ -239,11 +239,12 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         method = request.method or "GET"
 
         budget_key = budget.budget_key_for(connection)
+        route = budget.budget_route(method, relative)
 
         # The token stays inside the Bearer (whose repr hides it): no plain local holds it, so
         # no error page or report can show it.
         def send(credential: credentials.Bearer) -> front.ForwardResponse:
-            retry_after = budget.budget_wait(budget_key, wait=wait)
+            retry_after = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
             if retry_after is not None:
                 raise RateBudgetExhausted(retry_after)
             # No database work until Front answers: another thread may use the connection.
@@ -268,7 +269,7 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         response = ProxyResponse(
             answer.chunks(),
             status=answer.status,
-            after=lambda: self.after_response(key, connection, budget_key, answer),
+            after=lambda: self.after_response(key, connection, budget_key, answer, route=route),
             slot=slot,
         )
         for name, value in answer.headers.items():
@@ -278,10 +279,15 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
 
     @staticmethod
     def after_response(
-        key: ApiKey, connection: Connection, budget_key: str, answer: front.ForwardResponse
+        key: ApiKey,
+        connection: Connection,
+        budget_key: str,
+        answer: front.ForwardResponse,
+        *,
+        route: str = "",
     ) -> None:
         """Bookkeeping that the caller need not wait for: budget, usage tally, use stamp."""
-        budget.budget_report(budget_key, answer.status, answer.headers)
+        budget.budget_report(budget_key, answer.status, answer.headers, route=route)
         keys.proxy_usage.add(key=key, connection=connection)
         credentials.mark_used(connection)
 

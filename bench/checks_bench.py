@@ -8,6 +8,12 @@ each company to 200 requests a minute, advertises it in x-ratelimit-* headers an
 retry-after beyond it. The bench prints the sequential floor (connections x latency), the time of
 ``connections_check`` and of ``testconnections --concurrency N``, their ratio to the floor
 (target: at most 10%), the number of 429s (target: 0) and the peak in-flight requests per company.
+
+Then a cold start (``--cold-connections 800 --cold-companies 10 --cold-rate-limit 50``): new
+connections whose Front company is not known yet, their company name entered in several spellings,
+against a stand-in limiting each company to 50 a minute (80 connections per company, as in
+issue 16). Each round checks what is still unknown without waiting for room, then a new window
+starts; it prints the 429s (target: 0) and the checks made per round.
 """
 
 from __future__ import annotations
@@ -74,7 +80,8 @@ class Standin:
 
     def stop(self) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.close()
+        if not self.process.stdin.closed:
+            self.process.stdin.close()
         self.process.wait(timeout=10)
 
 
@@ -96,6 +103,62 @@ def seed(connections: int, companies: int) -> None:
         connection.api_token = f"{PREFIX}{company}.{i:05d}.abcdefghijklmnopqrstuvwxyz"
         batch.append(connection)
     Connection.objects.bulk_create(batch, batch_size=500)
+
+
+SPELLINGS = ("Cold {n}", "COLD {n}", "\uff23\uff4f\uff4c\uff44 {n}", "cold {n}\u200b")
+
+
+def seed_cold(connections: int, companies: int) -> list[int]:
+    """Token connections Front has not named yet, their company entered in several spellings."""
+    owner = get_user_model().objects.get(username="bench-owner")
+    batch = []
+    for i in range(connections):
+        n = i % companies
+        connection = Connection(
+            name=f"New inbox {i:05d}",
+            company_name=SPELLINGS[(i // companies) % len(SPELLINGS)].format(n=n),
+            auth_type=AuthType.TOKEN,
+            owner=owner,
+        )
+        connection.api_token = f"{PREFIX}cold{n:03d}.{i:05d}.abcdefghijklmnopqrstuvwxyz"
+        batch.append(connection)
+    return [c.pk for c in Connection.objects.bulk_create(batch, batch_size=500)]
+
+
+def cold_start(args: argparse.Namespace) -> None:
+    """New connections of companies Front has not named yet: checks per round and 429s."""
+    standin = Standin(latency=args.latency, rate_limit=args.cold_rate_limit)
+    settings.FRONT_API_URL = standin.url
+    try:
+        ids = seed_cold(args.cold_connections, args.cold_companies)
+        per_company = args.cold_connections // args.cold_companies
+        print(
+            f"Cold start: {args.cold_connections} new Token connections over "
+            f"{args.cold_companies} companies ({per_company} each), company not known yet; "
+            f"Front stand-in: {args.cold_rate_limit} requests a minute per company."
+        )
+        too_many = requests = 0
+        rounds: list[int] = []
+        started = time.perf_counter()
+        while len(rounds) < 20:
+            pending = Connection.objects.filter(pk__in=ids, front_company_id="").order_by("pk")
+            if not pending.exists():
+                break
+            report = connections_check(
+                pending, concurrency=args.concurrency, source=Source.COMMAND, patience=0
+            )
+            stats = standin.stats()
+            too_many += stats["too_many"]
+            requests += stats["me_requests"]
+            rounds.append(report.online)
+            standin.new_window()
+        elapsed = time.perf_counter() - started
+        print(f"  rounds (one rate window each)  {len(rounds)}: checks made {rounds}")
+        print(f"  requests to Front              {requests:6d}")
+        print(f"  429 answers                    {too_many:6d}   (target 0)")
+        print(f"  time, without the windows' waits {elapsed:6.2f} s")
+    finally:
+        standin.stop()
 
 
 def figures(label: str, elapsed: float, floor: float, stats: dict, extra: str = "") -> None:
@@ -121,6 +184,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--rate-limit", type=int, default=200, help="per company per minute")
     parser.add_argument("--sample", type=int, default=40, help="sequential sample size")
+    parser.add_argument("--cold-connections", type=int, default=800)
+    parser.add_argument("--cold-companies", type=int, default=10)
+    parser.add_argument("--cold-rate-limit", type=int, default=50, help="per company per minute")
     args = parser.parse_args()
 
     if db_connection.vendor == "sqlite":
@@ -199,6 +265,9 @@ def main() -> None:
             standin.stats(),
             f"exit {command.returncode}; {summary[-1] if summary else command.stderr[-300:]}",
         )
+        standin.stop()
+        if args.cold_connections:
+            cold_start(args)
     finally:
         standin.stop()
         db_connection.close()

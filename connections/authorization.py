@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
 from common.oauth import oauth_redirect_uri
-from connections import access, front
+from connections import access, front, ratelimit
 from connections.events import event_record
 from connections.models import Action, Connection, PendingAuthorization, Status
 from connections.status import connection_status_set, verdict_superseded
@@ -221,9 +221,7 @@ def connection_authorize_complete(
         )
         company = front.me(
             token=tokens.access_token,
-            budget_key=front.budget_key(
-                company_id=connection.front_company_id, token=tokens.access_token
-            ),
+            budget_key=ratelimit.budget_key(connection),
         )
     except front.FrontError as exc:
         _authorize_failed(connection, pending, request_user, str(exc))

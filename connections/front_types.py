@@ -63,10 +63,18 @@ class RateLimit:
     remaining: int | None = None
     reset: float | None = None  # Unix seconds when the window starts again
     retry_after: float | None = None  # seconds, sent with a 429
+    tier: str = ""  # ``x-front-tier``: the route's own (burst or tier) limit that a 429 hit
+
+    @property
+    def per_route(self) -> bool:
+        """A 429 for one route's own limit, not the company's: Front names a tier, or the
+        company still has requests left (``reference/front-api.md``, rate limits)."""
+        return self.status == 429 and bool(self.tier or (self.remaining or 0) > 0)
 
     @classmethod
     def from_headers(cls, status: int, headers: Mapping[str, str]) -> RateLimit:
-        """Parse ``x-ratelimit-limit``, ``-remaining``, ``-reset`` and ``retry-after``."""
+        """Parse ``x-ratelimit-limit``, ``-remaining``, ``-reset``, ``retry-after`` and
+        ``x-front-tier``."""
         limit, remaining = (
             _number(headers, "x-ratelimit-limit"),
             _number(headers, "x-ratelimit-remaining"),
@@ -77,6 +85,7 @@ class RateLimit:
             remaining=int(remaining) if remaining is not None else None,
             reset=_number(headers, "x-ratelimit-reset"),
             retry_after=_number(headers, "retry-after"),
+            tier=str(headers.get("x-front-tier") or "").strip()[:100],
         )
 
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connections import front
+from connections import front, ratelimit
 from connections.events import event_record
 from connections.front import Company, FrontError, FrontErrorKind, RateLimit
 from connections.models import Action, Connection, Source, Status, Transition
@@ -86,7 +86,7 @@ def _ask_front(
     token = connection_access_token(connection=connection, actor=actor, source=source)
     # The token and its version come from one read (a refresh copies both from the row).
     asked.version = connection.credential_version
-    key = front.budget_key(company_id=connection.front_company_id, token=token)
+    key = ratelimit.budget_key(connection)
     try:
         return front.me(token=token, budget_key=key)
     except FrontError as exc:

@@ -368,6 +368,9 @@ class RateBudget(models.Model):
     limit = models.PositiveIntegerField(help_text="Front's limit per window, as last learned.")
     allowance = models.PositiveIntegerField(help_text="How many FrontConnect may use per window.")
     used = models.PositiveIntegerField(default=0)
+    proxy_used = models.PositiveIntegerField(
+        default=0, help_text="How many of ``used`` the API proxy took in this window."
+    )
     window_reset = models.DateTimeField(help_text="When the current window ends.")
     blocked_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

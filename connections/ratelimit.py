@@ -15,15 +15,22 @@ than fail it) passes it down with ``budget_scope``; the first call inside spends
 Each claim is one conditional UPDATE (``used < allowance`` in the current window, not blocked),
 so no lock is held across a call and two processes can never both take the last permit. It works
 the same on SQLite and PostgreSQL.
+
+Fair by construction: the API proxy (``proxy_acquire``) never takes the part of the share kept for
+checks and refreshes (``FRONTCONNECT_RESERVED_SHARE``), one API key never more than
+``FRONTCONNECT_KEY_SHARE`` of the share (a row of its own per company, ``<caller>@<key>``), and a
+429 that Front gives for one route's own limit holds back only that route (``route:`` rows),
+while a 429 for the company's limit blocks the company for no longer than Front's window.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,12 +38,13 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, PositiveIntegerField, Q, Value
+from django.db.models import ExpressionWrapper, F, FloatField, PositiveIntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
 from common.db import unsynced_commit
+from common.text import name_key
 from connections import front
 from connections.front_types import FrontError, FrontErrorKind, RateLimit
 from connections.models import Connection, RateBudget
@@ -65,6 +73,11 @@ _allowances: dict[str, int] = {}
 _held_lock = threading.Lock()
 
 
+def _held_key(key: str, proxy: bool) -> str:
+    """Permits claimed for the proxy are held apart: they were counted against its part."""
+    return f"{key}#proxy" if proxy else key
+
+
 def _take_held(key: str, now: datetime) -> bool:
     with _held_lock:
         count, until = _held.get(key, (0, now))
@@ -76,9 +89,11 @@ def _take_held(key: str, now: datetime) -> bool:
 
 
 def _hold(key: str, count: int, until: datetime) -> None:
+    """Keep ``count`` claimed permits; threads that claimed blocks of one window add them up."""
     if count > 0:
         with _held_lock:
-            _held[key] = (count, until)
+            held, held_until = _held.get(key, (0, until))
+            _held[key] = (count + (held if held_until == until else 0), until)
 
 
 @dataclass(frozen=True)
@@ -99,41 +114,68 @@ class Deferred:
 def budget_key(connection: Connection) -> str:
     """The budget a connection's calls draw on: its company once Front has named it.
 
-    Before that, a keyed digest of its token (never the token; ``front.budget_key``, the same
-    key the Front client is given); a connection without a readable token, its id.
+    Before that, the company name entered for it, normalised (``common.text.name_key``) and
+    digested, so that the first checks of many new connections of one company share one budget;
+    without a name, a digest of its token (never the token; ``front.budget_key``); a connection
+    without either, its id.
     """
+    if connection.front_company_id:
+        return front.budget_key(company_id=connection.front_company_id, token="")
+    name = name_key(connection.company_name or "")
+    if name:
+        return "name:" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:24]
     secret = connection.access_token if connection.is_oauth else connection.api_token
-    if connection.front_company_id or (secret and not isinstance(secret, UndecryptableSecret)):
-        token = "" if isinstance(secret, UndecryptableSecret) else str(secret or "")
-        return front.budget_key(company_id=connection.front_company_id, token=token)
+    if secret and not isinstance(secret, UndecryptableSecret):
+        return front.budget_key(company_id="", token=str(secret))
     return f"connection:{connection.pk}"
+
+
+def route_key(key: str, route: str) -> str:
+    """The row that holds back one route (``"GET conversations/cnv_1"``) of budget ``key``."""
+    return "route:" + hashlib.sha256(f"{key} {route}".encode()).hexdigest()[:24]
 
 
 def _share() -> float:
     return float(settings.FRONTCONNECT_RATE_SHARE)
 
 
-def _allowance(limit: int) -> int:
-    return max(1, math.floor(limit * _share()))
+def _allowance(limit: int, part: float = 1.0) -> int:
+    """FrontConnect's share of ``limit`` per window (``part`` of it for one API key's row)."""
+    return max(1, math.floor(limit * _share() * part))
 
 
-def _starting_limit(key: str) -> int:
-    return STARTING_LIMIT
+def _proxy_part() -> float:
+    """The part of the share the proxy may take: all but what is kept for checks and refreshes."""
+    return 1.0 - float(settings.FRONTCONNECT_RESERVED_SHARE)
+
+
+def _key_part() -> float:
+    return float(settings.FRONTCONNECT_KEY_SHARE)
+
+
+def _sizing(limit: int | None, parent: str | None) -> tuple[int, int]:
+    """(limit, allowance) of a new window; one API key's row follows its company's limit."""
+    if parent is not None:
+        limit = RateBudget.objects.filter(key=parent).values_list("limit", flat=True).first()
+        limit = limit or STARTING_LIMIT
+        return limit, _allowance(limit, _key_part())
+    limit = limit or STARTING_LIMIT
+    return limit, _allowance(limit)
 
 
 def _seconds(until: datetime, now: datetime) -> float:
     return max(0.0, (until - now).total_seconds())
 
 
-def _create(key: str, *, now: datetime, used: int) -> bool:
+def _create(key: str, *, now: datetime, used: int, parent: str | None = None) -> bool:
     """Insert the budget row for ``key``; False if another process inserted it first."""
-    limit = _starting_limit(key)
+    limit, allowance = _sizing(None, parent)
     try:
         with transaction.atomic():
             RateBudget.objects.create(
                 key=key,
                 limit=limit,
-                allowance=_allowance(limit),
+                allowance=allowance,
                 used=used,
                 window_reset=now + WINDOW,
             )
@@ -142,37 +184,47 @@ def _create(key: str, *, now: datetime, used: int) -> bool:
     return True
 
 
-def _claim_block(key: str, now: datetime, unblocked: Q) -> bool:
+def _claim(key: str, now: datetime, count: int, *, proxy: bool) -> bool:
+    """One conditional UPDATE: ``count`` permits of the current window of ``key``, if they fit
+    (and, for the proxy, fit its part too)."""
+    unblocked = Q(blocked_until__isnull=True) | Q(blocked_until__lte=now)
+    rows = RateBudget.objects.filter(unblocked, key=key, window_reset__gt=now).filter(
+        used__lte=F("allowance") - count
+    )
+    changes: dict[str, object] = {"used": F("used") + count, "updated_at": now}
+    if proxy:
+        room = ExpressionWrapper(F("allowance") * Value(_proxy_part()), output_field=FloatField())
+        rows = rows.filter(proxy_used__lte=room - Value(count))
+        changes["proxy_used"] = F("proxy_used") + count
+    return bool(rows.update(**changes))
+
+
+def _claim_block(key: str, now: datetime, *, proxy: bool) -> bool:
     """Claim several permits in one statement when the allowance is large; keep the spare ones."""
     block = _allowances.get(key, 0) // BLOCK_DIVISOR
-    if block < 2:
-        return False
-    claimed = (
-        RateBudget.objects.filter(unblocked, key=key, window_reset__gt=now)
-        .filter(used__lte=F("allowance") - block)
-        .update(used=F("used") + block, updated_at=now)
-    )
-    if not claimed:
+    if block < 2 or not _claim(key, now, block, proxy=proxy):
         return False
     until = RateBudget.objects.filter(key=key).values_list("window_reset", flat=True).first()
-    _hold(key, block - 1, until or now)
+    _hold(_held_key(key, proxy), block - 1, until or now)
     return True
 
 
-def _try_acquire(key: str) -> Permit | Deferred:
-    if _take_held(key, timezone.now()):
+def _has_room(row: RateBudget, *, proxy: bool) -> bool:
+    if row.used >= row.allowance:
+        return False
+    return not proxy or row.proxy_used + 1 <= row.allowance * _proxy_part()
+
+
+def _try_acquire(key: str, *, proxy: bool = False, parent: str | None = None) -> Permit | Deferred:
+    """One permit on ``key`` (for the proxy: within its part); ``parent`` is the company whose
+    limit sizes ``key``'s windows when ``key`` is one API key's row."""
+    if _take_held(_held_key(key, proxy), timezone.now()):
         return Permit(key)
     for _attempt in range(4):
         now = timezone.now()
-        unblocked = Q(blocked_until__isnull=True) | Q(blocked_until__lte=now)
-        if _claim_block(key, now, unblocked):
+        if _claim_block(key, now, proxy=proxy):
             return Permit(key)
-        claimed = (
-            RateBudget.objects.filter(unblocked, key=key, window_reset__gt=now)
-            .filter(used__lt=F("allowance"))
-            .update(used=F("used") + 1, updated_at=now)
-        )
-        if claimed:
+        if _claim(key, now, 1, proxy=proxy):
             if key not in _allowances:
                 allowance = (
                     RateBudget.objects.filter(key=key).values_list("allowance", flat=True).first()
@@ -181,30 +233,68 @@ def _try_acquire(key: str) -> Permit | Deferred:
             return Permit(key)
         row = RateBudget.objects.filter(key=key).first()
         if row is None:
-            if _create(key, now=now, used=1):
-                return Permit(key)
+            _create(key, now=now, used=0, parent=parent)
             continue
         if row.blocked_until is not None and row.blocked_until > now:
             return Deferred(key, _seconds(row.blocked_until, now))
-        if row.window_reset > now:
-            return Deferred(key, _seconds(row.window_reset, now))
-        # The window is over: the one process whose compare-and-swap wins opens the next one.
-        rolled = (
-            RateBudget.objects.filter(unblocked, pk=row.pk, window_reset=row.window_reset).update(
-                used=1, window_reset=now + WINDOW, allowance=_allowance(row.limit), updated_at=now
+        if row.window_reset <= now:
+            # The window is over: the one process whose compare-and-swap wins opens the next one,
+            # empty; every process then claims in it as usual.
+            limit, allowance = _sizing(row.limit, parent)
+            RateBudget.objects.filter(pk=row.pk, window_reset=row.window_reset).update(
+                used=0, proxy_used=0, window_reset=now + WINDOW, limit=limit,
+                allowance=allowance, updated_at=now,
             )  # fmt: skip
-        )
-        if rolled:
-            return Permit(key)
+            _allowances[key] = allowance
+            continue
+        if _has_room(row, proxy=proxy):
+            # Another process opened a new window between the claim and this read: there is
+            # room, so claim again rather than wait for the end of a window just begun.
+            continue
+        return Deferred(key, _seconds(row.window_reset, now))
     return Deferred(key, 0.05)
 
 
 def budget_acquire(key: str, *, wait: float = 0.0) -> Permit | Deferred:
     """Take one call's room on ``key``, waiting up to ``wait`` seconds for it, else Deferred."""
+    return _waiting(lambda: _try_acquire(key), wait)
+
+
+def proxy_acquire(key: str, *, caller: str, route: str, wait: float = 0.0) -> Permit | Deferred:
+    """Room for one proxied call on the company budget ``key``, waiting up to ``wait`` seconds.
+
+    The ``route`` (method and path) must not be held back by a per-route 429, the ``caller`` (an
+    API key) must be within its ``FRONTCONNECT_KEY_SHARE`` of the share, and the proxy within
+    the part of the share not reserved for checks and refreshes.
+    """
+    return _waiting(lambda: _proxy_try(key, caller, route), wait)
+
+
+def _proxy_try(key: str, caller: str, route: str) -> Permit | Deferred:
+    now = timezone.now()
+    blocked = (
+        RateBudget.objects.filter(key=route_key(key, route), blocked_until__gt=now)
+        .values_list("blocked_until", flat=True)
+        .first()
+    )
+    if blocked is not None:
+        return Deferred(key, _seconds(blocked, now))
+    part = f"{caller}@{key}"
+    outcome = _try_acquire(part, parent=key)
+    if isinstance(outcome, Deferred):
+        return Deferred(key, outcome.retry_after)
+    outcome = _try_acquire(key, proxy=True)
+    if isinstance(outcome, Deferred):
+        # The company had no room: the caller's permit goes back unused.
+        RateBudget.objects.filter(key=part, used__gt=0).update(used=F("used") - 1)
+    return outcome
+
+
+def _waiting(attempt: Callable[[], Permit | Deferred], wait: float) -> Permit | Deferred:
     deadline = time.monotonic() + max(0.0, wait)
     while True:
         with unsynced_commit(RateBudget.objects.db):
-            outcome = _try_acquire(key)
+            outcome = attempt()
         if isinstance(outcome, Permit):
             return outcome
         left = deadline - time.monotonic()
@@ -297,6 +387,32 @@ def _learn(key: str, *, limit: int | None, remaining: int | None, reset: object)
             rows = rows.filter(used__lt=spent)
     if changes:
         rows.update(updated_at=now, **changes)
+    if "limit" in changes and limit is not None:
+        # Each API key's part follows the company's limit at once, not from its next window.
+        RateBudget.objects.filter(key__endswith=f"@{key}").update(
+            limit=limit, allowance=_allowance(limit, _key_part()), updated_at=now
+        )
+
+
+def budget_report(key: str, rate: RateLimit, *, route: str = "") -> float | None:
+    """Learn from one answer of Front; on a 429, hold back what it limits and return the wait.
+
+    A 429 for the company's limit blocks ``key`` for Front's retry-after, but never longer than
+    Front's window (a minute). A 429 for one route's own limit (``RateLimit.per_route``) blocks
+    nothing of the company: only that ``route``, when the caller names one (the proxy).
+    """
+    _learn(key, limit=rate.limit, remaining=rate.remaining, reset=rate.reset)
+    if rate.status != 429:
+        return None
+    wait = rate.retry_after if rate.retry_after is not None else DEFAULT_RETRY_AFTER
+    wait = wait if math.isfinite(wait) else DEFAULT_RETRY_AFTER
+    if rate.per_route:
+        if route:
+            budget_penalise(route_key(key, route), wait)
+        return wait
+    wait = min(wait, WINDOW.total_seconds())
+    budget_penalise(key, wait)
+    return wait
 
 
 def budget_cache_clear() -> None:
@@ -313,6 +429,7 @@ def budget_penalise(key: str, retry_after: float) -> None:
     until = now + timedelta(seconds=min(max(retry_after, 0.0), 3600))
     with _held_lock:
         _held.pop(key, None)
+        _held.pop(_held_key(key, True), None)
     if not RateBudget.objects.filter(key=key).exists():
         _create(key, now=now, used=0)
     RateBudget.objects.filter(key=key).filter(
@@ -367,13 +484,8 @@ class DatabaseBudget:
         )
 
     def observe(self, key: str, rate: RateLimit) -> None:
-        """Learn from one answer's rate headers; a 429 blocks ``key`` for its retry-after."""
-        _learn(key, limit=rate.limit, remaining=rate.remaining, reset=rate.reset)
-        if rate.status != 429:
-            return
-        wait = rate.retry_after if rate.retry_after is not None else DEFAULT_RETRY_AFTER
-        wait = wait if math.isfinite(wait) else DEFAULT_RETRY_AFTER
-        budget_penalise(key, wait)
+        """Learn from one answer's rate headers; a 429 defers the caller (``budget_report``)."""
+        wait = budget_report(key, rate)
         scope = _scope.get()
-        if scope is not None:
+        if wait is not None and scope is not None:
             scope.retry_after = wait

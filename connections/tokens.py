@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from common.crypto import UndecryptableSecret
-from connections import front, upkeep
+from connections import front, ratelimit, upkeep
 from connections.events import event_record
 from connections.front import FrontError, FrontErrorKind
 from connections.models import Action, AuthType, Connection, Source, Status
@@ -259,9 +259,7 @@ def _refresh(
                 client_id=client.client_id,
                 client_secret=str(secret),
                 refresh_token=str(row.refresh_token),
-                budget_key=front.budget_key(
-                    company_id=row.front_company_id, token=str(row.refresh_token)
-                ),
+                budget_key=ratelimit.budget_key(row),
             )
     except FrontError as exc:
         refusal = _refresh_failed(row, lease, exc, actor, source)

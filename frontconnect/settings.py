@@ -448,6 +448,16 @@ FRONTCONNECT_RATE_SHARE = number(
     "FRONTCONNECT_RATE_SHARE", 0.5, what="a fraction above 0 and at most 1 (e.g. 0.5)",
     whole=False, low=0, low_open=True, high=1,
 )  # fmt: skip
+# Of that share, one API key may take at most FRONTCONNECT_KEY_SHARE through the proxy, and the
+# proxy never takes FRONTCONNECT_RESERVED_SHARE, kept for checks and token refreshes.
+FRONTCONNECT_KEY_SHARE = number(
+    "FRONTCONNECT_KEY_SHARE", 0.5, what="a fraction above 0 and at most 1 (e.g. 0.5)",
+    whole=False, low=0, low_open=True, high=1,
+)  # fmt: skip
+FRONTCONNECT_RESERVED_SHARE = number(
+    "FRONTCONNECT_RESERVED_SHARE", 0.2, what="a fraction of at least 0 and below 1 (e.g. 0.2)",
+    whole=False, low=0, high=0.999,
+)  # fmt: skip
 # The worker tests every connection this often (each at its own minute within the interval), with
 # this many checks at once, and refreshes OAuth tokens ahead of expiry only for connections a
 # service used within FRONTCONNECT_RECENT_USE_HOURS. The dashboard flags a connection not

@@ -99,6 +99,13 @@ class EchoFront:
     # Statuses to answer with, in order; 200 once they run out.
     statuses: list[int] = field(default_factory=list)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    rate_headers: dict[str, str] = field(
+        default_factory=lambda: {
+            "x-ratelimit-limit": "100",
+            "x-ratelimit-remaining": "99",
+            "x-ratelimit-reset": "1700000000",
+        }
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -126,9 +133,8 @@ class EchoHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-ratelimit-limit", "100")
-        self.send_header("x-ratelimit-remaining", "99")
-        self.send_header("x-ratelimit-reset", "1700000000")
+        for name, value in front.rate_headers.items():
+            self.send_header(name, value)
         self.send_header("Set-Cookie", "front_session=abc")
         self.send_header("X-Internal", "do-not-pass")
         for name, value in front.extra_headers.items():

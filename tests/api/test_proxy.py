@@ -122,7 +122,7 @@ def test_an_exhausted_budget_answers_429_without_calling_front(
 ):
     waits = []
 
-    def refuse(key, *, wait):
+    def refuse(key, *, wait, **where):
         waits.append(wait)
         return 2.5
 

@@ -54,3 +54,65 @@ def test_the_proxy_learns_the_limit_from_fronts_headers(
     key = ratelimit.budget_key(token_connection)
     row = ratelimit.RateBudget.objects.get(key=key)
     assert row.limit == 100
+
+
+def test_a_per_route_429_is_passed_back_and_holds_back_only_that_route(
+    full_api, token_connection, echo_front, no_wait
+):
+    echo_front.statuses = [429]
+    echo_front.rate_headers = {"x-ratelimit-limit": "100", "x-ratelimit-remaining": "40"}
+    echo_front.extra_headers = {"Retry-After": "3000", "x-front-tier": "tier-2"}
+    first = full_api.get(url(token_connection))
+    assert first.status_code == 429
+    assert first["Retry-After"] == "3000" and first["x-front-tier"] == "tier-2"
+    b"".join(first.streaming_content)
+    # The same route waits what Front asked, without reaching Front again ...
+    again = full_api.get(url(token_connection))
+    assert again.status_code == 429
+    assert 2990 <= int(again["Retry-After"]) <= 3000
+    assert len(echo_front.seen) == 1
+    # ... while the company's other routes, and its checks and refreshes, go on.
+    echo_front.extra_headers = {}
+    other = full_api.get(f"/api/v1/connections/{token_connection.pk}/front/conversations")
+    assert other.status_code == 200
+    b"".join(other.streaming_content)
+    key = ratelimit.budget_key(token_connection)
+    assert isinstance(ratelimit.budget_acquire(key), ratelimit.Permit)
+
+
+def test_a_company_429_holds_the_company_back_no_longer_than_fronts_window(
+    full_api, token_connection, echo_front, no_wait
+):
+    echo_front.statuses = [429]
+    echo_front.rate_headers = {"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0"}
+    echo_front.extra_headers = {"Retry-After": "3000"}
+    b"".join(full_api.get(url(token_connection)).streaming_content)
+    second = full_api.get(f"/api/v1/connections/{token_connection.pk}/front/conversations")
+    assert second.status_code == 429
+    assert 1 <= int(second["Retry-After"]) <= 60
+    assert len(echo_front.seen) == 1
+
+
+def test_one_key_cannot_spend_the_share_a_refresh_needs(
+    front_settings, expired_oauth_connection, echo_front, make_key, api, token_connection, no_wait
+):
+    """Issue 15 item 4: 25 proxied calls of one key, then another service's access token that
+    needs a refresh, on a company whose limit is 50 a minute (FrontConnect's share 25)."""
+    echo_front.rate_headers = {"x-ratelimit-limit": "50"}
+    oauth_connection = expired_oauth_connection
+    Connection.objects.filter(pk__in=[token_connection.pk, oauth_connection.pk]).update(
+        front_company_id="cmp_shared"
+    )
+    busy = api(make_key(["proxy"]).plaintext)
+    answered = []
+    for _ in range(25):
+        response = busy.get(url(token_connection))
+        answered.append(response.status_code)
+        if response.status_code == 200:
+            b"".join(response.streaming_content)
+    assert answered.count(200) == 12  # FRONTCONNECT_KEY_SHARE: half of FrontConnect's 25
+    assert set(answered) == {200, 429}
+    other = api(make_key(["token"]).plaintext)
+    response = other.post(f"/api/v1/connections/{oauth_connection.pk}/access-token/")
+    assert response.status_code == 200
+    assert front_settings.refresh_count() == 1

@@ -98,15 +98,46 @@ def test_a_429_blocks_the_company_for_retry_after(front_settings, owner):
     assert budget.blocked_until is not None
 
 
-def test_connections_of_an_unknown_company_are_budgeted_by_token(front_settings, owner):
+def test_connections_of_an_unknown_company_are_budgeted_by_its_name(front_settings, owner):
     connection = make(owner, front_settings, "new", "cmp_new", known=False)
-    token_key = budget_key(connection)
-    assert token_key.startswith("token:")
+    name_key = budget_key(connection)
+    assert name_key.startswith("name:")
     connections_check([connection.pk], concurrency=1, source=Source.WORKER)
-    assert RateBudget.objects.filter(key=token_key, used=1).exists()
+    assert RateBudget.objects.filter(key=name_key, used=1).exists()
     connection.refresh_from_db()
     assert connection.front_company_id == "cmp_new"
     assert budget_key(connection) == "company:cmp_new"
+
+
+def cold_start(front_settings, owner, *, concurrency: int) -> None:
+    """Issue 16 item 9: 80 imported connections of one company (Front's limit 50 a minute), none
+    checked yet, their company name entered in several spellings: no 429."""
+    front_settings.rate_limit = 50
+    spellings = ["Acme", "ACME", "\uff21\uff43\uff4d\uff45", "acme\u200b"]
+    for i in range(80):
+        connection = make(owner, front_settings, f"c{i:02d}", "cmp_acme", known=False)
+        Connection.objects.filter(pk=connection.pk).update(company_name=spellings[i % 4])
+    report = connections_check(
+        Connection.objects.all(), concurrency=concurrency, source=Source.WORKER
+    )
+    assert front_settings.too_many == 0
+    # FrontConnect's half of 50 now; the rest waits for the next window, never failed.
+    assert front_settings.me_requests == 25
+    assert (report.online, report.deferred, report.not_online) == (25, 55, 0)
+
+
+def test_a_cold_start_of_many_new_connections_of_one_company_provokes_no_429(front_settings, owner):
+    cold_start(front_settings, owner, concurrency=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite's in-memory test database locks whole tables across threads",
+)
+def test_a_concurrent_cold_start_provokes_no_429(front_settings, owner):
+    cold_start(front_settings, owner, concurrency=8)
 
 
 def test_secrets_never_appear_in_the_report(front_settings, owner):
