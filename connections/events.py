@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 
@@ -51,22 +52,9 @@ def event_build(
     return event
 
 
-def event_record(
-    *,
-    connection: Connection,
-    action: str,
-    source: Source | str,
-    actor: User | AnonymousUser | None = None,
-    success: bool = True,
-    message: str = "",
-    fields: Iterable[str] = (),
-    linked: bool = True,
-) -> Event:
-    """Append one history entry; the message must never contain a secret."""
-    event = event_build(
-        connection=connection, action=action, source=source, actor=actor, success=success,
-        message=message, fields=fields, linked=linked,
-    )  # fmt: skip
+def event_record(**entry: Any) -> Event:
+    """Append one history entry, given as ``event_build``'s arguments; never with a secret."""
+    event = event_build(**entry)
     event.save()
     return event
 

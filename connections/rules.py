@@ -36,7 +36,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from common.crypto import sealed_value
@@ -53,11 +53,16 @@ from connections.models import (
 from oauthclients.models import OAuthClient
 
 
-def _max_length(name: str) -> int:
+def max_length_of(model: type[models.Model], name: str) -> int:
     """A column's limit, declared once on the model field; the form and the API read it here."""
-    limit = Connection._meta.get_field(name).max_length
-    assert limit is not None, f"Connection.{name} declares no max_length"
-    return int(limit)
+    column = model._meta.get_field(name)
+    if not isinstance(column, models.Field) or column.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} declares no max_length")
+    return int(column.max_length)
+
+
+def _max_length(name: str) -> int:
+    return max_length_of(Connection, name)
 
 
 API_TOKEN_MAX_LENGTH = _max_length("api_token")
