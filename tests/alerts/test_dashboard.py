@@ -38,7 +38,13 @@ def test_counts_by_status_link_to_the_filtered_list(operator_client, owner):
 
     page = operator_client.get("/admin/").content.decode()
 
-    for status, count in (("offline", 2), ("online", 1), ("unchecked", 1), ("not_authorized", 0), ("reauthorize", 0)):
+    for status, count in (
+        ("offline", 2),
+        ("online", 1),
+        ("unchecked", 1),
+        ("not_authorized", 0),
+        ("reauthorize", 0),
+    ):
         link = f'href="/admin/connections/connection/?status__exact={status}"'
         assert link in page
         assert f'data-status="{status}"><strong>{count}</strong>' in page
