@@ -13,6 +13,10 @@ API. Nothing else decides these rules.
 - Changing the auth type or the client of a saved connection voids what the old way of signing in
   proved: the OAuth tokens and the Front company are cleared and the status becomes Not authorized
   (through ``connections.status``, the one writer of status).
+- A new or changed API token leaves the connection Not checked yet (the old check's sentence and
+  Front company cleared) and is checked once the change commits, whichever way it came in: the
+  form tests it right away, the API and the import queue it for the worker (``changes_write``).
+- Every change, one or an import's thousands, is written by ``changes_write``.
 
 Blank secrets on edit, one policy:
 
