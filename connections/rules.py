@@ -387,6 +387,8 @@ def changes_write(
     relinked = [c for c in changed if "scopes" in c.fields]
     if relinked:
         through.objects.filter(connection_id__in=[c.connection.pk for c in relinked]).delete()
+        for change in relinked:  # as scopes.set() would: no stale prefetched scopes remain
+            getattr(change.connection, "_prefetched_objects_cache", {}).pop("scopes", None)
     through.objects.bulk_create(
         [
             through(connection_id=c.connection.pk, scope_id=scope.pk)

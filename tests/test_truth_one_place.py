@@ -137,3 +137,22 @@ def test_the_admins_bulk_test_is_time_limited():
     from connections import admin
 
     assert 0 < admin.ADMIN_TEST_SECONDS <= 30
+
+
+@pytest.mark.django_db
+def test_the_writer_leaves_no_stale_prefetched_scopes(oauth_connection, scopes):
+    from connections.models import AuthType, Scope, Source
+
+    connection = Connection.objects.prefetch_related("scopes").get(pk=oauth_connection.pk)
+    assert len(connection.scopes.all()) == 2
+    one = Scope.objects.get(code="contacts:read")
+    data = rules.ConnectionInput(
+        name=connection.name, company_name=connection.company_name,
+        auth_type=AuthType.OAUTH2, owner=connection.owner,
+        oauth_client=connection.oauth_client, scopes=frozenset({one}),
+    )  # fmt: skip
+    rules.connection_apply(
+        connection=connection, data=data, token_policy=rules.TokenPolicy.KEEP_IF_BLANK,
+        actor=None, source=Source.API,
+    )  # fmt: skip
+    assert list(connection.scopes.all()) == [one]
