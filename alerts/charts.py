@@ -16,7 +16,7 @@ STATUS_COLOURS = {
     Status.OFFLINE.value: "#b42318",
     Status.REAUTHORIZE.value: "#b54708",
     Status.NOT_AUTHORIZED.value: "#475467",
-    Status.UNCHECKED.value: "#175cd3",
+    Status.UNCHECKED.value: "#1d4ed8",
 }
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 40, 12, 12, 28

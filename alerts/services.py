@@ -57,12 +57,28 @@ class Alert:
 
 
 def transition_alert_kind(transition: Transition) -> NoticeKind | None:
-    """Outage for a change into Offline or Needs reauthorization, recovery for back to Online."""
+    """Outage for a change into Offline or Needs reauthorization, recovery for back to Online.
+
+    A connection fixed with a new API token passes through Not checked yet: its way back to
+    Online is a recovery when the status before Not checked yet was an outage.
+    """
     if transition.new_status in OUTAGE_STATUSES:
         return NoticeKind.OUTAGE
-    if transition.new_status == Status.ONLINE and transition.old_status in OUTAGE_STATUSES:
-        return NoticeKind.RECOVERY
-    return None
+    if transition.new_status != Status.ONLINE:
+        return None
+    before = transition.old_status
+    if before == Status.UNCHECKED:
+        before = (
+            Transition.objects.filter(
+                connection_id=transition.connection_id,
+                pk__lt=transition.pk,
+                new_status=Status.UNCHECKED,
+            )
+            .order_by("-pk")
+            .values_list("old_status", flat=True)
+            .first()
+        )
+    return NoticeKind.RECOVERY if before in OUTAGE_STATUSES else None
 
 
 def transitions_undispatched(
@@ -82,9 +98,14 @@ def transitions_undispatched(
         connection__isnull=False,
     ).order_by("pk")
     alerting = Q(new_status__in=OUTAGE_STATUSES) | Q(
-        new_status=Status.ONLINE, old_status__in=OUTAGE_STATUSES
+        new_status=Status.ONLINE, old_status__in=[*OUTAGE_STATUSES, Status.UNCHECKED]
     )
-    emails = list(recent.filter(alerting, notifications__isnull=True).values_list("pk", flat=True))
+    emails = [
+        transition.pk
+        for transition in recent.filter(alerting, notifications__isnull=True).distinct()
+        # Not checked yet -> Online is a recovery only after an outage (transition_alert_kind).
+        if transition_alert_kind(transition) is not None
+    ]
     calls = []
     for webhook in Webhook.objects.filter(is_active=True):
         missing = recent.filter(new_status__in=webhook.statuses).exclude(

@@ -12,7 +12,7 @@ from common.crypto import SecretState, secret_state
 from connections import rules
 from connections.models import AuthType, Connection, Scope, Status
 
-USERNAME_MAX_LENGTH = get_user_model()._meta.get_field("username").max_length
+USERNAME_MAX_LENGTH = rules.max_length_of(get_user_model(), "username")
 
 
 def _state(value: object) -> str:
@@ -97,7 +97,7 @@ class ConnectionWriteSerializer(serializers.Serializer):
         help_text="OAuth 2.0 connections: the id of the OAuth 2.0 client.",
     )
     scopes = serializers.ListField(
-        child=serializers.CharField(max_length=Scope._meta.get_field("code").max_length),
+        child=serializers.CharField(max_length=rules.max_length_of(Scope, "code")),
         required=False,
         max_length=200,
         help_text="OAuth 2.0 connections: Front scope codes such as conversations:read.",

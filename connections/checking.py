@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # At most this many checks of one company are in flight together: Front also has burst limits.
 MAX_IN_FLIGHT_PER_KEY = 4
+# The reason given for connections a time-limited run (a request) had no time left to check.
+OUT_OF_TIME = "Not checked: no time was left in this request; the worker checks it on schedule."
 # How long the dispatcher sleeps at most before looking at the budgets again.
 _POLL = 1.0
 
@@ -135,9 +137,11 @@ class _Run:
         concurrency: int,
         patience: float,
         progress: Callable[[CheckedConnection], None] | None,
+        time_limit: float | None = None,
     ) -> None:
         self.concurrency = concurrency
         self.deadline = time.monotonic() + patience
+        self.stop_at = None if time_limit is None else time.monotonic() + time_limit
         self.progress = progress
         self.results: dict[int, CheckedConnection] = {}
         self.queues: OrderedDict[str, deque[Connection]] = OrderedDict()
@@ -156,6 +160,13 @@ class _Run:
         """Start at most one check per key, in turn, while there is room; return how many."""
         started = 0
         now = time.monotonic()
+        if self.stop_at is not None and now >= self.stop_at:
+            # Out of time (a request must answer): the rest is not checked now, not failed.
+            for queue in self.queues.values():
+                for connection in queue:
+                    self.finish(connection, _result(connection, reason=OUT_OF_TIME))
+            self.queues.clear()
+            return 0
         for key in list(self.queues):
             if len(self.running) >= self.concurrency:
                 break
@@ -237,15 +248,23 @@ def connections_check(
     actor: User | None = None,
     progress: Callable[[CheckedConnection], None] | None = None,
     patience: float = 0.0,
+    time_limit: float | None = None,
 ) -> CheckReport:
     """Test connections concurrently within their companies' rate budgets.
 
     ``patience`` is how many seconds the run may wait for a budget to have room; what still does
-    not fit is reported as deferred (not checked), never as failed.
+    not fit is reported as deferred (not checked), never as failed. ``time_limit`` (a request)
+    starts no check after that many seconds: the rest is reported as not checked.
     """
     started = time.monotonic()
     loaded = _load(selection)
-    run = _Run(loaded, concurrency=max(1, concurrency), patience=patience, progress=progress)
+    run = _Run(
+        loaded,
+        concurrency=max(1, concurrency),
+        patience=patience,
+        progress=progress,
+        time_limit=time_limit,
+    )
     source = str(source)
     if concurrency <= 1 or db_connections["default"].in_atomic_block:
         # One at a time in the caller's thread; inside a transaction this is the only way, as

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 
@@ -89,22 +90,9 @@ def acting_key_fields() -> dict[str, object]:
     return {"api_key_id": acting.key_id, "api_key_name": acting.name}
 
 
-def event_record(
-    *,
-    connection: Connection,
-    action: str,
-    source: Source | str,
-    actor: User | AnonymousUser | None = None,
-    success: bool = True,
-    message: str = "",
-    fields: Iterable[str] = (),
-    linked: bool = True,
-) -> Event:
-    """Append one history entry; the message must never contain a secret."""
-    event = event_build(
-        connection=connection, action=action, source=source, actor=actor, success=success,
-        message=message, fields=fields, linked=linked,
-    )  # fmt: skip
+def event_record(**entry: Any) -> Event:
+    """Append one history entry, given as ``event_build``'s arguments; never with a secret."""
+    event = event_build(**entry)
     event.save()
     return event
 

@@ -13,6 +13,10 @@ API. Nothing else decides these rules.
 - Changing the auth type or the client of a saved connection voids what the old way of signing in
   proved: the OAuth tokens and the Front company are cleared and the status becomes Not authorized
   (through ``connections.status``, the one writer of status).
+- A new or changed API token leaves the connection Not checked yet (the old check's sentence and
+  Front company cleared) and is checked once the change commits, whichever way it came in: the
+  form tests it right away, the API and the import queue it for the worker (``changes_write``).
+- Every change, one or an import's thousands, is written by ``changes_write``.
 
 Blank secrets on edit, one policy:
 
@@ -36,7 +40,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from common.crypto import sealed_value
@@ -53,11 +57,16 @@ from connections.models import (
 from oauthclients.models import OAuthClient
 
 
-def _max_length(name: str) -> int:
+def max_length_of(model: type[models.Model], name: str) -> int:
     """A column's limit, declared once on the model field; the form and the API read it here."""
-    limit = Connection._meta.get_field(name).max_length
-    assert limit is not None, f"Connection.{name} declares no max_length"
-    return int(limit)
+    column = model._meta.get_field(name)
+    if not isinstance(column, models.Field) or column.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} declares no max_length")
+    return int(column.max_length)
+
+
+def _max_length(name: str) -> int:
+    return max_length_of(Connection, name)
 
 
 API_TOKEN_MAX_LENGTH = _max_length("api_token")
@@ -391,6 +400,8 @@ def changes_write(
     relinked = [c for c in changed if "scopes" in c.fields]
     if relinked:
         through.objects.filter(connection_id__in=[c.connection.pk for c in relinked]).delete()
+        for change in relinked:  # as scopes.set() would: no stale prefetched scopes remain
+            getattr(change.connection, "_prefetched_objects_cache", {}).pop("scopes", None)
     through.objects.bulk_create(
         [
             through(connection_id=c.connection.pk, scope_id=scope.pk)

@@ -70,6 +70,21 @@ def fresh_key_verdict():
 
 
 @pytest.fixture
+def checks_not_queued():
+    """Record (instead of running in-process) the checks a committed change queues for the worker.
+
+    The test settings run tasks eagerly, so a test that commits a new API token would otherwise
+    check it against Front on commit.
+    """
+    from unittest import mock
+
+    from connections import tasks
+
+    with mock.patch.object(tasks.check_unchecked, "delay") as queued:
+        yield queued
+
+
+@pytest.fixture
 def operator(db):
     return get_user_model().objects.create_superuser("op", "op@example.com", PASSWORD)
 

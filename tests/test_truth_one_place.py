@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import responses
 
 from api import errors, serializers
 from connections import front_types, rules
@@ -116,3 +117,42 @@ def test_the_admin_bulk_test_and_import_test_use_the_concurrent_checker(
         call_command("importconnections", str(csv), test=True, stdout=StringIO())
     assert import_checked.call_args.kwargs["concurrency"] == 5
     assert checking.connections_check is not None
+
+
+@responses.activate
+@pytest.mark.django_db
+def test_a_time_limited_run_leaves_the_rest_not_checked(token_connection):
+    from connections.checking import OUT_OF_TIME, connections_check
+    from connections.models import Source
+
+    report = connections_check(
+        [token_connection.pk], concurrency=4, source=Source.ADMIN, time_limit=0.0
+    )
+    assert (report.online, report.not_online, report.not_checked) == (0, 0, 1)
+    assert report.results[0].result == OUT_OF_TIME
+    assert not responses.calls
+
+
+def test_the_admins_bulk_test_is_time_limited():
+    from connections import admin
+
+    assert 0 < admin.ADMIN_TEST_SECONDS <= 30
+
+
+@pytest.mark.django_db
+def test_the_writer_leaves_no_stale_prefetched_scopes(oauth_connection, scopes):
+    from connections.models import AuthType, Scope, Source
+
+    connection = Connection.objects.prefetch_related("scopes").get(pk=oauth_connection.pk)
+    assert len(connection.scopes.all()) == 2
+    one = Scope.objects.get(code="contacts:read")
+    data = rules.ConnectionInput(
+        name=connection.name, company_name=connection.company_name,
+        auth_type=AuthType.OAUTH2, owner=connection.owner,
+        oauth_client=connection.oauth_client, scopes=frozenset({one}),
+    )  # fmt: skip
+    rules.connection_apply(
+        connection=connection, data=data, token_policy=rules.TokenPolicy.KEEP_IF_BLANK,
+        actor=None, source=Source.API,
+    )  # fmt: skip
+    assert list(connection.scopes.all()) == [one]

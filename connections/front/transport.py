@@ -27,7 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 from oauthlib.oauth2 import OAuth2Error
 from oauthlib.oauth2.rfc6749.errors import InsecureTransportError
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
@@ -89,7 +89,11 @@ def _timed_out(exc: BaseException) -> bool:
     if isinstance(exc, requests.Timeout):
         return True
     cause = exc.args[0] if exc.args else None
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, Urllib3Timeout)
+    if not isinstance(cause, MaxRetryError):
+        return False
+    # urllib3's NewConnectionError (refused, DNS) subclasses its timeout: it is no timeout.
+    reason = cause.reason
+    return isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
 
 
 def _host(url: str) -> str:

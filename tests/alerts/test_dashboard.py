@@ -39,7 +39,13 @@ def test_counts_by_status_link_to_the_filtered_list(operator_client, owner):
 
     page = operator_client.get("/admin/").content.decode()
 
-    for status, count in (("offline", 2), ("online", 1), ("not_authorized", 1), ("reauthorize", 0)):
+    for status, count in (
+        ("offline", 2),
+        ("online", 1),
+        ("unchecked", 1),
+        ("not_authorized", 0),
+        ("reauthorize", 0),
+    ):
         link = f'href="/admin/connections/connection/?status__exact={status}"'
         assert link in page
         assert f'data-status="{status}"><strong>{count}</strong>' in page
@@ -123,7 +129,7 @@ def test_recent_transitions_link_to_the_connection_and_escape_names(operator_cli
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert f'href="/admin/connections/connection/{connection.pk}/change/"' in page
-    assert "Not authorized → Offline" in page
+    assert "Not checked yet → Offline" in page
 
 
 def test_status_history_walks_back_from_todays_counts(owner):
@@ -147,9 +153,9 @@ def test_status_history_walks_back_from_todays_counts(owner):
     assert by_age[2]["offline"] == 1 and by_age[2]["online"] == 1
     assert by_age[3]["offline"] == 0 and by_age[3]["online"] == 2
     assert by_age[5]["online"] == 2
-    assert by_age[6]["online"] == 1 and by_age[6]["not_authorized"] == 1
+    assert by_age[6]["online"] == 1 and by_age[6]["unchecked"] == 1
     assert by_age[10]["online"] == 1
-    assert by_age[11]["online"] == 0 and by_age[11]["not_authorized"] == 2
+    assert by_age[11]["online"] == 0 and by_age[11]["unchecked"] == 2
     assert all(sum(day.counts.values()) == 2 for day in history)
 
 

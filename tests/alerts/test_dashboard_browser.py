@@ -38,7 +38,7 @@ def test_an_operator_sees_the_dashboard_and_opens_the_offline_list(
     assert dashboard.locator("a[data-status=online] strong").inner_text() == "1"
     chart = dashboard.locator("svg.fc-chart")
     assert chart.is_visible()
-    assert chart.locator("polyline").count() == 4
+    assert chart.locator("polyline").count() == len(Status)
     box = chart.bounding_box()
     assert box is not None and box["width"] > 200 and box["height"] > 50
     assert dashboard.locator(".fc-attention").get_by_text("Billing inbox").is_visible()

@@ -232,3 +232,23 @@ def test_a_transition_whose_task_was_lost_is_queued_again_by_the_sweep(
     assert tasks.transitions_requeue(now=later) == 1
     assert tasks.transitions_requeue(now=later) == 0  # notices exist now
     assert len(smtp_server.messages) == 1
+
+
+def test_a_fix_with_a_new_token_through_not_checked_yet_is_a_recovery(
+    smtp_server, online, change
+):
+    # A new API token leaves the connection Not checked yet; Front accepting it ends the outage.
+    change(online, Status.OFFLINE)
+    change(online, Status.UNCHECKED, "Not checked yet: the API token is new or changed.")
+    change(online, Status.ONLINE, "Front accepted the API token.")
+
+    first, second = smtp_server.messages
+    assert first["Subject"] == "FrontConnect: Support inbox is Offline"
+    assert second["Subject"] == "FrontConnect: Support inbox is back Online"
+    assert "working again" in body_of(second)
+
+
+def test_a_new_token_checked_online_without_an_outage_sends_nothing(smtp_server, online, change):
+    change(online, Status.UNCHECKED, "Not checked yet: the API token is new or changed.")
+    change(online, Status.ONLINE, "Front accepted the API token.")
+    assert smtp_server.messages == []

@@ -56,7 +56,7 @@ def test_a_transition_posts_signed_json_without_secrets(
     assert not verify(headers, body.replace(b"Offline", b"Online!"))
     data = json.loads(body)
     assert data["connection"] == {"id": token_connection.pk, "name": "Support inbox"}
-    assert (data["old_status"], data["new_status"]) == ("not_authorized", "offline")
+    assert (data["old_status"], data["new_status"]) == ("unchecked", "offline")
     assert data["new_status_label"] == "Offline"
     assert data["reason"] == "Front refused the API token (HTTP 401)."
     assert data["source"] == "worker"

@@ -64,7 +64,7 @@ def test_owner_and_status_filters(token_connection, oauth_connection, stranger):
     oauth_connection.status = Status.OFFLINE
     oauth_connection.save()
     with mock.patch(PATCH, autospec=True, side_effect=fake_test) as tested:
-        call_command("testconnections", status="not_authorized", owner="alice", stdout=StringIO())
+        call_command("testconnections", status="unchecked", owner="alice", stdout=StringIO())
     assert [c.kwargs["connection"] for c in tested.call_args_list] == [token_connection]
     out = StringIO()
     with mock.patch(PATCH, autospec=True) as tested:

@@ -399,7 +399,7 @@ def test_the_self_service_form_shows_a_name_taken_meanwhile(client, owner):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_submissions_of_one_name_on_postgresql(owner):
+def test_two_simultaneous_submissions_of_one_name_on_postgresql(owner, checks_not_queued):
     if db.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises every write, so there is no race")
     barrier = threading.Barrier(2)
@@ -473,7 +473,9 @@ def test_the_form_refuses_a_look_alike_of_a_stored_name(client, owner, stored, p
 
 
 @pytest.mark.django_db(transaction=True)
-def test_submissions_validated_inside_a_transaction_are_serialised_per_owner(owner):
+def test_submissions_validated_inside_a_transaction_are_serialised_per_owner(
+    owner, checks_not_queued
+):
     """The admin validates and saves in one transaction: the second sees the first's name."""
     import time
 

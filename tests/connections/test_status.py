@@ -31,7 +31,7 @@ def test_a_real_change_records_one_transition(token_connection, operator):
     )
     assert transition is not None
     stored = Transition.objects.get()
-    assert (stored.old_status, stored.new_status) == (Status.NOT_AUTHORIZED, Status.ONLINE)
+    assert (stored.old_status, stored.new_status) == (Status.UNCHECKED, Status.ONLINE)
     assert stored.reason == "Online: Front company Acme."
     assert stored.source == Source.ADMIN and stored.actor == operator
     assert stored.connection_name == token_connection.name and stored.created_at is not None
@@ -42,7 +42,7 @@ def test_a_real_change_records_one_transition(token_connection, operator):
 def test_no_transition_when_the_status_is_unchanged(token_connection):
     assert (
         door.connection_status_set(
-            connection=token_connection, status=Status.NOT_AUTHORIZED, reason="", source="worker"
+            connection=token_connection, status=Status.UNCHECKED, reason="", source="worker"
         )
         is None
     )

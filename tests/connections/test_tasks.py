@@ -46,7 +46,7 @@ def test_check_due_retries_with_backoff_what_front_could_not_answer(settings, to
     assert queued.call_args.args == ((token_connection.pk,),)
     assert 60 <= queued.call_args.kwargs["countdown"] <= 120
     token_connection.refresh_from_db()
-    assert token_connection.status == Status.NOT_AUTHORIZED  # a network error decides nothing
+    assert token_connection.status == Status.UNCHECKED  # a network error decides nothing
 
 
 def test_check_connection_raises_to_retry_when_front_cannot_be_asked(settings, token_connection):

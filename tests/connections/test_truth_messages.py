@@ -13,7 +13,7 @@ from connections.checking import connections_check
 from connections.models import AuthType, Connection, Source, Status
 from connections.services import connection_disconnect
 from oauthclients.models import OAuthClient
-from tests.conftest import API_TOKEN
+from tests.conftest import API_TOKEN, closed_port
 
 ME_URL = "https://api2.frontapp.com/me"
 
@@ -27,6 +27,15 @@ def test_a_hanging_front_is_reported_as_a_timeout_not_as_unreachable(settings, f
     assert info.value.kind == front.FrontErrorKind.TIMEOUT
     assert "did not answer" in str(info.value) and "0.2 seconds" in str(info.value)
     assert "check the network" not in str(info.value)
+
+
+def test_a_refused_connection_stays_unreachable_not_a_timeout(settings):
+    # urllib3's connection errors subclass its timeout: they must still read as unreachable.
+    settings.FRONT_API_URL = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(front.FrontError) as info:
+        front.me(token=API_TOKEN)
+    assert info.value.kind == front.FrontErrorKind.UNREACHABLE
+    assert "check the network" in str(info.value)
 
 
 @pytest.fixture

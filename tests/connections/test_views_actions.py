@@ -112,8 +112,9 @@ def test_test_against_an_unreachable_front_records_could_not_check(
     response = member.post(url("test", token_connection), follow=True)
     token_connection.refresh_from_db()
     assert response.status_code == 200
-    assert token_connection.status == Status.NOT_AUTHORIZED
+    assert token_connection.status == Status.UNCHECKED
     assert token_connection.last_check_result.startswith("Could not check: ")
+    assert "Could not check \u201cSupport inbox\u201d" in response.content.decode()
     assert token_connection.last_checked_at is not None
     assert Event.objects.get(action=Action.TESTED).success is False
     assert API_TOKEN.encode() not in response.content
