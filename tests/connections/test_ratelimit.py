@@ -241,6 +241,20 @@ def test_a_permit_taken_beforehand_pays_the_first_call_in_its_scope():
     assert scope.retry_after is not None and scope.retry_after > 25
 
 
+def threads_on_postgresql(test: Callable[[], None]) -> Callable[[], None]:
+    """Marks a test of concurrent writers from threads: only PostgreSQL runs it."""
+    for mark in (
+        pytest.mark.skipif(
+            db_connection.vendor != "postgresql",
+            reason="needs PostgreSQL: concurrent writers from threads are what is tested",
+        ),
+        pytest.mark.django_db(transaction=True),
+        pytest.mark.postgres,
+    ):
+        test = mark(test)
+    return test
+
+
 def race(claim: Callable[[int], int], threads: int = 8) -> list[tuple[int, int]]:
     """Run ``claim(thread number)`` on ``threads`` threads released at once, each on its own
     database connection; return (thread number, what it claimed) for each."""
@@ -269,12 +283,7 @@ def race(claim: Callable[[int], int], threads: int = 8) -> list[tuple[int, int]]
     return granted
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    db_connection.vendor != "postgresql",
-    reason="needs PostgreSQL: concurrent writers from threads are what is tested",
-)
+@threads_on_postgresql
 def test_threads_together_never_exceed_the_share():
     key = "company:cmp_race"  # limit 60: share 30
     granted = race(lambda _number: take_all(key, attempts=25))
@@ -524,12 +533,7 @@ def test_blocks_claimed_at_once_by_two_threads_of_a_process_are_both_kept():
     assert RateBudget.objects.get(key=key).used == 100
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    db_connection.vendor != "postgresql",
-    reason="needs PostgreSQL: concurrent writers from threads are what is tested",
-)
+@threads_on_postgresql
 def test_threads_of_two_keys_never_exceed_their_parts_nor_the_proxys():
     from connections.ratelimit import proxy_acquire
 
