@@ -66,8 +66,8 @@ def transition_alert_kind(transition: Transition) -> NoticeKind | None:
         return NoticeKind.OUTAGE
     if transition.new_status != Status.ONLINE:
         return None
-    before = transition.old_status
-    if before == Status.UNCHECKED:
+    before: str | None = transition.old_status
+    if before == Status.UNCHECKED and transition.connection_id is not None:
         before = (
             Transition.objects.filter(
                 connection_id=transition.connection_id,

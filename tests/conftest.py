@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth import get_user_model
 
-from connections.models import AuthType, Connection, Scope
+from connections.models import AuthType, Connection, Scope, Status
 from oauthclients.models import OAuthClient
 
 pytest_plugins = ["tests.front_standin"]
@@ -137,6 +137,19 @@ def token_connection(owner):
     connection.api_token = API_TOKEN
     connection.save()
     return connection
+
+
+@pytest.fixture
+def online_token_connection(token_connection):
+    """A Token connection Front accepted: Online, with its Front company and check sentence."""
+    Connection.objects.filter(pk=token_connection.pk).update(
+        status=Status.ONLINE,
+        front_company_id="cmp_1",
+        front_company_name="Acme",
+        last_check_result="Online: Front company Acme.",
+    )
+    token_connection.refresh_from_db()
+    return token_connection
 
 
 @pytest.fixture

@@ -234,9 +234,7 @@ def test_a_transition_whose_task_was_lost_is_queued_again_by_the_sweep(
     assert len(smtp_server.messages) == 1
 
 
-def test_a_fix_with_a_new_token_through_not_checked_yet_is_a_recovery(
-    smtp_server, online, change
-):
+def test_a_fix_with_a_new_token_through_not_checked_yet_is_a_recovery(smtp_server, online, change):
     # A new API token leaves the connection Not checked yet; Front accepting it ends the outage.
     change(online, Status.OFFLINE)
     change(online, Status.UNCHECKED, "Not checked yet: the API token is new or changed.")

@@ -90,4 +90,3 @@ def test_a_token_offline_only_because_front_is_unreachable_is_handed_out(
         status=Status.OFFLINE, unreachable_since=timezone.now()
     )
     assert full_api.post(token_url(token_connection)).json()["access_token"] == API_TOKEN
-

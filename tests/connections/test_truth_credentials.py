@@ -29,15 +29,8 @@ HEADER = "name,company_name,auth_type,api_token,oauth_client,scopes,owner\n"
 
 
 @pytest.fixture
-def online(token_connection):
-    Connection.objects.filter(pk=token_connection.pk).update(
-        status=Status.ONLINE,
-        front_company_id="cmp_1",
-        front_company_name="Acme",
-        last_check_result="Online: Front company Acme.",
-    )
-    token_connection.refresh_from_db()
-    return token_connection
+def online(online_token_connection):
+    return online_token_connection
 
 
 def change_token(connection, token, *, source=Source.API, checks_in_request=False):

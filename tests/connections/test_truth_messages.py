@@ -39,20 +39,8 @@ def test_a_refused_connection_stays_unreachable_not_a_timeout(settings):
 
 
 @pytest.fixture
-def token_connection(owner):
-    connection = Connection(
-        name="Support", company_name="Acme", owner=owner, auth_type=AuthType.TOKEN
-    )
-    connection.api_token = API_TOKEN
-    connection.save()
-    Connection.objects.filter(pk=connection.pk).update(
-        status=Status.ONLINE,
-        front_company_id="cmp_1",
-        front_company_name="Acme",
-        last_check_result="Online: Front company Acme.",
-    )
-    connection.refresh_from_db()
-    return connection
+def token_connection(online_token_connection):
+    return online_token_connection
 
 
 @responses.activate
@@ -65,7 +53,7 @@ def test_test_connection_during_an_outage_warns_could_not_check(operator_client,
     assert len(sent) == 1
     level, text = sent[0]
     assert level == "warning"
-    assert text.startswith("Could not check \u201cSupport\u201d")
+    assert text.startswith("Could not check \u201cSupport inbox\u201d")
     assert "Could not reach Front" in text
     assert "accepted" not in text and "did not accept" not in text
 
