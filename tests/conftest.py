@@ -80,7 +80,7 @@ def checks_not_queued():
 
     from connections import tasks
 
-    with mock.patch.object(tasks.check_unchecked, "delay") as queued:
+    with mock.patch.object(tasks.check_unchecked, "apply_async") as queued:
         yield queued
 
 

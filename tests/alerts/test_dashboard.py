@@ -193,8 +193,9 @@ def test_the_chart_is_rebuilt_exactly_from_creations_deletions_and_transitions(o
     history = status_history(counts=status_counts(), now=now)
 
     by_age = {(history[-1].day - day.day).days: day.counts for day in history}
+    # Token connections start Not checked yet (the model's rule for a new API token).
     expected = {
-        0: (7, 7),  # (online, not authorized)
+        0: (7, 7),  # (online, not checked yet)
         1: (1, 1),
         3: (1, 1),  # Gone was deleted that day
         4: (2, 1),
@@ -208,10 +209,10 @@ def test_the_chart_is_rebuilt_exactly_from_creations_deletions_and_transitions(o
         21: (0, 1),
         29: (0, 1),
     }
-    for age, (online, not_authorized) in expected.items():
+    for age, (online, unchecked) in expected.items():
         counts = by_age[age]
-        assert (counts["online"], counts["not_authorized"]) == (online, not_authorized), age
-        assert counts["offline"] == 0 and counts["reauthorize"] == 0, age
+        assert (counts["online"], counts["unchecked"]) == (online, unchecked), age
+        assert counts["offline"] == counts["reauthorize"] == counts["not_authorized"] == 0, age
     assert all(min(day.counts.values()) >= 0 for day in history)
 
 

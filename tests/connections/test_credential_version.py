@@ -83,7 +83,7 @@ def test_every_sign_in_change_bumps_the_version_and_nothing_else_does(token_conn
 
 
 def test_a_401_for_the_old_token_landing_after_a_new_token_was_saved_changes_nothing(
-    token_connection, monkeypatch, django_capture_on_commit_callbacks
+    token_connection, monkeypatch, django_capture_on_commit_callbacks, checks_not_queued
 ):
     # (a) The worker's check asks Front with the old token; meanwhile the owner saves a valid
     # new one; then Front's 401 for the old token arrives.
@@ -99,7 +99,9 @@ def test_a_401_for_the_old_token_landing_after_a_new_token_was_saved_changes_not
         outcome = services.connection_check(connection=checked, actor=None, source=Source.WORKER)
 
     stored = Connection.objects.get(pk=token_connection.pk)
-    assert stored.status == Status.ONLINE
+    # The new token awaits its own check (queued on commit), never the old token's verdict.
+    assert stored.status == Status.UNCHECKED
+    assert checks_not_queued.called
     assert stored.api_token == NEW_TOKEN
     assert "401" not in stored.last_check_result
     assert not Transition.objects.filter(new_status=Status.OFFLINE).exists()
@@ -107,7 +109,7 @@ def test_a_401_for_the_old_token_landing_after_a_new_token_was_saved_changes_not
     superseded = Event.objects.get(connection=stored, action=Action.SUPERSEDED)
     assert "Offline" in superseded.message and not superseded.success
     assert outcome.result == services.CheckResult.UNCHECKED
-    assert outcome.connection.status == Status.ONLINE
+    assert outcome.connection.status == Status.UNCHECKED
 
 
 def test_a_401_for_the_current_token_still_makes_it_offline(token_connection, monkeypatch):
@@ -122,7 +124,9 @@ def test_a_401_for_the_current_token_still_makes_it_offline(token_connection, mo
     assert not Event.objects.filter(action=Action.SUPERSEDED).exists()
 
 
-def test_the_status_door_records_a_verdict_for_an_older_version_as_superseded(token_connection):
+def test_the_status_door_records_a_verdict_for_an_older_version_as_superseded(
+    token_connection, checks_not_queued
+):
     online(token_connection)
     old = token_connection.credential_version
     save_token(token_connection, NEW_TOKEN)
@@ -134,7 +138,7 @@ def test_the_status_door_records_a_verdict_for_an_older_version_as_superseded(to
         version=old,
     )
     assert transition is None
-    assert Connection.objects.get(pk=token_connection.pk).status == Status.ONLINE
+    assert Connection.objects.get(pk=token_connection.pk).status == Status.UNCHECKED
     assert Event.objects.filter(action=Action.SUPERSEDED).count() == 1
 
 

@@ -35,8 +35,9 @@ def refresh(secret: str = CLIENT_SECRET, client_id: str = "client-id-123"):
 def test_error_kinds_are_an_enum_with_the_two_questions_callers_ask():
     assert {k.value for k in FrontErrorKind} == {
         "invalid_grant", "invalid_client", "unauthorized", "forbidden", "rate_limited",
-        "unavailable", "timeout", "unreachable", "bad_response", "refused",
+        "unavailable", "timeout", "unreachable", "bad_response", "refused", "secret_unreadable",
     }  # fmt: skip
+    # A secret that cannot be decrypted is neither Front refusing it nor worth retrying.
     refusals = {k for k in FrontErrorKind if FrontError("x", kind=k).refuses_credential}
     assert refusals == {"invalid_grant", "invalid_client", "unauthorized", "forbidden"}
     transient = {k for k in FrontErrorKind if FrontError("x", kind=k).is_transient}

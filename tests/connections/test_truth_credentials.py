@@ -52,7 +52,7 @@ def change_token(connection, token, *, source=Source.API, checks_in_request=Fals
 
 
 def test_a_changed_token_is_not_checked_yet_and_forgets_the_old_verdict(online):
-    with mock.patch.object(tasks.check_unchecked, "delay") as queued:
+    with mock.patch.object(tasks.check_unchecked, "apply_async") as queued:
         change_token(online, NEW_TOKEN)
     online.refresh_from_db()
     assert online.status == Status.UNCHECKED
@@ -93,7 +93,7 @@ def test_an_unchanged_token_keeps_its_status(online, django_capture_on_commit_ca
 def test_switching_to_token_is_not_checked_yet_not_not_authorized(oauth_connection):
     Connection.objects.filter(pk=oauth_connection.pk).update(status=Status.ONLINE)
     oauth_connection.refresh_from_db()
-    with mock.patch.object(tasks.check_unchecked, "delay"):
+    with mock.patch.object(tasks.check_unchecked, "apply_async"):
         change_token(oauth_connection, NEW_TOKEN)
     oauth_connection.refresh_from_db()
     assert oauth_connection.status == Status.UNCHECKED
@@ -126,12 +126,13 @@ def test_an_import_leaves_tokens_unchecked_and_queues_them_in_messages(
 ):
     monkeypatch.setattr(tasks, "CHECK_MESSAGE_SIZE", 2)
     rows = "".join(f"Inbox {i},Acme,token,tok-SECRET-{i},,,alice\n" for i in range(5))
-    with mock.patch.object(tasks.check_unchecked, "delay") as queued:
+    with mock.patch.object(tasks.check_unchecked, "apply_async") as queued:
         with django_capture_on_commit_callbacks(execute=True):
             connection_import(stream=io.BytesIO((HEADER + rows).encode()), fmt="csv")
     assert set(Connection.objects.values_list("status", flat=True)) == {Status.UNCHECKED}
-    assert [len(call.args[0]) for call in queued.call_args_list] == [2, 2, 1]
-    assert sorted(pk for call in queued.call_args_list for pk in call.args[0]) == sorted(
+    # Queued through common.broker.task_dispatch: apply_async((ids,)).
+    assert [len(call.args[0][0]) for call in queued.call_args_list] == [2, 2, 1]
+    assert sorted(pk for call in queued.call_args_list for pk in call.args[0][0]) == sorted(
         Connection.objects.values_list("pk", flat=True)
     )
     assert not responses.calls  # the import itself never waits for Front
@@ -153,7 +154,7 @@ def test_the_worker_checks_only_what_is_still_unchecked(owner, front_settings):
 
 def test_an_import_update_of_a_token_leaves_it_unchecked(online):
     rows = f"Support inbox,Acme,token,{NEW_TOKEN},,,alice\n"
-    with mock.patch.object(tasks.check_unchecked, "delay"):
+    with mock.patch.object(tasks.check_unchecked, "apply_async"):
         connection_import(stream=io.BytesIO((HEADER + rows).encode()), fmt="csv", update=True)
     online.refresh_from_db()
     assert online.status == Status.UNCHECKED and online.front_company_name == ""
@@ -161,20 +162,23 @@ def test_an_import_update_of_a_token_leaves_it_unchecked(online):
 
 def test_a_broker_that_cannot_be_reached_is_one_line(caplog):
     with mock.patch.object(
-        tasks.check_unchecked, "delay", side_effect=ConnectionRefusedError("broker")
+        tasks.check_unchecked, "apply_async", side_effect=ConnectionRefusedError("broker")
     ):
-        with caplog.at_level(logging.WARNING, logger="connections.tasks"):
+        with caplog.at_level(logging.WARNING):
             tasks.connections_check_queue([1, 2, 3])
-    assert [r.getMessage() for r in caplog.records] == [
-        "Could not queue the check of 3 connection(s) (ConnectionRefusedError); the periodic "
-        "check will do it."
+    # One line, no traceback, through the one dispatch helper; the periodic check finds them.
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in problems] == [
+        "Could not queue connections.tasks.check_unchecked: the broker refused it "
+        "(ConnectionRefusedError: broker); the next periodic sweep queues this work again."
     ]
+    assert problems[0].exc_info is None
 
 
 def test_unchecked_tokens_are_due_for_the_periodic_check(online):
     from connections.upkeep import connections_due_check
 
-    with mock.patch.object(tasks.check_unchecked, "delay"):
+    with mock.patch.object(tasks.check_unchecked, "apply_async"):
         change_token(online, NEW_TOKEN)
     assert online.pk in connections_due_check()
 
