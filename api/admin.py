@@ -116,6 +116,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke"]
     inlines = [ApiKeyUsageInline]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        # A key's pages name what it reaches: only who may see all of it sees the key.
+        return access.keys_visible_to(admin_user(request), super().get_queryset(request))
+
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
