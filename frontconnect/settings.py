@@ -166,6 +166,7 @@ CELERY_TASK_ROUTES = {
 }
 # History entries (Event) and status transitions older than this are deleted by `pruneevents`
 # and the worker's periodic prune.
+# At most connections.history.MAX_RETENTION_DAYS (settings import no app).
 FRONTCONNECT_HISTORY_RETENTION_DAYS = number(
     "FRONTCONNECT_HISTORY_RETENTION_DAYS", 90, what="a whole number of days from 1 to 36500",
     whole=True, low=1, high=36500,
