@@ -133,6 +133,19 @@ def connections_changeable_by(
     return Connection.objects.filter(owner_id=user.pk)
 
 
+def rows_about_visible_connections(
+    user: AnyUser | None, rows: QuerySet[Any], connection: str = "connection"
+) -> QuerySet[Any]:
+    """The rows of a log about connections (history, alerts) that ``user`` may see.
+
+    Operators see every row, those about deleted connections included; anyone else, the rows
+    about connections they may see. ``connection`` is the lookup from a row to its connection.
+    """
+    if user_is_operator(user):
+        return rows
+    return rows.filter(**{f"{connection}__in": connections_visible_to(user)})
+
+
 def user_may_view(user: AnyUser | None, connection: Connection) -> bool:
     return connections_visible_to(user).filter(pk=connection.pk).exists()
 
@@ -306,6 +319,7 @@ __all__ = [
     "no_such_owner",
     "owner_by_username",
     "reach_within_rights",
+    "rows_about_visible_connections",
     "user_is_operator",
     "user_may_act_for",
     "user_may_act_for_others",
