@@ -15,6 +15,7 @@ from alerts.models import AlertPreference, LapseWarning, Notification, Webhook, 
 from alerts.webhooks import webhook_resume
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import SecretState, secret_state
+from connections import access
 
 
 class AlertPreferenceInline(admin.StackedInline):
@@ -61,6 +62,10 @@ class NotificationAdmin(ReadOnlyAdmin):
         "sent_at",
     ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        rows = super().get_queryset(request)
+        return access.rows_about_visible_connections(request.user, rows, "transition__connection")
+
     @admin.display(description="Connection", ordering="transition__connection_name")
     def connection_name(self, obj: Notification) -> str:
         return obj.transition.connection_name
@@ -83,6 +88,9 @@ class LapseWarningAdmin(ReadOnlyAdmin):
         "created_at",
         "sent_at",
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LapseWarning]:
+        return access.rows_about_visible_connections(request.user, super().get_queryset(request))
 
 
 sensitive_webhook_fields = method_decorator(sensitive_post_parameters("signing_secret", "url"))
@@ -185,7 +193,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
-        return super().get_queryset(request).select_related("webhook", "transition")
+        rows = super().get_queryset(request).select_related("webhook", "transition")
+        return access.rows_about_visible_connections(request.user, rows, "transition__connection")
 
     @admin.display(description="Connection", ordering="transition__connection_name")
     def connection_name(self, obj: WebhookDelivery) -> str:

@@ -117,9 +117,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     inlines = [ApiKeyUsageInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
-        # The keys someone may manage are those of the people they may act for.
-        keys = super().get_queryset(request)
+        # A key's pages name what it reaches: only who may see all of it sees the key; and the
+        # keys someone may manage are those of the people they may act for.
         issuer = admin_user(request)
+        keys = access.keys_visible_to(issuer, super().get_queryset(request))
         return keys if access.user_may_act_for_others(issuer) else keys.filter(owner=issuer)
 
     def get_form(

@@ -105,7 +105,10 @@ class ConnectionWriteSerializer(serializers.Serializer):
     owner = serializers.CharField(
         required=False,
         max_length=USERNAME_MAX_LENGTH,
-        help_text="Username of the owner; defaults to the API key's owner when creating.",
+        help_text=(
+            "Username of the owner; defaults to the API key's owner when creating, if the key "
+            "reaches the owner's connections (otherwise required)."
+        ),
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

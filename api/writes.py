@@ -19,6 +19,7 @@ from connections.models import Connection, Scope, Source
 from oauthclients.models import OAuthClient
 
 OWNER_OUT_OF_REACH = "No user with this username is within this API key's reach."
+NAME_THE_OWNER = "This API key does not reach its owner's connections: name the owner."
 UNKNOWN_CLIENT = "No OAuth 2.0 client has this id."
 CHOSEN_CONNECTIONS_ONLY = (
     "This API key reaches only chosen connections, so it cannot create new ones."
@@ -35,6 +36,14 @@ def _owner(key: ApiKey, username: str) -> User:
     if user is None or not access.key_reaches_owner(key, user):
         raise _refused("owner", OWNER_OUT_OF_REACH)
     return user
+
+
+def _default_owner(key: ApiKey) -> User:
+    """Who a new connection belongs to when the request names nobody: the key's owner, if the
+    key reaches the owner's connections (else the connection would be out of its reach)."""
+    if not access.key_reaches_owner(key, key.owner):
+        raise _refused("owner", NAME_THE_OWNER)
+    return key.owner
 
 
 def _client(pk: int | None) -> OAuthClient | None:
@@ -67,7 +76,7 @@ def _input(
     owner = (
         _owner(key, data["owner"])
         if "owner" in data
-        else (stored.owner if stored is not None else key.owner)
+        else (stored.owner if stored is not None else _default_owner(key))
     )
     return rules.ConnectionInput(
         name=sent_or_stored("name", stored.name if stored else ""),

@@ -2,7 +2,7 @@
 
 ``SecretsNeverShown`` keeps encrypted fields out of every rendered value, whatever the
 operator's permissions; ``StrictChangeList`` accepts only the declared filters and a bounded
-search, so the query string cannot run arbitrary lookups.
+search (the admin's autocomplete too), so the query string cannot run arbitrary lookups.
 """
 
 from __future__ import annotations
@@ -23,13 +23,22 @@ MAX_SEARCH_LENGTH = 200
 MAX_SEARCH_TERMS = 10
 
 
+def search_too_big(query: str) -> bool:
+    """Whether a search is not run: too long, too many words, or a NUL (PostgreSQL refuses it)."""
+    return (
+        "\x00" in query
+        or len(query) > MAX_SEARCH_LENGTH
+        or len(list(smart_split(query))) > MAX_SEARCH_TERMS
+    )
+
+
 class BoundedSearchForm(ChangeListSearchForm):
     """The changelist's search box, refusing searches that would build huge queries."""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         query = cleaned.get(SEARCH_VAR) or ""
-        if len(query) > MAX_SEARCH_LENGTH or len(list(smart_split(query))) > MAX_SEARCH_TERMS:
+        if search_too_big(query):
             # A field error drops the search, so the admin lists without it and says why.
             self.add_error(
                 SEARCH_VAR,
@@ -75,6 +84,12 @@ class StrictListMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return StrictChangeList
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        # The admin's autocomplete searches without the changelist's form: it finds nothing.
+        if search_too_big(search_term):
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
 
 
 def strict_lists_everywhere(site: admin.AdminSite) -> None:

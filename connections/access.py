@@ -14,6 +14,7 @@ Every screen, command and API path asks here instead of filtering by owner itsel
   connections (``KeyReach``). ``connections_for_key`` is the rule; ``connection_in_reach`` is
   the same rule compiled once per process for the proxy's hot path. A key never reaches beyond
   what its owner may see (change, for ``token``/``proxy``/``write``): ``reach_within_rights``.
+  A key is shown only to who may see all it reaches (``keys_visible_to``).
 
 This module imports no other app: it works on any key object with ``pk``, ``scope``,
 ``owner_id`` and ``users``/``connections`` many-to-many managers (``api.models.ApiKey``).
@@ -132,6 +133,19 @@ def connections_changeable_by(
     return Connection.objects.filter(owner_id=user.pk)
 
 
+def rows_about_visible_connections(
+    user: AnyUser | None, rows: QuerySet[Any], connection: str = "connection"
+) -> QuerySet[Any]:
+    """The rows of a log about connections (history, alerts) that ``user`` may see.
+
+    Operators see every row, those about deleted connections included; anyone else, the rows
+    about connections they may see. ``connection`` is the lookup from a row to its connection.
+    """
+    if user_is_operator(user):
+        return rows
+    return rows.filter(**{f"{connection}__in": connections_visible_to(user)})
+
+
 def user_may_view(user: AnyUser | None, connection: Connection) -> bool:
     return connections_visible_to(user).filter(pk=connection.pk).exists()
 
@@ -193,6 +207,26 @@ def key_reach_beyond_owner(key_model: type) -> Case:
         When(scope=KeyReach.USERS, then=Exists(others)),
         default=Exists(theirs),
         output_field=BooleanField(),
+    )
+
+
+def keys_visible_to(user: AnyUser | None, keys: QuerySet[Any]) -> QuerySet[Any]:
+    """The keys of ``keys`` whose whole reach ``user`` may see (``reach_within_rights`` as SQL).
+
+    A key's pages name what it reaches: operators see every key; anyone else, the keys that
+    reach only their own connections.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return keys.none()
+    if user_is_operator(user):
+        return keys
+    users = keys.model.users.through
+    chosen = keys.model.connections.through
+    others = users.objects.filter(apikey=OuterRef("pk")).exclude(user=user.pk)
+    theirs = chosen.objects.filter(apikey=OuterRef("pk")).exclude(connection__owner=user.pk)
+    return keys.filter(
+        (models.Q(scope=KeyReach.USERS) & ~Exists(others))
+        | (models.Q(scope=KeyReach.CONNECTIONS) & ~Exists(theirs))
     )
 
 
@@ -281,9 +315,11 @@ __all__ = [
     "connections_visible_to",
     "key_reach_beyond_owner",
     "key_reaches_owner",
+    "keys_visible_to",
     "no_such_owner",
     "owner_by_username",
     "reach_within_rights",
+    "rows_about_visible_connections",
     "user_is_operator",
     "user_may_act_for",
     "user_may_act_for_others",

@@ -302,9 +302,8 @@ class ConnectionEventFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return []
-        names = Event.objects.filter(connection_id=self.connection_id()).values_list(
-            "connection_name", flat=True
-        )
+        names = model_admin.get_queryset(request).filter(connection_id=self.connection_id())
+        names = names.values_list("connection_name", flat=True)
         return [(value, names.first() or f"#{value}")]
 
     def connection_id(self) -> int:
@@ -330,3 +329,6 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description="Who", ordering="actor__username")
     def who(self, obj: Event) -> str:
         return obj.who
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        return access.rows_about_visible_connections(request.user, super().get_queryset(request))

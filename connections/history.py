@@ -34,6 +34,11 @@ class PruneReport:
     dry_run: bool
 
 
+# The longest retention asked for (100 years): a cutoff further back would be before year 1.
+# FRONTCONNECT_HISTORY_RETENTION_DAYS has the same bound in frontconnect/settings.py.
+MAX_RETENTION_DAYS = 36500
+
+
 def history_prune(*, older_than: timedelta, dry_run: bool = False) -> PruneReport:
     """Delete history entries (Event) and status transitions older than ``older_than``."""
     if older_than <= timedelta(0):

@@ -73,6 +73,10 @@ def number(
     return int(value) if whole else value
 
 
+# Upper bounds of durations: a date moved by more than the calendar holds is an OverflowError.
+HOURS_A_YEAR = 8760
+MINUTES_A_YEAR = HOURS_A_YEAR * 60
+
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
@@ -162,9 +166,10 @@ CELERY_TASK_ROUTES = {
 }
 # History entries (Event) and status transitions older than this are deleted by `pruneevents`
 # and the worker's periodic prune.
+# At most connections.history.MAX_RETENTION_DAYS (settings import no app).
 FRONTCONNECT_HISTORY_RETENTION_DAYS = number(
-    "FRONTCONNECT_HISTORY_RETENTION_DAYS", 90, what="a whole number of days, at least 1",
-    whole=True, low=1,
+    "FRONTCONNECT_HISTORY_RETENTION_DAYS", 90, what="a whole number of days from 1 to 36500",
+    whole=True, low=1, high=36500,
 )  # fmt: skip
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
@@ -187,8 +192,9 @@ FRONT_HTTP_TIMEOUT = number(
 )  # fmt: skip
 # How long Front may stay unreachable for a connection before a check marks it Offline.
 FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = number(
-    "FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", 30, what="a whole number of minutes, 0 or more",
-    whole=True, low=0,
+    "FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", 30,
+    what=f"a whole number of minutes from 0 to {MINUTES_A_YEAR} (a year)",
+    whole=True, low=0, high=MINUTES_A_YEAR,
 )  # fmt: skip
 # How long writing new tokens back is retried through database errors before the refresh gives
 # up (Front has already rotated the refresh token: giving up loses the grant).
@@ -242,8 +248,9 @@ AXES_FAILURE_LIMIT = number(
 )  # fmt: skip
 AXES_COOLOFF_TIME = timedelta(
     minutes=number(
-        "FRONTCONNECT_LOGIN_LOCKOUT_MINUTES", 15, what="a whole number of minutes, at least 1",
-        whole=True, low=1,
+        "FRONTCONNECT_LOGIN_LOCKOUT_MINUTES", 15,
+        what=f"a whole number of minutes from 1 to {MINUTES_A_YEAR} (a year)",
+        whole=True, low=1, high=MINUTES_A_YEAR,
     )
 )  # fmt: skip
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -463,16 +470,18 @@ FRONTCONNECT_RESERVED_SHARE = number(
 # service used within FRONTCONNECT_RECENT_USE_HOURS. The dashboard flags a connection not
 # checked in twice the interval. Hours may be fractional (1.5 is 90 minutes).
 FRONTCONNECT_CHECK_INTERVAL_HOURS = number(
-    "FRONTCONNECT_CHECK_INTERVAL_HOURS", 6, what="a number of hours above 0 (e.g. 6 or 1.5)",
-    whole=False, low=0, low_open=True,
+    "FRONTCONNECT_CHECK_INTERVAL_HOURS", 6,
+    what=f"a number of hours above 0 and at most {HOURS_A_YEAR} (e.g. 6 or 1.5)",
+    whole=False, low=0, low_open=True, high=HOURS_A_YEAR,
 )  # fmt: skip
 FRONTCONNECT_CHECK_CONCURRENCY = number(
     "FRONTCONNECT_CHECK_CONCURRENCY", 8, what="a whole number from 1 to 64",
     whole=True, low=1, high=64,
 )  # fmt: skip
 FRONTCONNECT_RECENT_USE_HOURS = number(
-    "FRONTCONNECT_RECENT_USE_HOURS", 24, what="a number of hours above 0 (e.g. 24 or 0.5)",
-    whole=False, low=0, low_open=True,
+    "FRONTCONNECT_RECENT_USE_HOURS", 24,
+    what=f"a number of hours above 0 and at most {HOURS_A_YEAR} (e.g. 24 or 0.5)",
+    whole=False, low=0, low_open=True, high=HOURS_A_YEAR,
 )  # fmt: skip
 
 # The service API (api/): Bearer API keys only, JSON in and out, errors as {"error", "fields"}.

@@ -57,3 +57,58 @@ def test_a_viewer_of_everything_sees_no_secret_on_any_list_or_page(
         assert response.status_code == 200, url
         for secret in secrets:
             assert secret.encode() not in response.content, url
+
+
+def test_history_and_alert_logs_show_only_connections_the_staff_user_may_view(
+    client, stranger, owner, operator, token_connection
+):
+    # Staff who may read the logs but not connections (connections.access decides who sees
+    # which connection) see no entry about another member's connection, nor its name.
+    from django.utils import timezone
+
+    from alerts.models import LapseWarning, Notification, WebhookDelivery
+    from connections.models import Status, Transition
+    from connections.services import event_record
+
+    event_record(connection=token_connection, action="tested", source="command")
+    transition = Transition.objects.create(
+        connection=token_connection,
+        connection_name=token_connection.name,
+        old_status=Status.ONLINE,
+        new_status=Status.OFFLINE,
+        reason="Support inbox went offline.",
+        source="worker",
+    )
+    Notification.objects.create(transition=transition, user=owner, kind="outage")
+    LapseWarning.objects.create(connection=token_connection, user=owner, lapses_at=timezone.now())
+    hook = Webhook(name="Pager", url="https://hooks.example.com/in")
+    hook.secret = SIGNING_SECRET
+    hook.save()
+    WebhookDelivery.objects.create(webhook=hook, transition=transition)
+    logs = [
+        "/admin/connections/event/",
+        f"/admin/connections/event/?connection={token_connection.pk}",
+        "/admin/alerts/notification/",
+        "/admin/alerts/lapsewarning/",
+        "/admin/alerts/webhookdelivery/",
+    ]
+    stranger.is_staff = True
+    stranger.save()
+    stranger.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=[
+                "view_event",
+                "view_notification",
+                "view_lapsewarning",
+                "view_webhookdelivery",
+            ]
+        )
+    )
+    client.force_login(stranger)
+    for url in logs:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "Support inbox" not in response.content.decode(), url
+    client.force_login(operator)
+    for url in logs:
+        assert "Support inbox" in client.get(url).content.decode(), url

@@ -6,6 +6,7 @@ from django import template
 
 from alerts.charts import STATUS_COLOURS, status_chart_svg
 from alerts.dashboard import background_states, dashboard_build
+from connections import access
 from connections.models import Status
 
 register = template.Library()
@@ -16,7 +17,7 @@ def operator_dashboard(context: template.Context) -> dict[str, Any]:
     """The dashboard for operators who may view connections; nothing for anyone else."""
     request = context.get("request")
     user = getattr(request, "user", None)
-    if user is None or not user.has_perm("connections.view_connection"):
+    if not access.user_is_operator(user):
         return {"dashboard": None}
     dashboard = dashboard_build()
     return {

@@ -271,6 +271,17 @@ def test_staff_without_view_permission_see_no_dashboard(client):
     assert 'id="fc-dashboard"' not in page
 
 
+def test_operators_who_may_change_connections_see_the_dashboard(client):
+    # Who is an operator is decided by connections.access: "change" includes seeing.
+    user = get_user_model().objects.create_user("changer", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="change_connection"))
+    client.force_login(user)
+
+    page = client.get("/admin/").content.decode()
+
+    assert 'id="fc-dashboard"' in page
+
+
 def test_members_never_reach_the_dashboard(client, owner):
     client.force_login(owner)
     response = client.get("/admin/")

@@ -78,6 +78,21 @@ def test_an_owner_outside_the_keys_reach_is_refused(full_api, stranger):
     assert not Connection.objects.exists()
 
 
+def test_a_key_that_does_not_reach_its_owner_must_name_the_owner(make_key, api, owner, operator):
+    # An operator's key for alice's connections: without "owner" the new connection would be
+    # the operator's, outside the key's reach (it used to be created, then answered 500).
+    made = make_key([Permission.READ, Permission.WRITE], key_owner=operator, users=[owner])
+    client = api(made.plaintext)
+    response = client.post(URL, token_body(), format="json")
+    assert response.status_code == 400
+    assert response.json()["fields"]["owner"] == [
+        "This API key does not reach its owner's connections: name the owner."
+    ]
+    assert not Connection.objects.exists()
+    named = client.post(URL, token_body(owner="alice"), format="json")
+    assert named.status_code == 201 and named.json()["owner"] == "alice"
+
+
 def test_an_all_connections_key_may_create_for_anyone(make_key, api, stranger, operator):
     made = make_key([Permission.WRITE], scope=KeyScope.ALL, key_owner=operator)
     response = api(made.plaintext).post(URL, token_body(owner="mallory"), format="json")

@@ -79,7 +79,6 @@ def test_a_key_clerk_cannot_mint_a_superuser_owned_all_connections_token_key(
 
 def test_a_key_clerk_cannot_widen_a_members_read_only_key(key_clerk, owner, token_connection):
     made = apikey_create(name="Reader", owner=owner, permissions=["read"], users=[owner])
-    url = f"/admin/api/apikey/{made.key.pk}/change/"
     widened = {
         "name": "Reader",
         "owner": owner.pk,
@@ -88,18 +87,20 @@ def test_a_key_clerk_cannot_widen_a_members_read_only_key(key_clerk, owner, toke
         "users": [owner.pk],
         **INLINE,
     }
-    # A clerk who may not act for the member does not even find the key.
-    assert key_clerk.post(url, widened).status_code == 302
+    # The member's key reaches connections the clerk may not view: not even theirs to open.
+    response = key_clerk.post(f"/admin/api/apikey/{made.key.pk}/change/", widened)
+    assert response.status_code == 302
     made.key.refresh_from_db()
     assert made.key.permissions == ["read"]
-    # One who may act for others, but may not see the member's connections, is refused.
-    grant(get_user_model().objects.get(username="clerk"), "change_user", "view_user")
-    response = key_clerk.post(url, widened)
+    # Staff who may view (not change) every connection see the key, and the form refuses.
+    clerk = get_user_model().objects.get(username="clerk")
+    grant(clerk, "view_connection", "change_user", "view_user")
+    response = key_clerk.post(f"/admin/api/apikey/{made.key.pk}/change/", widened)
     assert response.status_code == 200
-    # The member is not among the users whose connections the clerk may choose.
-    assert "users" in response.context["adminform"].form.errors
     made.key.refresh_from_db()
     assert made.key.permissions == ["read"]
+    # May see but not change them: `token` is refused on the form.
+    assert response.context["adminform"].form.errors
 
 
 def test_a_clerk_manages_only_their_own_keys(key_clerk, operator):
@@ -109,6 +110,38 @@ def test_a_clerk_manages_only_their_own_keys(key_clerk, operator):
     key_clerk.post("/admin/api/apikey/", {"action": "revoke", "_selected_action": [theirs.key.pk]})
     theirs.key.refresh_from_db()
     assert theirs.key.revoked_at is None
+
+
+def test_a_key_clerk_sees_no_key_reaching_connections_they_may_not_view(
+    client, owner, operator, token_connection
+):
+    # A key's page names what it reaches (users, connections, usage by connection): a staff user
+    # who may view API keys but not those connections does not see the key at all.
+    theirs = apikey_create(
+        name="Alices sync",
+        owner=owner,
+        permissions=["read"],
+        scope=KeyScope.CONNECTIONS,
+        connections=[token_connection],
+    )
+    wide = apikey_create(name="Ops wide", owner=operator, permissions=["read"], scope=KeyScope.ALL)
+    viewer = get_user_model().objects.create_user("viewer", "viewer@example.com", PASSWORD)
+    viewer.is_staff = True
+    viewer.save()
+    grant(viewer, "view_apikey")
+    mine = apikey_create(name="Viewers own", owner=viewer, permissions=["read"])
+    client.force_login(viewer)
+    listed = client.get("/admin/api/apikey/").content.decode()
+    assert "Viewers own" in listed
+    assert "Alices sync" not in listed and "Ops wide" not in listed
+    for key in (theirs.key, wide.key):
+        page = client.get(f"/admin/api/apikey/{key.pk}/change/", follow=True).content.decode()
+        assert "Support inbox" not in page and "alice" not in page
+    assert client.get(f"/admin/api/apikey/{mine.key.pk}/change/").status_code == 200
+    # Who may view every connection sees every key.
+    client.force_login(operator)
+    listed = client.get("/admin/api/apikey/").content.decode()
+    assert all(name in listed for name in ("Alices sync", "Ops wide", "Viewers own"))
 
 
 def test_the_owner_choices_of_a_clerk_are_only_themselves(key_clerk, owner, operator):

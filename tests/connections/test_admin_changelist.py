@@ -53,6 +53,43 @@ def test_a_search_of_1200_terms_is_refused_in_words(staff, url, token_connection
     assert "Search for at most 10 words" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        ("api", "apikey", "connections"),
+        ("api", "apikey", "owner"),
+        ("api", "apikey", "users"),
+        ("connections", "connection", "owner"),
+    ],
+)
+@pytest.mark.parametrize("term", ["Support\x00inbox", " ".join(["a"] * 1200)])
+def test_the_admins_autocomplete_search_is_bounded_too(
+    operator_client, token_connection, source, term
+):
+    # The autocomplete endpoint searches without the changelist's form: a NUL (refused by
+    # PostgreSQL) or 1200 words (too deep an expression for SQLite) must not be a server error.
+    app_label, model_name, field_name = source
+    response = operator_client.get(
+        "/admin/autocomplete/",
+        {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": term},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_the_admins_autocomplete_still_finds_a_few_words(operator_client, token_connection):
+    found = operator_client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "api",
+            "model_name": "apikey",
+            "field_name": "connections",
+            "term": "Support inbox",
+        },
+    ).json()
+    assert [item["text"] for item in found["results"]] == ["Support inbox"]
+
+
 @pytest.mark.parametrize("url", CHANGELISTS)
 def test_a_search_of_a_few_words_works(staff, url, token_connection):
     response = staff.get(url, {"q": "Support inbox"})

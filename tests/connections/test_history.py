@@ -102,6 +102,13 @@ def test_the_command_refuses_less_than_a_day(aged_history, days):
     assert Event.objects.count() == 6
 
 
+def test_the_command_refuses_more_days_than_a_date_can_go_back(aged_history):
+    # 10 million days before now is before year 1: it was an OverflowError traceback.
+    with pytest.raises(CommandError, match="at most 36500"):
+        call_command("pruneevents", "--older-than", "10000000", stdout=StringIO())
+    assert Event.objects.count() == 6
+
+
 def test_deleting_the_owner_records_each_connection_as_deleted(
     owner, token_connection, oauth_connection
 ):

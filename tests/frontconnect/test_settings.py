@@ -145,6 +145,13 @@ def test_well_formed_values_are_taken(tmp_path, variable, value, setting, expect
         ("DJANGO_PROXY_HOPS", "1.5"),
         ("DJANGO_LOG_LEVEL", "LOUD"),
         ("DATABASE_CONN_MAX_AGE", "a minute"),
+        # Durations beyond what a date can hold: a traceback at start-up (the lockout) or, later,
+        # an OverflowError in the worker's schedule, the prune and the health check.
+        ("FRONTCONNECT_LOGIN_LOCKOUT_MINUTES", "1e300"),
+        ("FRONTCONNECT_HISTORY_RETENTION_DAYS", "1e7"),
+        ("FRONTCONNECT_UNREACHABLE_GRACE_MINUTES", "1e300"),
+        ("FRONTCONNECT_CHECK_INTERVAL_HOURS", "1e300"),
+        ("FRONTCONNECT_RECENT_USE_HOURS", "1e300"),
     ],
 )
 def test_a_malformed_value_stops_start_up_with_one_sentence_naming_it(tmp_path, variable, value):

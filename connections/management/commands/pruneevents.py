@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from connections.history import history_prune
+from connections.history import MAX_RETENTION_DAYS, history_prune
 
 
 class Command(BaseCommand):
@@ -21,8 +21,8 @@ class Command(BaseCommand):
             type=int,
             metavar="DAYS",
             default=None,
-            help="Delete what is older than this many days (at least 1; default: the "
-            "FRONTCONNECT_HISTORY_RETENTION_DAYS setting, 90 unless configured).",
+            help=f"Delete what is older than this many days (1 to {MAX_RETENTION_DAYS}; default: "
+            "the FRONTCONNECT_HISTORY_RETENTION_DAYS setting, 90 unless configured).",
         )
         parser.add_argument(
             "--dry-run",
@@ -32,8 +32,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, older_than: int | None, dry_run: bool, **options: Any) -> None:
         days = settings.FRONTCONNECT_HISTORY_RETENTION_DAYS if older_than is None else older_than
-        if days < 1:
-            raise CommandError("--older-than must be a whole number of days, at least 1.")
+        if not 1 <= days <= MAX_RETENTION_DAYS:
+            raise CommandError(
+                "--older-than must be a whole number of days, at least 1 and at most "
+                f"{MAX_RETENTION_DAYS}."
+            )
         report = history_prune(older_than=timedelta(days=days), dry_run=dry_run)
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(
