@@ -1,4 +1,4 @@
-"""Migration 0010: Token rows left Not authorized become Not checked yet, with a transition."""
+"""Migration 0015: Token rows left Not authorized become Not checked yet, with a transition."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from tests.connections.test_migration_name_key import executor_leaf, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("connections", "0009_truth_unchecked_status")]
-AFTER = [("connections", "0010_truth_token_rows_unchecked")]
+BEFORE = [("connections", "0014_unchecked_status")]
+AFTER = [("connections", "0015_token_rows_unchecked")]
 
 
 def test_token_rows_not_authorized_become_not_checked_yet():

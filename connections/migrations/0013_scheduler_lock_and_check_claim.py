@@ -24,7 +24,7 @@ def redispatch_every_two_minutes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0008_source_system"),
+        ("connections", "0012_credential_version"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

@@ -18,6 +18,6 @@ def refill(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("connections", "0009_coordinator_removal")]
+    dependencies = [("connections", "0009_removal")]
 
     operations = [migrations.RunPython(refill, migrations.RunPython.noop)]

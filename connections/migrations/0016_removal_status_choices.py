@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0014_merge_truth'),
+        ("connections", "0015_token_rows_unchecked"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ import common.crypto
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0008_source_system"),
+        ("connections", "0013_scheduler_lock_and_check_claim"),
     ]
 
     operations = [

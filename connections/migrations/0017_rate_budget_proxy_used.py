@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0008_source_system"),
+        ("connections", "0016_removal_status_choices"),
     ]
 
     operations = [

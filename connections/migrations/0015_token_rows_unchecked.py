@@ -36,6 +36,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("connections", "0009_truth_unchecked_status")]
+    dependencies = [("connections", "0014_unchecked_status")]
 
     operations = [migrations.RunPython(forwards, backwards)]
