@@ -99,6 +99,8 @@ class EchoFront:
     # Statuses to answer with, in order; 200 once they run out.
     statuses: list[int] = field(default_factory=list)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # Set, a GET /me also names this company (id and name), as Front's answer does.
+    company: dict[str, str] | None = None
     rate_headers: dict[str, str] = field(
         default_factory=lambda: {
             "x-ratelimit-limit": "100",
@@ -127,6 +129,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             status = front.statuses.pop(0) if front.statuses else 200
         if status == 200:
             payload = {"method": self.command, "path": self.path, "size": len(body)}
+            if front.company and self.path.split("?")[0] == "/me":
+                payload.update(front.company)
         else:
             payload = {"_error": {"status": status, "title": "Scripted", "message": "As asked"}}
         data = json.dumps(payload).encode()

@@ -83,6 +83,9 @@ def api_schema(
 ):
     # Front's API is the recording stand-in (every method); its token endpoint is the OAuth one.
     settings.FRONT_API_URL = echo_front.url
+    # An API token left Not checked yet by a generated change is checked before it is handed
+    # out: GET /me must name a company, as Front's does.
+    echo_front.company = {"id": "cmp_echo", "name": "Echo company"}
     connection = Connection(name="Token one", company_name="Acme", owner=owner)
     connection.api_token = API_TOKEN
     connection.save()
