@@ -35,7 +35,7 @@ def _embedded_folders(app: Celery) -> list[Path]:
     return sorted({Path(options[name]) for name in names if options.get(name)})
 
 
-def broker_folders_ensure(app: Celery | None = None) -> None:
+def broker_folders_ensure(app: Celery[Any] | None = None) -> None:
     """Create the embedded broker's folders if this process uses that broker."""
     for folder in _embedded_folders(app or current_app):
         folder.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def task_dispatch(task: Any, *args: Any, **options: Any) -> bool:
     return True
 
 
-def broker_state(app: Celery | None = None, *, timeout: float = BROKER_TIMEOUT_SECONDS) -> str:
+def broker_state(app: Celery[Any] | None = None, *, timeout: float = BROKER_TIMEOUT_SECONDS) -> str:
     """``ok`` when the broker takes messages, else one sentence saying why (for /healthz)."""
     app = app or current_app
     folders = _embedded_folders(app)

@@ -120,7 +120,7 @@ def budget_key(connection: Connection) -> str:
     without either, its id.
     """
     if connection.front_company_id:
-        return front.budget_key(company_id=connection.front_company_id, token="")
+        return front.budget_key(company_id=connection.front_company_id)
     name = name_key(connection.company_name or "")
     if name:
         return "name:" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:24]

@@ -69,11 +69,11 @@ def budget_install(budget: Budget | None) -> None:
 
 
 @sensitive_variables("token")
-def budget_key(*, company_id: str, token: str) -> str:
+def budget_key(*, company_id: str, token: str | None = None) -> str:
     """The rate-budget key: the Front company, else (before Front named it) a token digest."""
     if company_id:
         return f"company:{company_id}"
-    return "token:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:24]
+    return "token:" + hashlib.sha256((token or "").encode("utf-8", "replace")).hexdigest()[:24]
 
 
 def _timeout() -> float:
