@@ -25,10 +25,13 @@ def budget_route(method: str, path: str) -> str:
     return f"{method.upper()} {path}"
 
 
-def budget_wait(key: str, *, api_key: ApiKey, route: str, wait: float) -> float | None:
-    """Take one call's room, waiting up to ``wait`` seconds: None if granted, else retry-after."""
+def budget_wait(
+    key: str, *, api_key: ApiKey, route: str, wait: float
+) -> ratelimit.Deferred | None:
+    """Take one call's room, waiting up to ``wait`` seconds: None if granted, else what is held
+    back and for how long."""
     outcome = ratelimit.proxy_acquire(key, caller=f"apikey:{api_key.pk}", route=route, wait=wait)
-    return None if isinstance(outcome, ratelimit.Permit) else outcome.retry_after
+    return None if isinstance(outcome, ratelimit.Permit) else outcome
 
 
 def budget_report(key: str, status: int, headers: Mapping[str, str], *, route: str) -> None:

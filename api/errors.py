@@ -42,12 +42,18 @@ class RateBudgetExhausted(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "rate_budget"
 
-    def __init__(self, retry_after: float) -> None:
+    # What is held back, in words (connections.ratelimit.Deferred.held).
+    SENTENCES = {
+        "company": "This Front company's request budget is used up for now",
+        "part": "This API key has used its part of the Front company's request budget for now",
+        "route": "Front limits this route (method and path) on its own for now; the key's other "
+        "calls go on",
+    }
+
+    def __init__(self, retry_after: float, *, held: str = "company") -> None:
         self.retry_after = max(1, math.ceil(retry_after))
-        super().__init__(
-            "This Front company's request budget is used up for now: "
-            f"try again in {self.retry_after} seconds."
-        )
+        sentence = self.SENTENCES.get(held, self.SENTENCES["company"])
+        super().__init__(f"{sentence}: try again in {self.retry_after} seconds.")
 
 
 class DatabaseUnavailable(exceptions.APIException):

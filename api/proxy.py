@@ -244,9 +244,9 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         # The token stays inside the Bearer (whose repr hides it): no plain local holds it, so
         # no error page or report can show it.
         def send(credential: credentials.Bearer) -> front.ForwardResponse:
-            retry_after = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
-            if retry_after is not None:
-                raise RateBudgetExhausted(retry_after)
+            deferred = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
+            if deferred is not None:
+                raise RateBudgetExhausted(deferred.retry_after, held=deferred.held)
             # No database work until Front answers: another thread may use the connection.
             serving.hand_back_database_connection()
             answer = front.forward(

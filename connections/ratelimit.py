@@ -105,10 +105,15 @@ class Permit:
 
 @dataclass(frozen=True)
 class Deferred:
-    """No room on the budget ``key`` now; try again in ``retry_after`` seconds."""
+    """No room on the budget ``key`` now; try again in ``retry_after`` seconds.
+
+    ``held`` says what has no room: the ``company``'s share, the API key's ``part`` of it, or
+    one ``route`` Front limited on its own (a per-route 429).
+    """
 
     key: str
     retry_after: float
+    held: str = "company"
 
 
 def budget_key(connection: Connection) -> str:
@@ -278,11 +283,11 @@ def _proxy_try(key: str, caller: str, route: str) -> Permit | Deferred:
         .first()
     )
     if blocked is not None:
-        return Deferred(key, _seconds(blocked, now))
+        return Deferred(key, _seconds(blocked, now), held="route")
     part = f"{caller}@{key}"
     outcome = _try_acquire(part, parent=key)
     if isinstance(outcome, Deferred):
-        return Deferred(key, outcome.retry_after)
+        return Deferred(key, outcome.retry_after, held="part")
     outcome = _try_acquire(key, proxy=True)
     if isinstance(outcome, Deferred):
         # The company had no room: the caller's permit goes back unused.

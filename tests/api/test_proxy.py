@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from api import budget, keys
 from api.models import ApiKeyUsage, Permission
+from connections import ratelimit
 from connections.models import Connection, Status
 from tests.conftest import API_TOKEN
 
@@ -124,7 +125,7 @@ def test_an_exhausted_budget_answers_429_without_calling_front(
 
     def refuse(key, *, wait, **where):
         waits.append(wait)
-        return 2.5
+        return ratelimit.Deferred(key, 2.5)
 
     monkeypatch.setattr(budget, "budget_wait", refuse)
     response = full_api.get(front_url(token_connection, "me"))

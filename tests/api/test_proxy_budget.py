@@ -70,6 +70,9 @@ def test_a_per_route_429_is_passed_back_and_holds_back_only_that_route(
     again = full_api.get(url(token_connection))
     assert again.status_code == 429
     assert 2990 <= int(again["Retry-After"]) <= 3000
+    # It says what is held back: this route, not the company's budget.
+    assert again.json()["error"].startswith("Front limits this route (method and path)")
+    assert "company's request budget is used up" not in again.json()["error"]
     assert len(echo_front.seen) == 1
     # ... while the company's other routes, and its checks and refreshes, go on.
     echo_front.extra_headers = {}
@@ -90,6 +93,7 @@ def test_a_company_429_holds_the_company_back_no_longer_than_fronts_window(
     second = full_api.get(f"/api/v1/connections/{token_connection.pk}/front/conversations")
     assert second.status_code == 429
     assert 1 <= int(second["Retry-After"]) <= 60
+    assert second.json()["error"].startswith("This Front company's request budget is used up")
     assert len(echo_front.seen) == 1
 
 
@@ -104,14 +108,20 @@ def test_one_key_cannot_spend_the_share_a_refresh_needs(
         front_company_id="cmp_shared"
     )
     busy = api(make_key(["proxy"]).plaintext)
-    answered = []
+    answered, refusals = [], set()
     for _ in range(25):
         response = busy.get(url(token_connection))
         answered.append(response.status_code)
         if response.status_code == 200:
             b"".join(response.streaming_content)
+        else:
+            refusals.add(response.json()["error"].split(":")[0])
     assert answered.count(200) == 12  # FRONTCONNECT_KEY_SHARE: half of FrontConnect's 25
     assert set(answered) == {200, 429}
+    # The refusal names the key's part, not the company's whole budget.
+    assert refusals == {
+        "This API key has used its part of the Front company's request budget for now"
+    }
     other = api(make_key(["token"]).plaintext)
     response = other.post(f"/api/v1/connections/{oauth_connection.pk}/access-token/")
     assert response.status_code == 200
