@@ -37,8 +37,6 @@ CHECK_PATIENCE = 60.0
 # Connections per queued message of Not-checked-yet credentials (an import queues thousands).
 CHECK_MESSAGE_SIZE = 500
 
-logger = logging.getLogger(__name__)
-
 
 class CheckNotDone(Exception):
     """Front could not be asked (rate limit, outage, timeout): the task retries with backoff."""

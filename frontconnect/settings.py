@@ -55,6 +55,7 @@ def number(
     low: float,
     high: float = math.inf,
     low_open: bool = False,
+    high_open: bool = False,
 ) -> Any:
     """A number of ``what`` (an int when ``whole``) within its bounds, or one sentence saying so.
 
@@ -67,7 +68,9 @@ def number(
         value = float(raw)
     except ValueError:
         value = math.nan
-    fits = math.isfinite(value) and (value > low if low_open else value >= low) and value <= high
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    fits = math.isfinite(value) and above and below
     if not fits or (whole and not value.is_integer()):
         refuse(f"{name} must be {what}.")
     return int(value) if whole else value
@@ -463,7 +466,7 @@ FRONTCONNECT_KEY_SHARE = number(
 )  # fmt: skip
 FRONTCONNECT_RESERVED_SHARE = number(
     "FRONTCONNECT_RESERVED_SHARE", 0.2, what="a fraction of at least 0 and below 1 (e.g. 0.2)",
-    whole=False, low=0, high=0.999,
+    whole=False, low=0, high=1, high_open=True,
 )  # fmt: skip
 # The worker tests every connection this often (each at its own minute within the interval), with
 # this many checks at once, and refreshes OAuth tokens ahead of expiry only for connections a

@@ -113,6 +113,7 @@ def boot_printing(tmp: Path, name: str, **env: str) -> subprocess.CompletedProce
         ("DJANGO_DEBUG", "Off", "DEBUG", "False"),
         ("DJANGO_LOG_LEVEL", "warning", "LOGGING['root']['level']", "'WARNING'"),
         ("FRONT_HTTP_TIMEOUT", "2.5", "FRONT_HTTP_TIMEOUT", "2.5"),
+        ("FRONTCONNECT_RESERVED_SHARE", "0.9995", "FRONTCONNECT_RESERVED_SHARE", "0.9995"),
     ],
 )  # fmt: skip
 def test_well_formed_values_are_taken(tmp_path, variable, value, setting, expected):
@@ -135,6 +136,7 @@ def test_well_formed_values_are_taken(tmp_path, variable, value, setting, expect
         ("FRONTCONNECT_HISTORY_RETENTION_DAYS", "0.5"),
         ("FRONTCONNECT_CHECK_CONCURRENCY", "100"),
         ("FRONTCONNECT_RATE_SHARE", "half"),
+        ("FRONTCONNECT_RESERVED_SHARE", "1"),
         ("FRONTCONNECT_PROXY_BUDGET_WAIT", "-2"),
         ("FRONT_HTTP_TIMEOUT", "30"),
         ("FRONT_OAUTH_PKCE", "perhaps"),
