@@ -18,3 +18,16 @@ keepalive = 5
 # Slow clients are handled per thread (FRONTCONNECT_CLIENT_IDLE_TIMEOUT), not by this.
 timeout = 60
 graceful_timeout = 30
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker process ended: its live metrics files go; its counters stay in the sum.
+
+    Runs in the master, which reads the settings (FRONTCONNECT_METRICS_DIR) only for this.
+    """
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "frontconnect.settings")
+    from common.metrics import process_ended
+
+    process_ended(worker.pid)  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from alerts.models import (
     Notification,
     Webhook,
 )
+from common import metrics
 from connections.models import Connection, Status, Transition
 from connections.services import REAUTHORIZE_INTERRUPTED
 
@@ -288,6 +289,7 @@ def notices_send(
             manager.filter(pk=notice.pk, state=NoticeState.PENDING).update(
                 state=NoticeState.SKIPPED, note=reason[:200]
             )
+            metrics.DELIVERIES.labels("email", "skipped").inc()
             continue
         if not _claim(notice):
             continue  # another worker is sending it
@@ -304,11 +306,13 @@ def notices_send(
                 claimed_until=None, error=f"{type(exc).__name__}: {exc}"[:200]
             )
             failure = failure or exc
+            metrics.DELIVERIES.labels("email", "failed").inc()
             continue
         manager.filter(pk=notice.pk).update(
             state=NoticeState.SENT, sent_at=timezone.now(), claimed_until=None, error=""
         )
         sent += 1
+        metrics.DELIVERIES.labels("email", "sent").inc()
     if failure is not None:
         raise failure
     return sent

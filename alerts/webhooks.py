@@ -37,6 +37,7 @@ from alerts.destinations import (
     destination_resolve,
 )
 from alerts.models import Webhook, WebhookDelivery
+from common import metrics
 from connections.models import Status, Transition
 
 logger = logging.getLogger(__name__)
@@ -159,9 +160,11 @@ def webhook_pause_after() -> int:
 
 def _deliveries_skip(webhook_id: int) -> int:
     """Record the webhook's calls still pending as skipped; return how many."""
-    return WebhookDelivery.objects.filter(
+    skipped = WebhookDelivery.objects.filter(
         webhook_id=webhook_id, delivered_at__isnull=True, skipped_at__isnull=True
     ).update(skipped_at=timezone.now(), claimed_until=None, error=SKIPPED)
+    metrics.DELIVERIES.labels("webhook", "skipped").inc(skipped)
+    return skipped
 
 
 def _failure_count(webhook: Webhook, error: str) -> bool:
@@ -209,6 +212,7 @@ def webhook_deliver(*, webhook_id: int, transition_id: int) -> bool:
     except requests.RequestException as exc:
         error = _failure_sentence(exc)
     done = not error
+    metrics.DELIVERIES.labels("webhook", "sent" if done else "failed").inc()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         http_status=status,
         error=error[:200],

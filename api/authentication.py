@@ -10,6 +10,7 @@ from rest_framework.request import Request
 
 from api import keys
 from api.models import ApiKey
+from common.logs import log_context_update
 from common.proxy import client_ip
 
 INVALID_KEY = (
@@ -32,6 +33,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         keys.apikey_touch(key, client_ip(request))
+        log_context_update(api_key_id=key.pk, user_id=key.owner_id)
         # The owner came with the key (its rights are checked on every request).
         return key.owner, key
 

@@ -30,7 +30,7 @@ from api.permissions import KeyPermission, request_key
 from api.proxy_paths import PathRefused, front_path, front_query
 from api.serializers import ErrorSerializer
 from api.views import ID, KeyAuthenticatedMixin, connection_id
-from common import serving
+from common import metrics, serving
 from connections import front
 from connections.models import Connection
 
@@ -292,4 +292,4 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         credentials.mark_used(connection)
 
 
-front_proxy = FrontProxy.as_view()
+front_proxy = metrics.proxy_counted(FrontProxy.as_view())

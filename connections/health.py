@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from common import metrics
 from connections import front, ratelimit
 from connections.events import event_record
 from connections.front import Company, FrontError, FrontErrorKind, RateLimit
@@ -110,7 +111,9 @@ def connection_check(*, connection: Connection, actor: Actor, source: Source | s
         error: FrontError | None = None
     except FrontError as exc:
         company, error = None, exc
-    return _check_record(connection, company, error, actor, source, asked.version)
+    outcome = _check_record(connection, company, error, actor, source, asked.version)
+    metrics.CHECKS.labels(outcome.result.value).inc()
+    return outcome
 
 
 def connection_test(*, connection: Connection, actor: Actor, source: Source | str) -> Connection:

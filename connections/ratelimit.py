@@ -42,6 +42,7 @@ from django.db.models import ExpressionWrapper, F, FloatField, PositiveIntegerFi
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from common import metrics
 from common.crypto import UndecryptableSecret
 from common.db import unsynced_commit
 from common.text import name_key
@@ -296,15 +297,22 @@ def _proxy_try(key: str, caller: str, route: str) -> Permit | Deferred:
 
 
 def _waiting(attempt: Callable[[], Permit | Deferred], wait: float) -> Permit | Deferred:
+    """``attempt`` until it gives a permit or ``wait`` runs out; a call that found no room at
+    once is counted (``frontconnect_budget_waits_total``) as granted later, or deferred."""
     deadline = time.monotonic() + max(0.0, wait)
+    waited = False
     while True:
         with unsynced_commit(RateBudget.objects.db):
             outcome = attempt()
         if isinstance(outcome, Permit):
+            if waited:
+                metrics.BUDGET_WAITS.labels("granted").inc()
             return outcome
         left = deadline - time.monotonic()
         if outcome.retry_after > left:
+            metrics.BUDGET_WAITS.labels("deferred").inc()
             return outcome
+        waited = True
         # A little jitter so that processes waiting for one window do not all retry at once.
         time.sleep(min(left, outcome.retry_after + random.uniform(0, 0.05)))  # noqa: S311  # nosec B311
 
@@ -409,6 +417,7 @@ def budget_report(key: str, rate: RateLimit, *, route: str = "") -> float | None
     _learn(key, limit=rate.limit, remaining=rate.remaining, reset=rate.reset)
     if rate.status != 429:
         return None
+    metrics.FRONT_429.labels("route" if rate.per_route else "company").inc()
     wait = rate.retry_after if rate.retry_after is not None else DEFAULT_RETRY_AFTER
     wait = wait if math.isfinite(wait) else DEFAULT_RETRY_AFTER
     if rate.per_route:

@@ -32,6 +32,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from common import metrics
 from common.crypto import UndecryptableSecret
 from connections import front, ratelimit, upkeep
 from connections.events import event_record
@@ -262,6 +263,7 @@ def _refresh(
                 budget_key=ratelimit.budget_key(row),
             )
     except FrontError as exc:
+        metrics.REFRESHES.labels("unavailable" if exc.is_transient else "refused").inc()
         refusal = _refresh_failed(row, lease, exc, actor, source)
         _copy_tokens(_reload(row.pk), connection)
         if refusal is None:
@@ -277,6 +279,7 @@ def _refresh(
         claimed_at + (_lease_length() - LEASE_MARGIN).total_seconds(),
     )
     stored = _db_retry(lambda: _refresh_store(row, lease, tokens, actor, source), until=until)
+    metrics.REFRESHES.labels("renewed" if stored else "not_stored").inc()
     current = _reload(row.pk)
     _copy_tokens(current, connection)
     if not stored and not (current.is_oauth and current.access_token):

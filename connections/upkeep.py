@@ -215,13 +215,18 @@ def heartbeat_record(*, name: str = HEARTBEAT_NAME) -> None:
     WorkerHeartbeat.objects.update_or_create(name=name, defaults={"beat_at": timezone.now()})
 
 
-def worker_state() -> str:
-    """``ok`` when a worker ran its heartbeat task recently, else why not (for /healthz)."""
+def heartbeat_age() -> timedelta | None:
+    """How long ago a worker last ran its heartbeat task; None if none ever did."""
     beat = WorkerHeartbeat.objects.filter(name=HEARTBEAT_NAME).values_list("beat_at", flat=True)
     last = beat.first()
-    if last is None:
+    return None if last is None else timezone.now() - last
+
+
+def worker_state() -> str:
+    """``ok`` when a worker ran its heartbeat task recently, else why not (for /healthz)."""
+    age = heartbeat_age()
+    if age is None:
         return "no heartbeat yet: is the worker running (celery -A frontconnect worker)?"
-    age = timezone.now() - last
     if age > HEARTBEAT_MAX_AGE:
         return f"stale: the last heartbeat was {int(age.total_seconds() // 60)} minutes ago"
     return "ok"

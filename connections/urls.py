@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from common.oauth import CALLBACK_PATH
-from connections.views import actions, health, oauth, pages
+from connections.views import actions, health, metrics, oauth, pages
 
 member_patterns = [
     path("", pages.connection_list, name="list"),
@@ -24,4 +24,5 @@ urlpatterns = [
     path("connections/", include((member_patterns, "connections"))),
     path(CALLBACK_PATH, include((oauth_patterns, "oauth"))),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

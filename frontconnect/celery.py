@@ -8,7 +8,12 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import before_task_publish
+from celery.signals import (
+    before_task_publish,
+    task_postrun,
+    task_prerun,
+    worker_process_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "frontconnect.settings")
 
@@ -44,3 +49,34 @@ def broker_folders_create(sender: object = None, **kwargs: Any) -> None:
     from common.broker import broker_folders_ensure
 
     broker_folders_ensure(app)
+
+
+@before_task_publish.connect
+def request_id_send(sender: object = None, **kwargs: Any) -> None:
+    """The request's id goes with every task it queues (common.logs)."""
+    from common.logs import task_headers_add
+
+    task_headers_add(**kwargs)
+
+
+@task_prerun.connect
+def task_context_enter(sender: object = None, **kwargs: Any) -> None:
+    """The worker's log records of a task carry the id of the request that queued it."""
+    from common.logs import task_context_enter
+
+    task_context_enter(**kwargs)
+
+
+@task_postrun.connect
+def task_context_exit(sender: object = None, **kwargs: Any) -> None:
+    from common.logs import task_context_exit
+
+    task_context_exit(**kwargs)
+
+
+@worker_process_shutdown.connect
+def metrics_process_ended(pid: int | None = None, **kwargs: Any) -> None:
+    """A pool process ends: its live metrics files go (common.metrics)."""
+    from common.metrics import process_ended
+
+    process_ended(pid or os.getpid())

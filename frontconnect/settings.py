@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -226,6 +227,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer (a redirect, a 503) carries its X-Request-ID and is logged.
+    "common.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "connections.middleware.EncryptionKeyMiddleware",
@@ -399,17 +402,28 @@ if BEHIND_PROXY:
     # django-ipware package, so its client-address hook takes the trusted entry instead.
     AXES_CLIENT_IP_CALLABLE = "common.proxy.forwarded_client_ip"
 
+# Logs: "text" (one readable line per record) or "json" (one JSON object per line, for a log
+# collector). Either way every record carries the request id, user id, API key id and connection
+# id of the request or task it was written for (common.logs), and never a secret.
+LOG_FORMAT = choice("DJANGO_LOG_FORMAT", "text", ("TEXT", "JSON")).lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # kombu warns "No hostname was supplied" for the embedded broker, which needs none.
-    "filters": {"kombu_no_hostname": {"()": "common.broker.NoHostnameFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "common.logs.JsonFormatter"},
+    },
+    "filters": {
+        # kombu warns "No hostname was supplied" for the embedded broker, which needs none.
+        "kombu_no_hostname": {"()": "common.broker.NoHostnameFilter"},
+        "context": {"()": "common.logs.ContextFilter"},
+        "no_query": {"()": "common.logs.NoQueryFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["kombu_no_hostname"],
+            "formatter": LOG_FORMAT,
+            "filters": ["kombu_no_hostname", "context"],
         }
     },
     "root": {
@@ -423,6 +437,8 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
+        # The development server's request lines, without their query strings.
+        "django.server": {"filters": ["no_query"]},
     },
 }
 
@@ -537,3 +553,31 @@ FRONTCONNECT_CLIENT_IDLE_TIMEOUT = number(
     "FRONTCONNECT_CLIENT_IDLE_TIMEOUT", 30, what="a number of seconds from 1 to 600",
     whole=False, low=1, high=600,
 )  # fmt: skip
+
+# /metrics (Prometheus' text format) answers only a scraper sending "Authorization: Bearer
+# <FRONTCONNECT_METRICS_TOKEN>"; unset, /metrics does not exist (404).
+FRONTCONNECT_METRICS_TOKEN = env.str("FRONTCONNECT_METRICS_TOKEN", default="").strip()
+if FRONTCONNECT_METRICS_TOKEN and (
+    len(FRONTCONNECT_METRICS_TOKEN) < 20
+    or not all(33 <= ord(char) <= 126 for char in FRONTCONNECT_METRICS_TOKEN)
+):
+    refuse(
+        "FRONTCONNECT_METRICS_TOKEN must be at least 20 printable ASCII characters without "
+        'spaces (python3 -c "import secrets; print(secrets.token_urlsafe(32))").'
+    )
+# Every process of one host (web server workers, Celery workers) writes its counters to files in
+# this folder and /metrics adds them up (prometheus-client's multiprocess mode): the variable
+# below must be set before prometheus-client is first imported, which settings come before.
+# Empty: each process counts alone and /metrics shows only the process that answers it.
+FRONTCONNECT_METRICS_DIR = env.str("FRONTCONNECT_METRICS_DIR", default=str(BASE_DIR / ".metrics"))
+if FRONTCONNECT_METRICS_DIR:
+    try:
+        Path(FRONTCONNECT_METRICS_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        refuse(
+            f"FRONTCONNECT_METRICS_DIR ({FRONTCONNECT_METRICS_DIR}) cannot be created: "
+            f"{exc.strerror}; name a folder this user may write, or leave it empty."
+        )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = FRONTCONNECT_METRICS_DIR
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Tests never depend on a developer's .env (a local Front URL in it once failed 21 tests): no
 # file of variables is read, wherever FRONTCONNECT_ENV_FILE points.
@@ -11,6 +14,10 @@ os.environ["FRONTCONNECT_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x" * 50)
 os.environ.setdefault("FRONTCONNECT_ENCRYPTION_KEY", "dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0hISE=")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+# Counters of the processes of one test run go to a folder of its own, removed at exit.
+if "FRONTCONNECT_METRICS_DIR" not in os.environ:
+    os.environ["FRONTCONNECT_METRICS_DIR"] = tempfile.mkdtemp(prefix="frontconnect-metrics-")
+    atexit.register(shutil.rmtree, os.environ["FRONTCONNECT_METRICS_DIR"], True)
 
 from frontconnect.settings import *  # noqa: E402,F403
 

@@ -17,6 +17,7 @@ import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
+from common import metrics
 from common.text import is_secret_text
 from connections.front.transport import (
     _api,
@@ -51,10 +52,10 @@ def _bearer(token: str) -> dict[str, str]:
 
 @sensitive_variables("headers", "kwargs")
 def _api_send(
-    method: str, path: str, what: str, *, budget: Budget | None, key: str, **kwargs: Any
+    method: str, path: str, what: str, *, kind: str, budget: Budget | None, key: str, **kwargs: Any
 ) -> requests.Response:
     url = settings.FRONT_API_URL.rstrip("/") + "/" + path.lstrip("/")
-    with _front_call(url, what, budget=budget, key=key) as seen:
+    with _front_call(url, what, kind=kind, budget=budget, key=key) as seen:
         return _api().request(
             method,
             url,
@@ -65,17 +66,18 @@ def _api_send(
         )
 
 
-@sensitive_variables("token", "headers")
+@sensitive_variables("token", "headers", "send")
 def me(*, token: str, budget: Budget | None = None, budget_key: str = "") -> Company:
     """``GET /me`` with a bearer token: the Front company the token belongs to."""
     what = "GET /me"
     headers = {**_bearer(token), "Accept": "application/json"}
-    response = _api_send("GET", "/me", what, budget=budget, key=budget_key, headers=headers)
+    send = {"kind": "me", "budget": budget, "key": budget_key, "headers": headers}
+    response = _api_send("GET", "/me", what, **send)
     if response.status_code == 429:
         wait = RateLimit.from_headers(429, response.headers).retry_after
         if wait is not None and wait <= MAX_RETRY_WAIT:
             time.sleep(wait)
-            response = _api_send("GET", "/me", what, budget=budget, key=budget_key, headers=headers)
+            response = _api_send("GET", "/me", what, **send)
     rate = RateLimit.from_headers(response.status_code, response.headers)
     if response.status_code == 200:
         body = _json(response)
@@ -119,7 +121,7 @@ def api_request(
         headers["Content-Type"] = content_type
     what = f"{method.upper()} {urlsplit(path).path[:100]}"
     response = _api_send(
-        method.upper(), path, what, budget=budget, key=budget_key,
+        method.upper(), path, what, kind="api", budget=budget, key=budget_key,
         headers=headers, params=params, data=body,
     )  # fmt: skip
     return ApiResponse(
@@ -204,6 +206,7 @@ def forward(
     timeout = _timeout()
     what = f"{method} /{path[:100]}"
     with _transport_checked(url, what):
+        started = time.perf_counter()
         try:
             response = _proxy().request(
                 method,
@@ -215,16 +218,19 @@ def forward(
                 stream=stream,
             )
         except requests.Timeout:
+            metrics.front_request("proxy", "timeout", time.perf_counter() - started)
             raise FrontError(
                 f"Front did not answer {what} within {timeout:g} seconds; try again later.",
                 kind=Kind.TIMEOUT,
             ) from None
         except (requests.RequestException, OSError) as exc:
+            metrics.front_request("proxy", "unreachable", time.perf_counter() - started)
             logger.warning("Could not reach %s for %s: %s", _host(url), what, type(exc).__name__)
             raise FrontError(
                 f"Could not reach Front at {_host(url)} ({what}); try again later.",
                 kind=Kind.UNREACHABLE,
             ) from None
+    metrics.front_request("proxy", response.status_code, time.perf_counter() - started)
     kept = {
         name.lower(): value
         for name, value in response.headers.items()

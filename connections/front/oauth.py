@@ -207,7 +207,8 @@ def _token_request(
     """One token request (``send``: the OAuth2Session method) with HTTP Basic client auth."""
     url = settings.FRONT_OAUTH_TOKEN_URL
     session = _oauth_session(client_id, client_secret, redirect_uri)
-    with _front_call(url, "the token request", budget=budget, key=key) as seen:
+    kind = "refresh" if send == "refresh_token" else "code"
+    with _front_call(url, "the token request", kind=kind, budget=budget, key=key) as seen:
         session.hooks["response"].append(seen)
         token = getattr(session, send)(
             url, auth=client_basic_auth(client_id, client_secret), timeout=_timeout(), **grant

@@ -32,6 +32,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
+from common import metrics
 from connections.front_types import Budget, FrontError, RateLimit
 from connections.front_types import FrontErrorKind as Kind
 
@@ -290,14 +291,25 @@ def _unreachable(url: str, what: str, exc: BaseException) -> FrontError:
     )
 
 
+def _counted(kind: str, seen: _Seen, failure: str, started: float) -> None:
+    """Count one request to Front (``metrics``): its status, else why there was none."""
+    code: int | str = seen.response.status_code if seen.response is not None else failure
+    metrics.front_request(kind, code, time.perf_counter() - started)
+
+
 @contextmanager
-def _front_call(url: str, what: str, *, budget: Budget | None, key: str) -> Iterator[_Seen]:
-    """The one path of every request to Front: https rule, budget, errors in words, rate seen."""
+def _front_call(
+    url: str, what: str, *, kind: str, budget: Budget | None, key: str
+) -> Iterator[_Seen]:
+    """The one path of every request to Front: https rule, budget, errors in words, rate seen,
+    counted by ``kind`` (me, api, token) and status."""
     hook = budget if budget is not None else _budget
     seen = _Seen()
     with _transport_checked(url, what):
         if hook is not None and key:
             hook.acquire(key)
+        started = time.perf_counter()
+        failure = "error"
         try:
             yield seen
         except FrontError as exc:
@@ -305,13 +317,16 @@ def _front_call(url: str, what: str, *, budget: Budget | None, key: str) -> Iter
             raise
         except (requests.Timeout, requests.ConnectionError) as exc:
             if not _timed_out(exc):
+                failure = "unreachable"
                 raise _unreachable(url, what, exc) from None
+            failure = "timeout"
             raise FrontError(
                 f"Front did not answer {what} within {_timeout():g} seconds; try again later.",
                 kind=Kind.TIMEOUT,
                 rate=seen.rate,
             ) from None
         except (requests.RequestException, OSError) as exc:
+            failure = "unreachable"
             raise _unreachable(url, what, exc) from None
         except InsecureTransportError:  # pragma: no cover - _transport_checked comes first
             raise FrontError(f"The URL for {what} is not https.", kind=Kind.REFUSED) from None
@@ -323,6 +338,7 @@ def _front_call(url: str, what: str, *, budget: Budget | None, key: str) -> Iter
                 rate=seen.rate,
             ) from None
         finally:
+            _counted(kind, seen, failure, started)
             if hook is not None and key and seen.rate is not None:
                 _observe(hook, key, seen.rate)
 
