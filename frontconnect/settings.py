@@ -437,8 +437,14 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
-        # The development server's request lines, without their query strings.
-        "django.server": {"filters": ["no_query"]},
+        # The development server's request lines, in the chosen format, without their query
+        # strings (an OAuth callback's carries the code and the state).
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["no_query"],
+        },
     },
 }
 
