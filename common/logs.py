@@ -58,7 +58,7 @@ def log_context() -> LogContext:
     return _context.get()
 
 
-def log_context_update(**fields: int | str | None) -> None:
+def log_context_update(**fields: Any) -> None:
     """Add ids to the current request's or task's context (e.g. the API key, once known)."""
     _context.set(dataclasses.replace(_context.get(), **fields))
 

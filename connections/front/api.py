@@ -66,18 +66,21 @@ def _api_send(
         )
 
 
-@sensitive_variables("token", "headers", "send")
+@sensitive_variables("token", "headers")
 def me(*, token: str, budget: Budget | None = None, budget_key: str = "") -> Company:
     """``GET /me`` with a bearer token: the Front company the token belongs to."""
     what = "GET /me"
     headers = {**_bearer(token), "Accept": "application/json"}
-    send = {"kind": "me", "budget": budget, "key": budget_key, "headers": headers}
-    response = _api_send("GET", "/me", what, **send)
+    response = _api_send(
+        "GET", "/me", what, kind="me", budget=budget, key=budget_key, headers=headers
+    )
     if response.status_code == 429:
         wait = RateLimit.from_headers(429, response.headers).retry_after
         if wait is not None and wait <= MAX_RETRY_WAIT:
             time.sleep(wait)
-            response = _api_send("GET", "/me", what, **send)
+            response = _api_send(
+                "GET", "/me", what, kind="me", budget=budget, key=budget_key, headers=headers
+            )
     rate = RateLimit.from_headers(response.status_code, response.headers)
     if response.status_code == 200:
         body = _json(response)

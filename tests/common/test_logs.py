@@ -116,7 +116,7 @@ def test_without_one_each_request_gets_its_own_id():
     assert uuid.UUID(first).version == uuid.UUID(second).version == 4
 
 
-# --- JSON lines ----------------------------------------------------------------------------------
+# --- JSON lines --------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -186,7 +186,7 @@ def test_the_development_servers_request_lines_lose_their_query():
     assert line["message"] == '"GET /oauth/callback/ HTTP/1.1" 303 0'
 
 
-# --- The production settings --------------------------------------------------------------------
+# --- The production settings -----------------------------------------------------------------
 
 BOOT = (
     "import environ; environ.Env.read_env = lambda *a, **k: None; "
@@ -235,7 +235,7 @@ def test_an_unknown_log_format_stops_start_up_with_one_sentence(tmp_path):
     assert result.stderr.strip() == "DJANGO_LOG_FORMAT must be one of TEXT, JSON."
 
 
-# --- Into the worker -----------------------------------------------------------------------------
+# --- Into the worker -------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -298,7 +298,7 @@ def test_a_task_run_in_place_keeps_the_requests_ids_and_gives_them_back(memory_a
     assert after == LogContext(request_id="req-eager-1", user_id=3)
 
 
-# --- No secret anywhere ----------------------------------------------------------------------------
+# --- No secret anywhere ---------------------------------------------------------------------
 
 
 @pytest.mark.django_db
