@@ -13,6 +13,7 @@ string, which may carry an OAuth code) is never written.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 import re
@@ -68,6 +69,13 @@ def request_id_accept(raw: object) -> str:
     if isinstance(raw, str) and REQUEST_ID.fullmatch(raw):
         return raw
     return str(uuid.uuid4())
+
+
+@functools.lru_cache(maxsize=512)
+def route_shown(route: str) -> str:
+    """A URL pattern as a log line shows it: a regular expression's groups as ``<name>``."""
+    shown = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", route)
+    return "/" + shown.removeprefix("^").removesuffix("\\Z").removesuffix("$")
 
 
 def _plain_id(value: object) -> int | None:
@@ -139,9 +147,9 @@ class RequestContextMiddleware:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
             match = request.resolver_match
-            route = match.route if match is not None else "(no route)"
+            route = route_shown(match.route) if match is not None else "(no route)"
             logger.info(
-                "%s /%s %s",
+                "%s %s %s",
                 request.method,
                 route,
                 response.status_code,

@@ -181,7 +181,6 @@ def test_a_proxied_call_moves_the_proxy_and_front_request_counters(
     response = client.get(f"/api/v1/connections/{token_connection.pk}/front/conversations")
     assert response.status_code == 200
     b"".join(response.streaming_content)
-    response.close()
     missing = client.get("/api/v1/connections/999999/front/conversations")
     assert missing.status_code == 404
     after = scrape()
