@@ -575,8 +575,11 @@ if FRONTCONNECT_METRICS_TOKEN and (
 # this folder and /metrics adds them up (prometheus-client's multiprocess mode): the variable
 # below must be set before prometheus-client is first imported, which settings come before.
 # Empty: each process counts alone and /metrics shows only the process that answers it.
-FRONTCONNECT_METRICS_DIR = env.str("FRONTCONNECT_METRICS_DIR", default=str(BASE_DIR / ".metrics"))
+# A relative folder is taken from the root, so the web server and the workers agree on it
+# whatever directory each was started in.
+FRONTCONNECT_METRICS_DIR = env.str("FRONTCONNECT_METRICS_DIR", default=".metrics").strip()
 if FRONTCONNECT_METRICS_DIR:
+    FRONTCONNECT_METRICS_DIR = str(BASE_DIR / FRONTCONNECT_METRICS_DIR)
     try:
         Path(FRONTCONNECT_METRICS_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
