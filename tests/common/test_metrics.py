@@ -281,3 +281,70 @@ def test_each_process_counts_alone_without_a_folder(settings):
     settings.FRONTCONNECT_METRICS_DIR = ""
     text = metrics.metrics_text().decode()
     assert "# TYPE frontconnect_checks_total counter" in text
+
+
+# --- Settings ---------------------------------------------------------------------------------
+
+SHOW = (
+    "import environ; environ.Env.read_env = lambda *a, **k: None; "
+    "import os, django; django.setup(); from django.conf import settings; "
+    "print(repr(settings.FRONTCONNECT_METRICS_DIR)); "
+    "print(repr(os.environ.get('PROMETHEUS_MULTIPROC_DIR')))"
+)
+
+
+def boot(tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FRONT"))}
+    clean.pop("DATABASE_URL", None)
+    clean.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    clean.update(
+        DJANGO_SETTINGS_MODULE="frontconnect.settings",
+        DJANGO_SECRET_KEY="s" * 60,
+        FRONTCONNECT_ENCRYPTION_KEY="dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0hISE=",
+        PYTHONPATH=str(ROOT),
+        **env,
+    )
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", SHOW], cwd=tmp, env=clean, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+def test_a_relative_metrics_folder_is_taken_from_the_root_and_created(tmp_path):
+    """The web server and the workers may start in other directories: they share one folder."""
+    relative = os.path.relpath(tmp_path / "counts", ROOT)
+    result = boot(tmp_path, FRONTCONNECT_METRICS_DIR=relative)
+    assert result.returncode == 0, result.stderr
+    folder = str(ROOT / relative)
+    assert result.stdout.split() == [repr(folder), repr(folder)]
+    assert (tmp_path / "counts").is_dir()
+    assert (tmp_path / "counts").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_empty_metrics_folder_turns_the_multiprocess_mode_off(tmp_path):
+    result = boot(tmp_path, FRONTCONNECT_METRICS_DIR="")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["''", "None"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        (
+            "FRONTCONNECT_METRICS_TOKEN",
+            "short-token",
+            "FRONTCONNECT_METRICS_TOKEN must be at least",
+        ),
+        (
+            "FRONTCONNECT_METRICS_TOKEN",
+            "a token with spaces inside it",
+            "FRONTCONNECT_METRICS_TOKEN",
+        ),
+        ("FRONTCONNECT_METRICS_DIR", "/proc/frontconnect-metrics", "FRONTCONNECT_METRICS_DIR ("),
+    ],
+)
+def test_bad_metrics_settings_stop_start_up_with_one_sentence(tmp_path, variable, value, sentence):
+    result = boot(tmp_path, **{variable: value})
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(sentence) and line.endswith(".")
