@@ -16,3 +16,7 @@ class CommonConfig(AppConfig):
         from common.admin import strict_lists_everywhere
 
         strict_lists_everywhere(admin.site)
+
+        from common.metrics import counting_mode_ensure
+
+        counting_mode_ensure()

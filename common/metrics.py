@@ -20,7 +20,14 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.registry import Collector
 
 # Each metric is registered in the registry of a scrape (``metrics_text``), not in
@@ -94,6 +101,13 @@ ALL = (
 def metrics_dir() -> str:
     """The folder the processes of this host count in; empty when each counts alone."""
     return str(settings.FRONTCONNECT_METRICS_DIR or "")
+
+
+def counting_mode_ensure() -> None:
+    """Count in the settings' folder even if prometheus-client was imported before the settings
+    named it: the library picks its mode when imported, and nothing has counted yet."""
+    if metrics_dir() and values.ValueClass is values.MutexValue:
+        values.ValueClass = values.get_value_class()
 
 
 def front_request(kind: str, code: int | str, seconds: float) -> None:

@@ -254,6 +254,25 @@ def test_counts_of_several_processes_are_added_up(tmp_path, settings):
     )
 
 
+def test_processes_that_import_prometheus_client_before_the_settings_count_in_the_folder(
+    tmp_path,
+):
+    folder = tmp_path / "metrics"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "frontconnect.test_settings",
+        "FRONTCONNECT_METRICS_DIR": str(folder),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    code = (
+        "import prometheus_client, django; django.setup(); from common import metrics; "
+        "metrics.CHECKS.labels('online').inc()"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)  # noqa: S603
+    assert len(list(folder.glob("counter_*.db"))) == 1
+
+
 def test_a_gunicorn_worker_that_ends_leaves_its_counters_and_drops_its_live_files(
     tmp_path, settings
 ):
