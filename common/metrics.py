@@ -41,8 +41,9 @@ CHECKS = Counter(
 )
 REFRESHES = Counter(
     "frontconnect_refreshes_total",
-    "OAuth token refreshes sent to Front by result: renewed, not_stored (the connection changed "
-    "meanwhile), refused (Front refused the grant) or unavailable (no answer, outage, rate limit).",
+    "OAuth token refreshes tried, by result: renewed, not_stored (the connection changed "
+    "meanwhile), refused (Front refused the grant or the client) or unavailable (no answer, an "
+    "outage, or a rate limit, Front's or the company's budget).",
     ["result"],
     registry=None,
 )
