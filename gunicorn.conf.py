@@ -4,6 +4,8 @@ The reasoning and the measured figures are in the README (Production deployment)
 command line win over these values (e.g. `--workers 4` on a machine with 4 cores).
 """
 
+import os
+
 wsgi_app = "frontconnect.wsgi:application"
 # Threads, not processes, carry the concurrency: a proxied call mostly waits for Front, and a
 # waiting thread costs little. The keep-alive connections of idle clients wait in each worker's
@@ -19,14 +21,35 @@ keepalive = 5
 timeout = 60
 graceful_timeout = 30
 
+# With DJANGO_LOG_FORMAT=json in the environment, gunicorn's own lines (start, workers booting
+# and exiting) are JSON objects too, so a log collector reads every line of the server alike.
+if os.environ.get("DJANGO_LOG_FORMAT", "").strip().lower() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "loggers": {
+            name: {"level": "INFO", "handlers": ["console"], "propagate": False, "qualname": name}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["context"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "filters": {"context": {"()": "common.logs.ContextFilter"}},
+        "formatters": {"json": {"()": "common.logs.JsonFormatter"}},
+    }
+
 
 def child_exit(server: object, worker: object) -> None:
     """A worker process ended: its live metrics files go; its counters stay in the sum.
 
     Runs in the master, which reads the settings (FRONTCONNECT_METRICS_DIR) only for this.
     """
-    import os
-
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "frontconnect.settings")
     from common.metrics import process_ended
 

@@ -8,8 +8,9 @@ DJANGO_LOG_FORMAT=json. It scrapes /metrics, makes ``--calls`` proxied calls (sp
 gunicorn processes), creates a Token connection through the API with an X-Request-ID (the API
 queues its check for the worker), queues a check of each connection, scrapes again and prints
 what moved. Exit status 1 if a counter moved less than what was done (the proxy's: not
-exactly), or the worker's log of the queued check lacks the request's id; the scratch folder
-(database, logs, metrics files) is kept then, and removed otherwise.
+exactly), if the worker's log of the queued check lacks the request's id, or if the web server
+wrote a line that is not a JSON object; the scratch folder (database, logs, metrics files) is
+kept then (or with KEEP=1), and removed otherwise.
 """
 
 from __future__ import annotations
@@ -152,6 +153,11 @@ def main() -> int:
         print(f"worker log lines with the API request's id: {len(tagged)}")
         if not tagged:
             failures.append("the worker's log never names the request that queued the check")
+        text = (scratch / "web.log").read_text().splitlines()
+        plain = [line for line in text if not line.startswith("{")]
+        print(f"web server log: {len(text)} lines, {len(plain)} not JSON")
+        if plain or not text:
+            failures.append(f"the web server wrote lines that are not JSON: {plain[:2]}")
     finally:
         for process in (web, worker):
             process.terminate()
@@ -164,11 +170,11 @@ def main() -> int:
             log.close()
     for failure in failures:
         print(f"FAILED: {failure}")
-    if failures:
+    if failures or os.environ.get("KEEP"):
         print(f"Kept for inspection: {scratch}")
     else:
         shutil.rmtree(scratch)
-    print(f"{len(expected) + 2 - len(failures)} of {len(expected) + 2} expectations met")
+    print(f"{len(expected) + 3 - len(failures)} of {len(expected) + 3} expectations met")
     return 1 if failures else 0
 
 

@@ -367,3 +367,27 @@ def test_no_secret_in_any_field_with_every_logger_at_debug(
     for secret in secrets:
         assert secret not in text
     assert "Authorization" not in text and "Basic " not in text and "Bearer" not in text
+
+
+GUNICORN_LOGS = (
+    "import runpy; from gunicorn.config import Config; from gunicorn.glogging import Logger; "
+    "hooks = runpy.run_path('gunicorn.conf.py'); config = Config(); "
+    "config.set('logconfig_dict', hooks.get('logconfig_dict', {})); "
+    "Logger(config).info('Booting worker with pid: %s', 4242)"
+)
+
+
+@pytest.mark.parametrize(("log_format", "json_lines"), [("json", True), ("text", False)])
+def test_gunicorns_own_lines_follow_the_log_format(log_format, json_lines):
+    env = {**os.environ, "DJANGO_LOG_FORMAT": log_format, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", GUNICORN_LOGS], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=60, check=True,
+    )  # fmt: skip
+    (line,) = (result.stdout + result.stderr).strip().splitlines()
+    if json_lines:
+        record = json.loads(line)
+        assert record["message"] == "Booting worker with pid: 4242"
+        assert record["logger"] == "gunicorn.error" and record["level"] == "INFO"
+    else:
+        assert line.endswith("[INFO] Booting worker with pid: 4242")
