@@ -302,7 +302,7 @@ def _front_call(
     url: str, what: str, *, kind: str, budget: Budget | None, key: str
 ) -> Iterator[_Seen]:
     """The one path of every request to Front: https rule, budget, errors in words, rate seen,
-    counted by ``kind`` (me, api, token) and status."""
+    counted by ``kind`` (me, api, code, refresh) and status."""
     hook = budget if budget is not None else _budget
     seen = _Seen()
     with _transport_checked(url, what):
