@@ -24,9 +24,10 @@ from api.keys import apikey_create
 from api.models import KeyScope, Permission
 from common import metrics
 from connections import ratelimit, services
+from connections.front import FrontError
 from connections.models import Connection, Source, Status
 from connections.upkeep import heartbeat_record
-from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.conftest import API_TOKEN, CLIENT_SECRET, closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -211,6 +212,36 @@ def test_a_refresh_moves_the_refresh_counter(scrape, front_settings, oauth_conne
     ]:
         assert value(after, name, **labels) == value(before, name, **labels) + 1, name
     assert CLIENT_SECRET not in str(after)
+
+
+def test_front_unreachable_is_counted_by_why_not_by_a_status(scrape, settings, token_connection):
+    settings.FRONT_API_URL = f"http://127.0.0.1:{closed_port()}"
+    before = scrape()
+    services.connection_test(connection=token_connection, actor=None, source=Source.ADMIN)
+    after = scrape()
+    for name, labels in [
+        ("frontconnect_front_requests_total", {"kind": "me", "code": "unreachable"}),
+        ("frontconnect_checks_total", {"result": "unchecked"}),
+    ]:
+        assert value(after, name, **labels) == value(before, name, **labels) + 1, name
+
+
+def test_a_refresh_front_refuses_is_counted_refused(scrape, front_settings, oauth_connection):
+    Connection.objects.filter(pk=oauth_connection.pk).update(status=Status.ONLINE)
+    oauth_connection.refresh_from_db()
+    oauth_connection.access_token = "at-unknown"
+    oauth_connection.refresh_token = "rt-front-never-issued"
+    oauth_connection.access_token_expires_at = timezone.now() - timedelta(minutes=1)
+    oauth_connection.save()
+    before = scrape()
+    with pytest.raises(FrontError):
+        services.connection_refresh(connection=oauth_connection, actor=None, source=Source.ADMIN)
+    after = scrape()
+    for name, labels in [
+        ("frontconnect_refreshes_total", {"result": "refused"}),
+        ("frontconnect_front_requests_total", {"kind": "refresh", "code": "400"}),
+    ]:
+        assert value(after, name, **labels) == value(before, name, **labels) + 1, name
 
 
 # --- Several processes ------------------------------------------------------------------------
