@@ -24,7 +24,9 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
 logger = logging.getLogger("frontconnect.request")
@@ -119,13 +121,39 @@ class JsonFormatter(BaseJsonFormatter):
             del log_data[name]
 
 
-class NoQueryFilter(logging.Filter):
-    """The development server's request lines without their query string (an OAuth callback's
-    carries the code and state)."""
+def path_shown(path: str) -> str:
+    """A path as logs name it: its URL pattern (a link's secret in the path is not written)."""
+    try:
+        return route_shown(resolve(path).route)
+    except Resolver404:
+        static = "/" + str(settings.STATIC_URL).strip("/") + "/"
+        return "(static file)" if path.startswith(static) else "(no route)"
+
+
+def _route_of(request: HttpRequest) -> str:
+    """What a request line names: the URL pattern, or what answered before URLs were resolved."""
+    match = request.resolver_match
+    return route_shown(match.route) if match is not None else path_shown(request.path)
+
+
+class RouteOnlyFilter(logging.Filter):
+    """Django's own request records name the path ("Not Found: /path", the development server's
+    request line with its query string): the URL pattern replaces it, so neither a link's secret
+    in the path nor an OAuth code in the query is written."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
-            record.args = (re.sub(r"\?\S*", "", record.args[0]), *record.args[1:])
+        args = record.args
+        if not isinstance(args, tuple) or not args:
+            return True
+        request = getattr(record, "request", None)
+        if isinstance(request, HttpRequest) and len(args) == 2 and args[1] == request.path:
+            record.args = (args[0], _route_of(request))
+        elif record.name == "django.server" and isinstance(args[0], str):
+            method, _, rest = args[0].partition(" ")
+            target, _, protocol = rest.rpartition(" ")
+            if target:
+                line = f"{method} {path_shown(target.split('?')[0])} {protocol}"
+                record.args = (line, *args[1:])
         return True
 
 
@@ -146,8 +174,7 @@ class RequestContextMiddleware:
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
-            match = request.resolver_match
-            route = route_shown(match.route) if match is not None else "(no route)"
+            route = _route_of(request)
             logger.info(
                 "%s %s %s",
                 request.method,

@@ -417,7 +417,7 @@ LOGGING = {
         # kombu warns "No hostname was supplied" for the embedded broker, which needs none.
         "kombu_no_hostname": {"()": "common.broker.NoHostnameFilter"},
         "context": {"()": "common.logs.ContextFilter"},
-        "no_query": {"()": "common.logs.NoQueryFilter"},
+        "route_only": {"()": "common.logs.RouteOnlyFilter"},
     },
     "handlers": {
         "console": {
@@ -437,13 +437,14 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
-        # The development server's request lines, in the chosen format, without their query
-        # strings (an OAuth callback's carries the code and the state).
+        # Django's request records name the URL pattern, not the path (a link's secret) or the
+        # query (an OAuth code); the development server's lines in the chosen format too.
+        "django.request": {"filters": ["route_only"]},
         "django.server": {
             "handlers": ["console"],
             "level": "INFO",
             "propagate": False,
-            "filters": ["no_query"],
+            "filters": ["route_only"],
         },
     },
 }

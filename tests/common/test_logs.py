@@ -141,6 +141,17 @@ def test_a_page_request_is_one_json_line_with_its_ids_and_duration(
 
 
 @pytest.mark.django_db
+def test_static_files_and_unknown_paths_are_named_without_their_path(json_logs):
+    assert Client().get("/static/admin/css/base.css").status_code == 200
+    assert Client().get("/no-such-page/secret-looking-part").status_code == 404
+    messages = [line["message"] for line in json_logs.of("frontconnect.request")]
+    assert messages == ["GET (static file) 200", "GET (no route) 404"]
+    (warning,) = json_logs.of("django.request")
+    assert warning["message"] == "Not Found: (no route)"
+    assert "secret-looking-part" not in json_logs.text
+
+
+@pytest.mark.django_db
 def test_an_api_request_names_its_key_and_the_keys_owner(json_logs, owner, token_connection):
     key = apikey_create(
         name="Integration", owner=owner, permissions=[Permission.READ], scope=KeyScope.USERS
@@ -168,20 +179,26 @@ def test_what_a_library_attaches_to_a_record_is_never_written(json_logs):
     assert all("request" not in record for record in json_logs.records())
 
 
-def test_the_development_servers_request_lines_lose_their_query():
+def test_the_development_servers_request_lines_name_the_route_without_path_or_query():
     server = logging.getLogger("django.server")
     lines = JsonLines()
     handler = logging.StreamHandler(lines.buffer)
     handler.setFormatter(JsonFormatter())
     server.addHandler(handler)
     try:
-        server.info(
-            '"%s" %s %s', "GET /oauth/callback/?code=CODE-SECRET-7777&state=s HTTP/1.1", "303", "0"
-        )
+        for line in (
+            "GET /oauth/callback/?code=CODE-SECRET-7777&state=s HTTP/1.1",
+            "GET /connections/4242/ HTTP/1.1",
+            "GET /no-such-page/secret-looking-part HTTP/1.1",
+        ):
+            server.info('"%s" %s %s', line, "200", "0")
     finally:
         server.removeHandler(handler)
-    (line,) = lines.records()
-    assert line["message"] == '"GET /oauth/callback/ HTTP/1.1" 303 0'
+    assert [line["message"] for line in lines.records()] == [
+        '"GET /oauth/callback/ HTTP/1.1" 200 0',
+        '"GET /connections/<int:pk>/ HTTP/1.1" 200 0',
+        '"GET (no route) HTTP/1.1" 200 0',
+    ]
 
 
 # --- The production settings -----------------------------------------------------------------
