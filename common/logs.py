@@ -143,8 +143,10 @@ class RouteOnlyFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if not isinstance(args, tuple) or not args:
+        # Once per record, however many times logging was configured (a pattern is no path).
+        if not isinstance(args, tuple) or not args or getattr(record, "route_only", False):
             return True
+        record.route_only = True
         request = getattr(record, "request", None)
         if isinstance(request, HttpRequest) and len(args) == 2 and args[1] == request.path:
             record.args = (args[0], _route_of(request))

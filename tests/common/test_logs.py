@@ -29,7 +29,14 @@ from django.utils import timezone
 from api import keys
 from api.keys import apikey_create
 from api.models import KeyScope, Permission
-from common.logs import JSON_FIELDS, ContextFilter, JsonFormatter, LogContext, log_context
+from common.logs import (
+    JSON_FIELDS,
+    ContextFilter,
+    JsonFormatter,
+    LogContext,
+    RouteOnlyFilter,
+    log_context,
+)
 from common.logs import _context as log_context_var
 from connections import authorization, services
 from connections.models import Connection, PendingAuthorization, Source, Status
@@ -408,3 +415,13 @@ def test_gunicorns_own_lines_follow_the_log_format(log_format, json_lines):
         assert record["logger"] == "gunicorn.error" and record["level"] == "INFO"
     else:
         assert line.endswith("[INFO] Booting worker with pid: 4242")
+
+
+def test_the_route_filter_changes_a_record_once_however_often_logging_was_configured():
+    record = logging.LogRecord(
+        "django.server", logging.INFO, __file__, 1, '"%s" %s %s',
+        ("GET /connections/4242/ HTTP/1.1", "200", "0"), None,
+    )  # fmt: skip
+    first, second = RouteOnlyFilter(), RouteOnlyFilter()
+    assert first.filter(record) and second.filter(record)
+    assert record.getMessage() == '"GET /connections/<int:pk>/ HTTP/1.1" 200 0'
