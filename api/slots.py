@@ -4,8 +4,8 @@ Each key has that many numbered rows in ``ProxySlot``. A call takes one whose le
 ran out with a conditional UPDATE (the database decides between racing processes: an UPDATE
 re-checks its condition on the row it waited for), renews the lease while its answer streams,
 and frees it when the answer is closed. A process that dies holding a slot leaks it only until
-the lease runs out. Slot writes commit without waiting for the disk (a lease is short-lived
-bookkeeping, like the rate budget).
+the lease runs out. On PostgreSQL the table is unlogged (``common.db.unlogged_table``): a lease
+is short-lived bookkeeping, like the rate budget, so its writes commit without a disk wait.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from api.models import ApiKey, ProxySlot
-from common.db import unsynced_commit
 
 # How long a slot stays held without a sign of life; renewed while the answer streams.
 LEASE = timedelta(seconds=60)
@@ -60,16 +59,14 @@ class Slot:
         now = timezone.now()
         if self.released or now < self.renew_after:
             return
-        with unsynced_commit(ProxySlot.objects.db):
-            ProxySlot.objects.filter(self._mine()).update(lease_until=now + LEASE)
+        ProxySlot.objects.filter(self._mine()).update(lease_until=now + LEASE)
         self.renew_after = now + LEASE / 2
 
     def release(self) -> None:
         if self.released:
             return
         self.released = True
-        with unsynced_commit(ProxySlot.objects.db):
-            ProxySlot.objects.filter(self._mine()).update(holder="", lease_until=None)
+        ProxySlot.objects.filter(self._mine()).update(holder="", lease_until=None)
 
 
 def limit() -> int:
@@ -96,8 +93,7 @@ def acquire(key: ApiKey) -> Slot:
     # Starting at a random slot spreads racing calls over the rows instead of queueing them.
     start = secrets.randbelow(most)
     numbers = [(start + step) % most for step in range(most)]
-    with unsynced_commit(ProxySlot.objects.db):
-        number = _take(key, numbers, holder)
+    number = _take(key, numbers, holder)
     if number is None:
         existing = ProxySlot.objects.filter(key=key, number__lt=most).count()
         if existing < most:
@@ -105,8 +101,7 @@ def acquire(key: ApiKey) -> Slot:
             ProxySlot.objects.bulk_create(
                 [ProxySlot(key=key, number=n) for n in range(most)], ignore_conflicts=True
             )
-            with unsynced_commit(ProxySlot.objects.db):
-                number = _take(key, numbers, holder)
+            number = _take(key, numbers, holder)
     if number is None:
         raise TooManyInFlight(most)
     now = timezone.now()

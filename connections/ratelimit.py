@@ -14,7 +14,8 @@ than fail it) passes it down with ``budget_scope``; the first call inside spends
 
 Each claim is one conditional UPDATE (``used < allowance`` in the current window, not blocked),
 so no lock is held across a call and two processes can never both take the last permit. It works
-the same on SQLite and PostgreSQL.
+the same on SQLite and PostgreSQL; on PostgreSQL the table is unlogged (``common.db.unlogged_table``),
+so a claim commits without waiting for the disk.
 
 Fair by construction: the API proxy (``proxy_acquire``) never takes the part of the share kept for
 checks and refreshes (``FRONTCONNECT_RESERVED_SHARE``), one API key never more than
@@ -43,7 +44,6 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
-from common.db import unsynced_commit
 from common.text import name_key
 from connections import front
 from connections.front_types import FrontError, FrontErrorKind, RateLimit
@@ -298,8 +298,7 @@ def _proxy_try(key: str, caller: str, route: str) -> Permit | Deferred:
 def _waiting(attempt: Callable[[], Permit | Deferred], wait: float) -> Permit | Deferred:
     deadline = time.monotonic() + max(0.0, wait)
     while True:
-        with unsynced_commit(RateBudget.objects.db):
-            outcome = attempt()
+        outcome = attempt()
         if isinstance(outcome, Permit):
             return outcome
         left = deadline - time.monotonic()

@@ -531,6 +531,13 @@ FRONTCONNECT_PROXY_MAX_PER_KEY = number(
     "FRONTCONNECT_PROXY_MAX_PER_KEY", 4, what="a whole number of calls from 1 to 100",
     whole=True, low=1, high=100,
 )  # fmt: skip
+# How many proxied calls of one server process do their own work (the key, its slot, the budget,
+# the connection) at once; the others wait for a turn without a database connection, so pages,
+# /healthz and the admin keep one (common/serving.py). Below DATABASE_POOL_SIZE by default.
+FRONTCONNECT_PROXY_WORKING_PER_PROCESS = number(
+    "FRONTCONNECT_PROXY_WORKING_PER_PROCESS", max(1, DATABASE_POOL_SIZE - 2) if DATABASE_POOL_SIZE
+    else 6, what="a whole number of calls from 1 to 1000", whole=True, low=1, high=1000,
+)  # fmt: skip
 # A client that stops reading an answer (or sending its request) is abandoned after this many
 # seconds without progress, freeing the server's thread (common/serving.py).
 FRONTCONNECT_CLIENT_IDLE_TIMEOUT = number(
