@@ -14,8 +14,8 @@ than fail it) passes it down with ``budget_scope``; the first call inside spends
 
 Each claim is one conditional UPDATE (``used < allowance`` in the current window, not blocked),
 so no lock is held across a call and two processes can never both take the last permit. It works
-the same on SQLite and PostgreSQL; on PostgreSQL the table is unlogged (``common.db.unlogged_table``),
-so a claim commits without waiting for the disk.
+the same on SQLite and PostgreSQL; on PostgreSQL the table is unlogged
+(``common.db.unlogged_table``), so a claim commits without waiting for the disk.
 
 Fair by construction: the API proxy (``proxy_acquire``) never takes the part of the share kept for
 checks and refreshes (``FRONTCONNECT_RESERVED_SHARE``), one API key never more than
