@@ -93,6 +93,8 @@ def _latin_lookalikes() -> dict[str, str]:
     return table
 
 
+# Asked for the same few names again and again (a connection's company on every proxied call).
+@functools.lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """The form in which two names are compared: NFKC, case-folded, invisible characters removed,
     letters that look like Latin ones (UTS #39 confusables) taken as those.
