@@ -21,6 +21,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
@@ -149,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, status: int, payload: dict[str, object], **headers: str) -> None:
+    def _json(self, status: int, payload: Mapping[str, object], **headers: str) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", **headers)
 
     def do_GET(self) -> None:
@@ -324,7 +325,7 @@ def main() -> None:
     args = parser.parse_args()
     front = StandinFront(
         client_id="bench",
-        client_secret="bench",
+        client_secret="bench",  # nosec B106
         me_latency=args.latency,
         rate_limit=args.rate_limit,
         rate_window=args.window,

@@ -17,6 +17,11 @@ from demo.standin import standin_serve
 WELCOME_AGAIN_AFTER = 10.0
 
 
+def demo_setting(name: str) -> Any:
+    """A setting that only frontconnect.demo_settings defines."""
+    return getattr(settings, name)
+
+
 class Command(BaseCommand):
     help = (
         "Serve the demo (what make demo does): FrontConnect with its worker and scheduler, "
@@ -41,18 +46,18 @@ class Command(BaseCommand):
         refusals = demo_refusals()
         if refusals:
             raise CommandError("Demo mode refused: " + "; ".join(refusals) + ".")
-        demo_dir = Path(settings.DEMO_DIR)
+        demo_dir = Path(demo_setting("DEMO_DIR"))
         demo_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(demo_dir, 0o700)
         call_command("migrate", interactive=False, verbosity=0)
         front = demo_standin()
+        port = demo_setting("FRONTCONNECT_DEMO_FRONT_PORT")
         try:
-            server = standin_serve(front, port=settings.FRONTCONNECT_DEMO_FRONT_PORT)
+            server = standin_serve(front, port=port)
         except OSError as exc:
             raise CommandError(
-                f"The Front stand-in could not listen on 127.0.0.1:"
-                f"{settings.FRONTCONNECT_DEMO_FRONT_PORT} ({exc.strerror}); stop what uses it "
-                "or choose other ports with FRONTCONNECT_DEMO_PORT."
+                f"The Front stand-in could not listen on 127.0.0.1:{port} ({exc.strerror}); "
+                "stop what uses it or choose other ports with FRONTCONNECT_DEMO_PORT."
             ) from None
         try:
             if front.url != settings.FRONT_API_URL:
@@ -64,7 +69,7 @@ class Command(BaseCommand):
                 again.daemon = True
                 again.start()
                 try:
-                    call_command("runall", f"127.0.0.1:{settings.FRONTCONNECT_DEMO_PORT}")
+                    call_command("runall", f"127.0.0.1:{demo_setting('FRONTCONNECT_DEMO_PORT')}")
                 finally:
                     again.cancel()
         finally:
