@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -328,3 +329,33 @@ def test_a_newcomer_authorizes_adds_a_token_and_calls_the_proxy(
         assert answer.status_code == 200
         body = b"".join(answer.streaming_content) if answer.streaming else answer.content
         assert json.loads(body)["id"] in ("cmp_standin", "cmp_globex")
+
+
+RECORD_ARGS = """
+import json, os, sys
+json.dump({"argv": sys.argv[1:], "debug": os.environ.get("DJANGO_DEBUG"),
+           "umask": os.umask(0)}, open("called.json", "w"))
+"""
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_demo_runs_the_demo_command_under_demo_settings_with_debug_on(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "fake_manage.py").write_text(RECORD_ARGS)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / ".venv" / ".installed").touch()
+    command = (
+        f"umask 022; exec make --no-print-directory demo PYTHON={sys.executable} "
+        f"MANAGE='{sys.executable} fake_manage.py'"
+    )
+    result = subprocess.run(
+        ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    called = json.loads((tmp_path / "called.json").read_text())
+    assert called["argv"] == ["demo", "--settings=frontconnect.demo_settings"]
+    assert called["debug"] == "true"
+    assert called["umask"] == 0o077
+    assert (tmp_path / ".env").exists()  # a fresh clone gets its keys as with make run
