@@ -151,3 +151,11 @@ def test_demo_pages_with_the_banner(page, live_server, operator, settings):
     sign_in(page, live_server, operator, admin=True)
     assert page.locator(".demo-banner").is_visible()
     assert_accessible(page)
+
+
+def test_member_pages_on_a_phone_sized_screen(page, live_server, owner, checks_not_queued):
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, live_server, owner)
+    token = with_status(owner, "Support inbox", Status.ONLINE)
+    for path in ("/connections/", f"/connections/{token.pk}/", "/connections/new/"):
+        visit(page, live_server.url + path)
