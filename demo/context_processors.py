@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.http import HttpRequest
 
 
-def demo(request: HttpRequest) -> dict[str, Any]:
-    """``demo`` is true on every page while demo mode is on: base templates show the banner."""
-    return {"demo": True} if getattr(settings, "FRONTCONNECT_DEMO", False) else {}
+def demo(request: HttpRequest) -> dict[str, bool]:
+    """``demo_mode`` on every page: the base templates show the demo banner while it is true.
+
+    Always set (False outside demo mode): a variable missing from the context would be logged at
+    DEBUG by the template engine on every page, with whatever exception was being handled.
+    """
+    return {"demo_mode": bool(getattr(settings, "FRONTCONNECT_DEMO", False))}
