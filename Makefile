@@ -21,7 +21,7 @@ run: $(VENV)/.installed .env
 # The demo: FrontConnect against a local stand-in for Front, no Front account needed. Its own
 # database and broker under .demo/ (make run's db.sqlite3 is never opened); DEBUG on, 127.0.0.1.
 demo: $(VENV)/.installed .env
-	umask 077 && DJANGO_DEBUG=true $(MANAGE) demo --settings=frontconnect.demo_settings
+	umask 077 && DJANGO_DEBUG=true $(MANAGE) rundemo --settings=frontconnect.demo_settings
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -34,7 +34,7 @@ def demo_refusals() -> list[str]:
 
 @register(Tags.security)
 def demo_only_on_this_machine(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Demo mode (``frontconnect.demo_settings``) stops every command unless it is local."""
+    """Demo mode (``frontconnect.demo_settings``) stops checked commands unless it is local."""
     if not getattr(settings, "FRONTCONNECT_DEMO", False):
         return []
     refusals = demo_refusals()

@@ -1,7 +1,7 @@
 """A small stand-in for Front on 127.0.0.1: authorize page, token endpoint and GET /me.
 
-The tests use it in place of Front (``tests/front_standin.py`` holds their fixtures) and so does
-``make demo`` (``demo/management/commands/demo.py``), so the demo shows what the tests prove.
+The tests use it in place of Front (``tests/front_standin.py`` holds their fixtures) and so
+does ``make demo`` (the ``rundemo`` command), so the demo shows what the tests prove.
 
 It behaves like Front where FrontConnect depends on it: Basic client authentication, codes
 redeemed once with the same redirect URI and PKCE verifier, refresh tokens that rotate on every

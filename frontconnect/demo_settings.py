@@ -1,9 +1,9 @@
 """Settings of ``make demo``: FrontConnect against the local Front stand-in, on 127.0.0.1 only.
 
 Everything the demo writes stays under ``.demo/`` (its own SQLite database and broker folders):
-the database of ``make run`` is never opened. Front's URLs point at the stand-in the ``demo``
-command serves. Demo mode cannot start with DEBUG off (as in production) and the ``demo.E001``
-system check stops every command if any address here leaves this machine.
+the database of ``make run`` is never opened. Front's URLs point at the stand-in the
+``rundemo`` command serves. Demo mode cannot start with DEBUG off (as in production) and the
+``demo.E001`` system check stops the commands that run checks if an address leaves this machine.
 """
 
 from __future__ import annotations

@@ -135,18 +135,18 @@ def test_the_system_check_says_nothing_outside_demo_mode(settings):
 
 def test_the_command_refuses_outside_demo_settings(db):
     with pytest.raises(CommandError, match="make demo"):
-        call_command("demo", "--no-serve", stdout=StringIO())
+        call_command("rundemo", "--no-serve", stdout=StringIO())
 
 
 def test_the_command_refuses_demo_mode_with_debug_off(demo_mode, db):
     demo_mode.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG is off"):
-        call_command("demo", "--no-serve", stdout=StringIO())
+        call_command("rundemo", "--no-serve", stdout=StringIO())
 
 
 def test_the_command_prepares_everything_and_prints_working_credentials(demo_mode, db):
     out = StringIO()
-    call_command("demo", "--no-serve", stdout=out)
+    call_command("rundemo", "--no-serve", stdout=out)
     text = out.getvalue()
     assert BANNER in text
     assert (demo_mode.DEMO_DIR).is_dir()
@@ -169,7 +169,7 @@ def test_the_command_prepares_everything_and_prints_working_credentials(demo_mod
 
     # A second start renews the password and the key, and duplicates nothing.
     again = StringIO()
-    call_command("demo", "--no-serve", stdout=again)
+    call_command("rundemo", "--no-serve", stdout=again)
     assert OAuthClient.objects.filter(name=services.CLIENT_NAME).count() == 1
     assert ApiKey.objects.filter(name=services.KEY_NAME, revoked_at__isnull=True).count() == 1
     assert apikey_authenticate(plaintext) is None
@@ -195,8 +195,8 @@ def test_the_command_serves_the_standin_beside_runall(demo_mode, db):
             return runall(*args, **kwargs)
         return real(name, *args, **kwargs)
 
-    with mock.patch("demo.management.commands.demo.call_command", side_effect=fake):
-        call_command("demo", stdout=StringIO())
+    with mock.patch("demo.management.commands.rundemo.call_command", side_effect=fake):
+        call_command("rundemo", stdout=StringIO())
     assert seen == {
         "addrport": f"127.0.0.1:{demo_mode.FRONTCONNECT_DEMO_PORT}",
         "status": 200,
@@ -211,7 +211,7 @@ def test_the_command_says_which_port_is_taken(demo_mode, db):
         port = taken.getsockname()[1]
         demo_mode.FRONTCONNECT_DEMO_FRONT_PORT = port
         with pytest.raises(CommandError, match=f"127.0.0.1:{port}"):
-            call_command("demo", "--no-serve", stdout=StringIO())
+            call_command("rundemo", "--no-serve", stdout=StringIO())
 
 
 def test_demo_prepare_refuses_outside_demo_mode(db):
@@ -355,7 +355,7 @@ def test_make_demo_runs_the_demo_command_under_demo_settings_with_debug_on(tmp_p
     )
     assert result.returncode == 0, result.stderr
     called = json.loads((tmp_path / "called.json").read_text())
-    assert called["argv"] == ["demo", "--settings=frontconnect.demo_settings"]
+    assert called["argv"] == ["rundemo", "--settings=frontconnect.demo_settings"]
     assert called["debug"] == "true"
     assert called["umask"] == 0o077
     assert (tmp_path / ".env").exists()  # a fresh clone gets its keys as with make run

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         if not getattr(settings, "FRONTCONNECT_DEMO", False):
             raise CommandError(
                 "The demo runs only under its own settings, which never touch your database: "
-                "run `make demo` (manage.py demo --settings=frontconnect.demo_settings)."
+                "run `make demo` (manage.py rundemo --settings=frontconnect.demo_settings)."
             )
         refusals = demo_refusals()
         if refusals:
