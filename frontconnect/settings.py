@@ -223,6 +223,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,9 @@ AXES_VERBOSE = False
 DEFAULT_EXCEPTION_REPORTER_FILTER = "common.debug.AlwaysSafeExceptionReporterFilter"
 
 ROOT_URLCONF = "frontconnect.urls"
+# Demo mode (`make demo`, a banner on every page, Front replaced by a local stand-in) is on only
+# in frontconnect.demo_settings: no variable of the environment turns it on here.
+FRONTCONNECT_DEMO = False
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")
 
 TEMPLATES = [
@@ -278,6 +282,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "demo.context_processors.demo",
             ],
         },
     },

@@ -20,6 +20,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("api.urls")),
+    # The demo's help page: 404 unless demo mode is on (frontconnect.demo_settings).
+    path("demo/", include("demo.urls")),
     path("", include("connections.urls")),
     # The scopes selector (FilteredSelectMultiple) reads its texts from this catalog.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
