@@ -75,7 +75,6 @@ PROXY_ERRORS = {
     429: "The company's rate budget is used up, or the key already has "
     "`FRONTCONNECT_PROXY_MAX_PER_KEY` calls in flight: retry after `Retry-After`.",
     502: "Front could not be reached.",
-    503: "FrontConnect is too busy with other proxied calls: retry after `Retry-After`.",
     504: "Front did not answer in time.",
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -41,7 +42,7 @@ class TooManyInFlight(exceptions.APIException):
         )
 
 
-def _run(sql: str, params: list[object]) -> list[tuple[object, ...]]:
+def _run(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """One statement on the slots' table (named ``{table}`` in ``sql``); rows it returns.
 
     The slot statements are written out rather than built by the ORM: they run twice on every
@@ -112,7 +113,7 @@ def _take(key: ApiKey, most: int, holder: str) -> int | None:
         TAKE_SKIPPING_LOCKED if postgresql else TAKE,
         [holder, _when(now + LEASE), key.pk, most, _when(now)],
     )
-    return int(rows[0][0]) if rows else None  # type: ignore[call-overload]
+    return int(rows[0][0]) if rows else None
 
 
 def acquire(key: ApiKey) -> Slot:
