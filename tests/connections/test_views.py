@@ -169,7 +169,7 @@ def test_new_form_has_the_spec_labels_and_field_wrappers(member, oauth_client):
     assert "admin/css/widgets.css" in body
     assert reverse("javascript-catalog") in body
     assert "connections/js/connection_form.js" in body
-    assert 'name="_authorize" value="1" class="button" data-oauth-only' in body
+    assert 'name="_authorize" value="1" class="button" data-oauth-only' in body  # token first
     assert "Front app" in body
     assert CLIENT_SECRET not in body
 
@@ -379,3 +379,18 @@ def test_list_still_renders_when_secrets_cannot_be_decrypted(member, token_conne
     response = member.get(reverse("connections:list"))
     assert response.status_code == 200
     assert b"Support inbox" in response.content
+
+
+def test_save_and_authorize_is_the_primary_button_of_an_oauth_connection(
+    member, oauth_connection, token_connection
+):
+    # Issue 19 item 5: on an OAuth 2.0 connection, saving means authorizing.
+    body = member.get(reverse("connections:edit", args=[oauth_connection.pk])).content.decode()
+    assert 'class="button primary" data-oauth-only data-primary-for="oauth2">Save and authorize' in (
+        body
+    )
+    assert '<button type="submit" name="_save" class="button" data-primary-for="token">' in body
+
+    body = member.get(reverse("connections:edit", args=[token_connection.pk])).content.decode()
+    assert '<button type="submit" name="_save" class="button primary"' in body
+    assert 'class="button" data-oauth-only data-primary-for="oauth2"' in body
