@@ -14,7 +14,9 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
@@ -27,6 +29,7 @@ from connections.checking import connections_check
 from connections.forms import ConnectionAdminForm, form_for_actor
 from connections.models import Connection, Event, Scope, Source
 from connections.selectors import connection_history
+from connections.wording import check_note
 
 # The change page lists this many history entries and links to the full, filtered history.
 HISTORY_ON_PAGE = 20
@@ -58,7 +61,7 @@ class ConnectionAdmin(FrontConnectAdmin):
         "auth_type",
         "status_display",
         "owner",
-        "updated_at",
+        "last_check",
     ]
     list_display_links = ["name_display"]
     list_filter = ["auth_type", "status", "oauth_client"]
@@ -137,6 +140,19 @@ class ConnectionAdmin(FrontConnectAdmin):
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj: Connection) -> str:
         return status_badge(obj)
+
+    @admin.display(description=gettext_lazy("Last check"), ordering="last_checked_at")
+    def last_check(self, obj: Connection) -> str:
+        if obj.last_checked_at is None:
+            return gettext("Never")
+        # The sentence wraps inside the column instead of widening the table past the screen.
+        return format_html(
+            '<span class="fc-last-check"><time datetime="{}">{} UTC</time>'
+            '<span class="fc-last-check-result">{}</span></span>',
+            obj.last_checked_at.isoformat(),
+            f"{obj.last_checked_at:%Y-%m-%d %H:%M}",
+            check_note(obj),
+        )
 
     @admin.display(description="Front company")
     def front_company(self, obj: Connection) -> str:

@@ -386,11 +386,21 @@ def test_save_and_authorize_is_the_primary_button_of_an_oauth_connection(
 ):
     # Issue 19 item 5: on an OAuth 2.0 connection, saving means authorizing.
     body = member.get(reverse("connections:edit", args=[oauth_connection.pk])).content.decode()
-    assert 'class="button primary" data-oauth-only data-primary-for="oauth2">Save and authorize' in (
-        body
-    )
+    primary = 'class="button primary" data-oauth-only data-primary-for="oauth2">Save and authorize'
+    assert primary in body
     assert '<button type="submit" name="_save" class="button" data-primary-for="token">' in body
 
     body = member.get(reverse("connections:edit", args=[token_connection.pk])).content.decode()
     assert '<button type="submit" name="_save" class="button primary"' in body
     assert 'class="button" data-oauth-only data-primary-for="oauth2"' in body
+
+
+def test_the_detail_page_does_not_repeat_the_status_in_the_check_sentence(
+    member, online_token_connection
+):
+    # Issue 19 item 5: the badge says Online; "Online — Online: Front company …" said it twice.
+    online_token_connection.last_check_result = "Online: Front company Acme Corp."
+    online_token_connection.save()
+    body = member.get(online_token_connection.get_absolute_url()).content.decode()
+    assert "— Front company Acme Corp." in body
+    assert "Online: Front company" not in body
