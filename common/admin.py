@@ -15,7 +15,9 @@ from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList, ChangeListSearchForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.text import smart_split
+from django.utils.translation import gettext, gettext_lazy
 
 from common.crypto import EncryptedTextField
 
@@ -168,3 +170,38 @@ class ReadOnlyAdmin(FrontConnectAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# FrontConnect's own apps, in the order the admin index lists them; every other app (Django's
+# users and groups, sign-in throttling, the worker's schedules) is grouped under "System".
+PRODUCT_APPS = ("connections", "oauthclients", "api", "alerts")
+SYSTEM_LABEL = "system"
+
+
+class FrontConnectAdminSite(admin.AdminSite):
+    """The admin site: FrontConnect's models first, third-party ones together under System."""
+
+    site_header = "FrontConnect"
+    site_title = "FrontConnect"
+    index_title = gettext_lazy("Connections to Front")
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        apps = super().get_app_list(request, app_label)
+        if app_label is not None:  # one app's own page lists that app as it is
+            return apps
+        ours = sorted(
+            (app for app in apps if app["app_label"] in PRODUCT_APPS),
+            key=lambda app: PRODUCT_APPS.index(app["app_label"]),
+        )
+        others = [app for app in apps if app["app_label"] not in PRODUCT_APPS]
+        if not others:
+            return ours
+        system = {
+            "name": gettext("System"),
+            "app_label": SYSTEM_LABEL,
+            # Not an app page: a link that is in no admin path, so the sidebar never marks it.
+            "app_url": f"{reverse('admin:index', current_app=self.name)}#{SYSTEM_LABEL}",
+            "has_module_perms": True,
+            "models": [model for app in others for model in app["models"]],
+        }
+        return [*ours, system]

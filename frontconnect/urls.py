@@ -7,10 +7,6 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
-admin.site.site_header = "FrontConnect"
-admin.site.site_title = "FrontConnect"
-admin.site.index_title = "Connections to Front"
-
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path(
