@@ -1,4 +1,4 @@
-"""Issue 19 item 5: the admin index lists FrontConnect's models first, third-party ones under System."""
+"""Issue 19 item 5: the admin index lists our models first, third-party ones under System."""
 
 from __future__ import annotations
 

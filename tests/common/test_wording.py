@@ -1,4 +1,4 @@
-"""Issue 19 item 5: statuses and durations read as sentences ("needs reauthorization", "1 second")."""
+"""Issue 19 item 5: statuses and durations read as sentences ("needs …", "1 second")."""
 
 from __future__ import annotations
 
