@@ -21,7 +21,7 @@ def test_frontconnect_apps_come_first_and_the_rest_is_grouped_under_system(opera
     names = captions(html)
     assert names[:4] == ["Front connections", "OAuth 2.0 clients", "Service API", "Alerts"]
     assert names[4:] == ["System"]
-    system = html[html.index('class="app-system module'):]
+    system = html[html.index('class="app-system module') :]
     for model in ("Users", "Groups", "Periodic tasks", "Access attempts"):
         assert f">{model}</a>" in system
 
