@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from common.oauth import site_origin
 from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.models import Connection
 from connections.services import (
@@ -73,6 +74,7 @@ def authorize(
             session=request.session,
             return_url=return_url,
             source=source,
+            started_at=site_origin(request.build_absolute_uri("/")),
         )
     except (AuthorizationError, ValidationError) as exc:
         reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
