@@ -165,3 +165,9 @@ def test_save_and_authorize_is_the_primary_button_of_an_oauth_connection(
     content = operator_client.get(change_url(token_connection)).content.decode()
     assert '<input type="submit" value="Save" class="default" name="_save"' in content
     assert 'data-primary-for="oauth2" data-primary-class="default">' in content
+
+
+def test_test_connection_says_it_tests_the_stored_token(operator_client, token_connection):
+    content = operator_client.get(change_url(token_connection)).content.decode()
+    assert 'aria-describedby="fc-test-scope">Test connection' in content
+    assert "tests the stored API token, not one typed in this form" in content

@@ -404,3 +404,14 @@ def test_the_detail_page_does_not_repeat_the_status_in_the_check_sentence(
     body = member.get(online_token_connection.get_absolute_url()).content.decode()
     assert "— Front company Acme Corp." in body
     assert "Online: Front company" not in body
+
+
+def test_test_connection_on_the_edit_form_says_it_tests_the_stored_token(
+    member, token_connection, oauth_connection
+):
+    # Issue 19 item 5: the button posts its own form, so what it tests must be said.
+    body = member.get(reverse("connections:edit", args=[token_connection.pk])).content.decode()
+    assert 'aria-describedby="test-scope">Test connection' in body
+    assert "tests the stored API token, not one typed in this form" in body
+    body = member.get(reverse("connections:edit", args=[oauth_connection.pk])).content.decode()
+    assert "tests the stored authorization" in body
