@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0017_rate_budget_proxy_used'),
+        ("connections", "0017_rate_budget_proxy_used"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='pendingauthorization',
-            name='started_at',
-            field=models.CharField(blank=True, default='', max_length=300),
+            model_name="pendingauthorization",
+            name="started_at",
+            field=models.CharField(blank=True, default="", max_length=300),
         ),
     ]
