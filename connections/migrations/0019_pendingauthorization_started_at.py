@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0017_rate_budget_proxy_used"),
+        ("connections", "0018_rate_budget_unlogged"),
     ]
 
     operations = [
