@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from alerts.forms import WebhookForm
+from alerts.forms import UserAddForm, WebhookForm
 from alerts.models import AlertPreference, LapseWarning, Notification, Webhook, WebhookDelivery
 from alerts.webhooks import webhook_resume
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
@@ -33,6 +33,24 @@ class AlertsUserAdmin(UserAdmin):
     """Django's user admin with the user's alert settings on the same page."""
 
     inlines = [*UserAdmin.inlines, AlertPreferenceInline]
+    add_form = UserAddForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "username",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
 
 
 @admin.register(AlertPreference)

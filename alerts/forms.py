@@ -3,8 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AdminUserCreationForm, UsernameField
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from alerts.destinations import webhook_url_validate
 from alerts.models import Webhook
@@ -106,3 +109,20 @@ class WebhookForm(forms.ModelForm):
         if commit:
             webhook.save()
         return webhook
+
+
+class UserAddForm(AdminUserCreationForm):
+    """The admin's add-user form, asking for the email address that alerts and resets use."""
+
+    email = forms.EmailField(
+        label=_("Email address"),
+        help_text=_(
+            "Alerts about their connections and password reset links are sent here: without "
+            "an address this person gets neither."
+        ),
+    )
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "first_name", "last_name")
+        field_classes = {"username": UsernameField}

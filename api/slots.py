@@ -21,6 +21,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from api.models import ApiKey, ProxySlot
+from common.text import seconds_text
 
 # How long a slot stays held without a sign of life; renewed while the answer streams.
 LEASE = timedelta(seconds=60)
@@ -38,7 +39,7 @@ class TooManyInFlight(exceptions.APIException):
         self.wait = RETRY_AFTER
         super().__init__(
             f"This API key already has {limit} proxied calls in flight, its limit: "
-            f"wait for one to finish, then try again in {RETRY_AFTER} second."
+            f"wait for one to finish, then try again in {seconds_text(RETRY_AFTER)}."
         )
 
 

@@ -11,11 +11,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import secret_state
@@ -25,6 +29,7 @@ from connections.checking import connections_check
 from connections.forms import ConnectionAdminForm, form_for_actor
 from connections.models import Connection, Event, Scope, Source
 from connections.selectors import connection_history
+from connections.wording import check_note
 
 # The change page lists this many history entries and links to the full, filtered history.
 HISTORY_ON_PAGE = 20
@@ -56,7 +61,7 @@ class ConnectionAdmin(FrontConnectAdmin):
         "auth_type",
         "status_display",
         "owner",
-        "updated_at",
+        "last_check",
     ]
     list_display_links = ["name_display"]
     list_filter = ["auth_type", "status", "oauth_client"]
@@ -135,6 +140,19 @@ class ConnectionAdmin(FrontConnectAdmin):
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj: Connection) -> str:
         return status_badge(obj)
+
+    @admin.display(description=gettext_lazy("Last check"), ordering="last_checked_at")
+    def last_check(self, obj: Connection) -> str:
+        if obj.last_checked_at is None:
+            return gettext("Never")
+        # The sentence wraps inside the column instead of widening the table past the screen.
+        return format_html(
+            '<span class="fc-last-check"><time datetime="{}">{} UTC</time>'
+            '<span class="fc-last-check-result">{}</span></span>',
+            obj.last_checked_at.isoformat(),
+            f"{obj.last_checked_at:%Y-%m-%d %H:%M}",
+            check_note(obj),
+        )
 
     @admin.display(description="Front company")
     def front_company(self, obj: Connection) -> str:
@@ -224,6 +242,11 @@ class ConnectionAdmin(FrontConnectAdmin):
                 action(self.disconnect_view),
                 name="connections_connection_disconnect",
             ),
+            path(
+                "<path:object_id>/disconnect/confirm/",
+                self.admin_site.admin_view(require_GET(self.disconnect_confirm_view)),
+                name="connections_connection_disconnect_confirm",
+            ),
             *super().get_urls(),
         ]
 
@@ -249,6 +272,23 @@ class ConnectionAdmin(FrontConnectAdmin):
         flows.disconnect(request, obj, actor=admin_user(request), source=Source.ADMIN)
         change_url = reverse("admin:connections_connection_change", args=[obj.pk])
         return HttpResponseRedirect(change_url, status=303)
+
+    def disconnect_confirm_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Ask before Disconnect: a Front company admin must accept the connection again."""
+        obj = self.changeable_connection(request, object_id)
+        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
+        if not obj.is_oauth:
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "connection": obj,
+            "change_url": change_url,
+            "title": _("Disconnect “%(name)s”?") % {"name": obj.name},
+        }
+        return TemplateResponse(
+            request, "admin/connections/connection/disconnect_confirm.html", context
+        )
 
     @admin.action(description="Test connection", permissions=["change"])
     def test_connections(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:

@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
-from common.oauth import oauth_redirect_uri
+from common.oauth import base_origin, oauth_redirect_uri, origin_differs
 from connections import access, front, ratelimit
 from connections.events import event_record
 from connections.models import Action, Connection, PendingAuthorization, Status
@@ -53,8 +54,12 @@ def connection_authorize_start(
     session: SessionBase,
     return_url: str,
     source: str,
+    started_at: str = "",
 ) -> str:
-    """Record a pending authorization bound to user, session and client; return Front's URL."""
+    """Record a pending authorization bound to user, session and client; return Front's URL.
+
+    ``started_at`` is the scheme and host of the page it started from (see ``_pending_consume``).
+    """
     client = connection.oauth_client
     if not connection.is_oauth or client is None:
         raise AuthorizationError("Only OAuth 2.0 connections with a client can be authorized.")
@@ -98,6 +103,7 @@ def connection_authorize_start(
             code_verifier=verifier,
             return_url=return_url,
             source=source,
+            started_at=started_at[:300],
         )
     return front.authorize_url(
         client_id=client.client_id,
@@ -151,6 +157,17 @@ def _pending_consume(
         if pending.user_id != request_user.pk or pending.session_key_hash != _digest(
             session.session_key or ""
         ):
+            if origin_differs(pending.started_at):
+                # Not another person: the same one, whose browser keeps a session per host.
+                raise AuthorizationError(
+                    gettext(
+                        "This authorization was started at %(started)s, but Front returns to "
+                        "%(base)s (FRONTCONNECT_BASE_URL), a different address where your browser "
+                        "has no session, so it was refused. Nothing was changed. Open FrontConnect "
+                        "at %(base)s, sign in there and start again."
+                    )
+                    % {"started": pending.started_at, "base": base_origin()}
+                )
             raise AuthorizationError(
                 "This authorization was started by another user or in another browser session, "
                 f"so it was refused. Nothing was changed. {start_again}"

@@ -340,6 +340,9 @@ class PendingAuthorization(models.Model):
     # The connection's credential version when the flow started: a callback for an older one is
     # refused ("the connection changed while you were in Front").
     credential_version = models.PositiveIntegerField(default=0)
+    # The scheme and host the flow was started at: Front returns to FRONTCONNECT_BASE_URL, and
+    # a start on another host (localhost for 127.0.0.1) has no session there; the callback says so.
+    started_at = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 

@@ -44,7 +44,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
-from common.text import name_key
+from common.text import name_key, seconds_text
 from connections import front
 from connections.front_types import FrontError, FrontErrorKind, RateLimit
 from connections.models import Connection, RateBudget
@@ -490,7 +490,7 @@ class DatabaseBudget:
             scope.retry_after = outcome.retry_after
         raise FrontError(
             "FrontConnect's share of this company's Front rate limit is used up: try again in "
-            f"{max(1, round(outcome.retry_after))} seconds.",
+            f"{seconds_text(max(1, round(outcome.retry_after)))}.",
             kind=FrontErrorKind.RATE_LIMITED,
             retry_after=outcome.retry_after,
         )

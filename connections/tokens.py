@@ -45,9 +45,7 @@ T = TypeVar("T")
 REFRESH_MARGIN = timedelta(minutes=5)
 POLL_INTERVAL = 0.05
 NOT_AUTHORIZED_YET = "Not authorized yet: use Save and authorize to sign in to Front."
-REAUTHORIZE_NEEDED = (
-    "Front no longer accepts this connection's authorization: use Save and authorize again."
-)
+REAUTHORIZE_NEEDED = "Front no longer accepts this connection's authorization: authorize it again."
 REAUTHORIZE_INTERRUPTED = (
     "Interrupted refresh: a token refresh was interrupted before the new tokens Front issued "
     "could be saved, so Front no longer accepts this connection's authorization. A Front "

@@ -16,6 +16,11 @@ member_patterns = [
     path("<int:pk>/test/", actions.test, name="test"),
     path("<int:pk>/authorize/", actions.authorize, name="authorize"),
     path("<int:pk>/disconnect/", actions.disconnect, name="disconnect"),
+    path(
+        "<int:pk>/disconnect/confirm/",
+        actions.disconnect_confirm,
+        name="disconnect_confirm",
+    ),
 ]
 
 oauth_patterns = [path("", oauth.callback, name="callback")]

@@ -207,7 +207,8 @@ FRONTCONNECT_WRITEBACK_RETRY_SECONDS = number(
 )  # fmt: skip
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with FrontConnect's admin site (its index groups third-party apps).
+    "common.admin_config.FrontConnectAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -283,6 +284,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "demo.context_processors.demo",
+                "common.context_processors.base_url_warning",
             ],
         },
     },

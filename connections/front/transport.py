@@ -32,6 +32,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
+from common.text import seconds_text
 from connections.front_types import Budget, FrontError, RateLimit
 from connections.front_types import FrontErrorKind as Kind
 
@@ -307,7 +308,7 @@ def _front_call(url: str, what: str, *, budget: Budget | None, key: str) -> Iter
             if not _timed_out(exc):
                 raise _unreachable(url, what, exc) from None
             raise FrontError(
-                f"Front did not answer {what} within {_timeout():g} seconds; try again later.",
+                f"Front did not answer {what} within {seconds_text(_timeout())}; try again later.",
                 kind=Kind.TIMEOUT,
                 rate=seen.rate,
             ) from None
@@ -359,7 +360,7 @@ def _common_error(response: requests.Response, what: str) -> FrontError:
     rate = RateLimit.from_headers(status, response.headers)
     if status == 429:
         wait = rate.retry_after
-        after = f"try again in {wait:g} seconds" if wait is not None else "try again in a minute"
+        after = "try again in a minute" if wait is None else f"try again in {seconds_text(wait)}"
         return FrontError(
             f"Front is rate limiting requests for this company: {after}.",
             kind=Kind.RATE_LIMITED,
