@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from common.crypto import sealed_value
 from common.text import PlainTextValidator, SecretTextValidator, name_key
+from connections import lifecycle
 from connections.models import (
     NAME_KEY_MAX_LENGTH,
     Action,
@@ -432,6 +433,8 @@ def changes_write(
         )  # fmt: skip
 
     events_record([entry(c) for c in [*new, *changed]])
+    for change in new:
+        lifecycle.lifecycle_emit(lifecycle.CREATED, change.connection, source=str(source))
     unchecked = [
         c.connection.pk
         for c in [*new, *changed]
