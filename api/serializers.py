@@ -148,7 +148,7 @@ class ConnectionFilterSerializer(serializers.Serializer):
     owner = serializers.CharField(required=False, max_length=USERNAME_MAX_LENGTH)
 
 
-class AuthorizationLinkRequestSerializer(serializers.Serializer):
+class AuthorizationLinkOptionsSerializer(serializers.Serializer):
     """What a service may choose for an authorization link."""
 
     expires_in = serializers.IntegerField(

@@ -27,7 +27,7 @@ from api.models import ApiKey, Permission
 from api.permissions import KeyPermission, request_key
 from api.serializers import (
     AccessTokenSerializer,
-    AuthorizationLinkRequestSerializer,
+    AuthorizationLinkOptionsSerializer,
     AuthorizationLinkSerializer,
     ConnectionFilterSerializer,
     ConnectionSerializer,
@@ -295,7 +295,7 @@ class ConnectionViewSet(
         "`failed`) added to its query. At most FRONTCONNECT_AUTHORIZATION_LINKS_PER_HOUR links "
         "per key and hour (then 429 with `Retry-After`).",
         parameters=[ID],
-        request=AuthorizationLinkRequestSerializer,
+        request=AuthorizationLinkOptionsSerializer,
         responses={201: AuthorizationLinkSerializer, **errors(400, 401, 403, 404, 429)},
     )
     @action(
@@ -307,7 +307,7 @@ class ConnectionViewSet(
     def authorization_link(self, request: Request, pk: str) -> Response:
         key = request_key(request)
         connection = self.get_object()
-        incoming = AuthorizationLinkRequestSerializer(data=request.data)
+        incoming = AuthorizationLinkOptionsSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         wanted = incoming.validated_data
         return_url = wanted.get("return_url", "")
