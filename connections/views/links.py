@@ -8,17 +8,20 @@ page the POST redirects to (POST-redirect-GET, like a new API key), and never ag
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -44,7 +47,40 @@ def _recipient(response: HttpResponse) -> HttpResponse:
     return response
 
 
+START_SALT = "connections.links.start"
+START_MAX_AGE = 3600
+
+
+def _start_token(request: HttpRequest, link: AuthorizationLink) -> str:
+    """A token for the page's form, bound to this link and this browser's session.
+
+    It replaces Django's CSRF check on this one form: with ``Referrer-Policy: no-referrer`` the
+    browser sends no Referer and ``Origin: null``, which that check refuses (on https always).
+    A page elsewhere cannot post it: it never sees this browser's session key.
+    """
+    if not request.session.session_key:
+        request.session.save()
+    session = hashlib.sha256((request.session.session_key or "").encode()).hexdigest()
+    return signing.dumps({"link": link.pk, "session": session}, salt=START_SALT)
+
+
+def _start_token_valid(request: HttpRequest, link: AuthorizationLink) -> bool:
+    try:
+        value = signing.loads(request.POST.get("start", ""), salt=START_SALT, max_age=START_MAX_AGE)
+    except signing.BadSignature:
+        return False
+    session = hashlib.sha256((request.session.session_key or "").encode()).hexdigest()
+    return value == {"link": link.pk, "session": session} and bool(request.session.session_key)
+
+
+START_REFUSED = (
+    "This page was sent from elsewhere or is more than an hour old, so nothing was started. "
+    "Open the link again and press Authorize with Front."
+)
+
+
 @login_not_required
+@csrf_exempt  # the form carries _start_token instead (see there why)
 @never_cache
 @require_http_methods(["GET", "POST"])
 @sensitive_variables("secret")
@@ -61,6 +97,9 @@ def link_open(request: HttpRequest, secret: str) -> HttpResponse:
             )
         )
     refusal = links.link_refusal(link)
+    if request.method == "POST" and not refusal and not _start_token_valid(request, link):
+        context = {"link": link, "connection": link.connection, "refusal": START_REFUSED}
+        return _recipient(render(request, "connections/link_page.html", context, status=403))
     if request.method == "POST" and not refusal:
         try:
             url = links.link_authorize_start(secret=secret, session=request.session)
@@ -74,6 +113,7 @@ def link_open(request: HttpRequest, secret: str) -> HttpResponse:
         "company": link.front_company_name or link.connection.front_company_name,
         "scopes": links.scopes_in_words(link.connection),
         "refusal": refusal,
+        "start_token": "" if refusal else _start_token(request, link),
     }
     status = 410 if refusal else 200
     return _recipient(render(request, "connections/link_page.html", context, status=status))

@@ -120,7 +120,8 @@ def test_a_link_flow_sends_link_created_authorized_how_link_and_link_used(
             source=Source.SELF_SERVICE,
         )
     recipient = Client()
-    front = recipient.post(made.url.removeprefix(BASE))
+    path = made.url.removeprefix(BASE)
+    front = recipient.post(path, {"start": recipient.get(path).context["start_token"]})
     state = parse_qs(urlsplit(front["Location"]).query)["state"][0]
     front_accepts(receiver)
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,9 +7,9 @@ import json
 import time
 
 import pytest
+from django.core.exceptions import ValidationError
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
-from django.core.exceptions import ValidationError
 
 from alerts import tasks, webhooks
 from alerts.forms import WebhookForm

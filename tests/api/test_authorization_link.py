@@ -146,7 +146,8 @@ def test_after_the_flow_the_browser_goes_to_the_return_url_with_the_result(
         endpoint(oauth_connection), {"return_url": RETURN}, format="json"
     )
     recipient = Client()
-    front = recipient.post(made.json()["url"].removeprefix(BASE))
+    path = made.json()["url"].removeprefix(BASE)
+    front = recipient.post(path, {"start": recipient.get(path).context["start_token"]})
     state = parse_qs(urlsplit(front["Location"]).query)["state"][0]
     responses.post(
         "https://app.frontapp.com/oauth/token",
@@ -175,7 +176,8 @@ def test_a_cancel_goes_back_with_result_cancelled(api, authorize_key, oauth_conn
         endpoint(oauth_connection), {"return_url": "https://app.example.com/back"}, format="json"
     )
     recipient = Client()
-    front = recipient.post(made.json()["url"].removeprefix(BASE))
+    path = made.json()["url"].removeprefix(BASE)
+    front = recipient.post(path, {"start": recipient.get(path).context["start_token"]})
     state = parse_qs(urlsplit(front["Location"]).query)["state"][0]
 
     response = recipient.get("/oauth/callback/", {"error": "access_denied", "state": state})

@@ -62,9 +62,15 @@ def path_of(made: links.NewLink) -> str:
     return made.url.removeprefix(BASE)
 
 
+def press(recipient: Client, path: str):
+    """Open the link's page and press its button, as a browser does."""
+    token = recipient.get(path).context["start_token"]
+    return recipient.post(path, {"start": token})
+
+
 def start(recipient: Client, made: links.NewLink) -> str:
     """Press "Authorize with Front" on the link's page; return the state Front would echo."""
-    response = recipient.post(path_of(made))
+    response = press(recipient, path_of(made))
     assert response.status_code == 302, response.content.decode()
     assert response["Location"].startswith("https://app.frontapp.com/oauth/authorize?")
     assert response["Referrer-Policy"] == "no-referrer"
@@ -200,6 +206,17 @@ def test_a_cancel_at_front_says_so_and_spends_the_link(oauth_connection):
     oauth_connection.refresh_from_db()
     assert oauth_connection.status == Status.NOT_AUTHORIZED
     assert Client().get(path_of(made)).status_code == 410
+
+
+def test_the_button_works_only_from_the_page_in_the_same_browser(oauth_connection):
+    made = make(oauth_connection)
+    token = Client().get(path_of(made)).context["start_token"]
+
+    for forged in ({}, {"start": token}, {"start": token + "x"}):
+        response = Client().post(path_of(made), forged)
+        assert response.status_code == 403 and "sent from elsewhere" in response.content.decode()
+    assert AuthorizationLink.objects.get().used_at is None
+    assert not oauth_connection.pending_authorizations.exists()
 
 
 def test_an_expired_link_says_so_and_changes_nothing(oauth_connection):
