@@ -196,7 +196,8 @@ def _pending_consume(
         )
     with transaction.atomic():
         pending = (
-            PendingAuthorization.objects.select_for_update()
+            # Only this row: PostgreSQL cannot lock the outer-joined (nullable) link.
+            PendingAuthorization.objects.select_for_update(of=("self",))
             .select_related("connection", "oauth_client", "link__created_by")
             .filter(state_hash=_digest(state))
             .first()
