@@ -302,9 +302,8 @@ class ConnectionAdmin(FrontConnectAdmin):
         )
         if isinstance(outcome, HttpResponse):
             return outcome
-        for errors in outcome.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        for sentence in link_views.form_sentences(outcome):
+            messages.error(request, sentence)
         return HttpResponseRedirect(change_url, status=303)
 
     def link_created_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
@@ -207,7 +207,6 @@ class AuthorizationLinkForm(forms.Form):
         from connections.links import link_hours_choices
 
         hours = link_hours_choices()
-        self.fields["hours"].choices = [
-            (value, f"{value} hour{'s' if value != 1 else ''}") for value in hours
-        ]
-        self.fields["hours"].initial = hours[-1]
+        field = cast(forms.TypedChoiceField, self.fields["hours"])
+        field.choices = [(value, f"{value} hour{'s' if value != 1 else ''}") for value in hours]
+        field.initial = hours[-1]

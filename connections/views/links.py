@@ -175,11 +175,20 @@ def link_shown_once(request: HttpRequest, connection: Connection) -> str | None:
     waiting = request.session.get(NEW_LINK_SESSION)
     if not isinstance(waiting, dict):
         return None
-    link = AuthorizationLink.objects.filter(pk=waiting.get("pk"), connection=connection).first()
-    if link is None:
+    pk = waiting.get("pk")
+    if (
+        not isinstance(pk, int)
+        or not AuthorizationLink.objects.filter(pk=pk, connection=connection).exists()
+    ):
         return None
     del request.session[NEW_LINK_SESSION]
-    return decrypt(base64.b64decode(waiting["sealed"]))
+    url = decrypt(base64.b64decode(waiting["sealed"]))
+    return url if isinstance(url, str) else None
+
+
+def form_sentences(form: AuthorizationLinkForm) -> list[str]:
+    """Every error of a refused link form, as sentences for messages."""
+    return [str(error) for errors in form.errors.values() for error in errors]
 
 
 @require_POST
@@ -194,9 +203,8 @@ def link_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     )
     if isinstance(outcome, HttpResponse):
         return outcome
-    for errors in outcome.errors.values():
-        for error in errors:
-            messages.error(request, error)
+    for sentence in form_sentences(outcome):
+        messages.error(request, sentence)
     return redirect(connection)
 
 
