@@ -75,16 +75,14 @@ def transition_dispatch(transition: Transition) -> None:
         task_dispatch(webhook_deliver, webhook_id, event.pk)  # type: ignore[union-attr]
 
 
-def lifecycle_dispatch(occurred: LifecycleEvent) -> None:
-    """Queue the webhook calls a lifecycle event asks for; runs after its commit.
+def lifecycle_dispatch(occurred: list[LifecycleEvent]) -> None:
+    """Queue the webhook calls lifecycle events ask for; runs after their commit.
 
     The delivery rows are written first, so a broker that refuses leaves rows the sweep finds.
     """
-    event = webhooks.lifecycle_event_record(occurred)
-    if event is None:
-        return
-    for webhook_id in webhooks.event_webhooks(event):
-        task_dispatch(webhook_deliver, webhook_id, event.pk)
+    for event in webhooks.lifecycle_events_record(occurred):
+        for webhook_id in webhooks.event_webhooks(event):
+            task_dispatch(webhook_deliver, webhook_id, event.pk)
 
 
 @shared_task

@@ -43,7 +43,7 @@ from alerts.destinations import (
 )
 from alerts.models import Webhook, WebhookDelivery, WebhookEvent
 from connections import lifecycle
-from connections.models import Connection, Status, Transition
+from connections.models import Status, Transition
 
 logger = logging.getLogger(__name__)
 
@@ -109,22 +109,31 @@ def transition_event(transition: Transition) -> WebhookEvent:
     return event
 
 
-def lifecycle_event_record(occurred: lifecycle.LifecycleEvent) -> WebhookEvent | None:
-    """Store a lifecycle event if any webhook subscribes to its type; None when none does."""
-    if not any(webhook.wants_type(occurred.type) for webhook in Webhook.objects.all()):
-        return None
-    connection_id = occurred.connection_id
-    if connection_id is not None and not Connection.objects.filter(pk=connection_id).exists():
-        connection_id = None  # deleted: the event keeps its name and id in ``data``
-    named = occurred.data.get("connection", {})
-    return WebhookEvent.objects.create(
-        msg_id=msg_id_new(),
-        type=occurred.type,
-        connection_id=connection_id,
-        connection_name=str(named.get("name", ""))[:100] if isinstance(named, dict) else "",
-        data=occurred.data,
-        created_at=occurred.occurred_at,
-    )
+def lifecycle_events_record(occurred: list[lifecycle.LifecycleEvent]) -> list[WebhookEvent]:
+    """Store the lifecycle events some active webhook subscribes to (one query when none does)."""
+    wanted = {
+        event_type
+        for events in Webhook.objects.filter(is_active=True).values_list("events", flat=True)
+        for event_type in events
+    }
+    rows = []
+    for event in occurred:
+        if event.type not in wanted:
+            continue
+        named = event.data.get("connection", {})
+        # A deleted connection's event keeps its name and id in ``data`` only.
+        gone = event.type == lifecycle.DELETED
+        rows.append(
+            WebhookEvent(
+                msg_id=msg_id_new(),
+                type=event.type,
+                connection_id=None if gone else event.connection_id,
+                connection_name=str(named.get("name", ""))[:100] if isinstance(named, dict) else "",
+                data=event.data,
+                created_at=event.occurred_at,
+            )
+        )
+    return WebhookEvent.objects.bulk_create(rows, batch_size=500)
 
 
 def _delivery_for(webhook: Webhook, event: WebhookEvent) -> WebhookDelivery:

@@ -53,7 +53,8 @@ class LifecycleEvent:
     occurred_at: datetime = field(default_factory=timezone.now)
 
 
-LifecycleHandler = Callable[[LifecycleEvent], None]
+# A handler gets the events of one write together (an import announces its rows at once).
+LifecycleHandler = Callable[[list[LifecycleEvent]], None]
 _handlers: list[LifecycleHandler] = []
 
 
@@ -64,13 +65,13 @@ def lifecycle_subscribe(handler: LifecycleHandler) -> LifecycleHandler:
     return handler
 
 
-def _publish(event: LifecycleEvent) -> None:
+def _publish(events: list[LifecycleEvent]) -> None:
     for handler in list(_handlers):
         try:
-            handler(event)
+            handler(events)
         except Exception:
             # One failing subscriber must not hide the event from the others, nor fail the write.
-            logger.exception("Lifecycle handler %s failed for %s", handler, event.type)
+            logger.exception("Lifecycle handler %s failed for %s", handler, events[0].type)
 
 
 def connection_data(connection: Connection) -> dict[str, Any]:
@@ -85,10 +86,22 @@ def connection_data(connection: Connection) -> dict[str, Any]:
 
 def lifecycle_emit(event_type: str, connection: Connection, **data: Any) -> LifecycleEvent:
     """Announce ``event_type`` about ``connection`` once the current transaction commits."""
-    event = LifecycleEvent(
-        type=event_type,
-        connection_id=connection.pk,
-        data={"connection": connection_data(connection), **data},
-    )
-    transaction.on_commit(lambda: _publish(event))
+    (event,) = lifecycle_emit_many(event_type, [connection], **data)
     return event
+
+
+def lifecycle_emit_many(
+    event_type: str, connections: list[Connection], **data: Any
+) -> list[LifecycleEvent]:
+    """Announce one ``event_type`` per connection, together, once the transaction commits."""
+    events = [
+        LifecycleEvent(
+            type=event_type,
+            connection_id=connection.pk,
+            data={"connection": connection_data(connection), **data},
+        )
+        for connection in connections
+    ]
+    if events:
+        transaction.on_commit(lambda: _publish(events))
+    return events

@@ -433,8 +433,9 @@ def changes_write(
         )  # fmt: skip
 
     events_record([entry(c) for c in [*new, *changed]])
-    for change in new:
-        lifecycle.lifecycle_emit(lifecycle.CREATED, change.connection, source=str(source))
+    lifecycle.lifecycle_emit_many(
+        lifecycle.CREATED, [change.connection for change in new], source=str(source)
+    )
     unchecked = [
         c.connection.pk
         for c in [*new, *changed]
