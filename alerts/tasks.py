@@ -80,9 +80,9 @@ def lifecycle_dispatch(occurred: list[LifecycleEvent]) -> None:
 
     The delivery rows are written first, so a broker that refuses leaves rows the sweep finds.
     """
-    for event in webhooks.lifecycle_events_record(occurred):
-        for webhook_id in webhooks.event_webhooks(event):
-            task_dispatch(webhook_deliver, webhook_id, event.pk)
+    events = webhooks.lifecycle_events_record(occurred)
+    for webhook_id, event_id in webhooks.lifecycle_deliveries_create(events):
+        task_dispatch(webhook_deliver, webhook_id, event_id)
 
 
 @shared_task

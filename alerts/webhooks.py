@@ -169,6 +169,26 @@ def event_webhooks(event: WebhookEvent) -> list[int]:
     return calls
 
 
+def lifecycle_deliveries_create(events: list[WebhookEvent]) -> list[tuple[int, int]]:
+    """The delivery rows of new lifecycle events, written at once: (webhook id, event id) to
+    call; a paused webhook's rows are recorded skipped."""
+    webhooks = list(Webhook.objects.filter(is_active=True))
+    now = timezone.now()
+    rows = [
+        WebhookDelivery(
+            webhook=webhook,
+            event=event,
+            skipped_at=now if webhook.paused_at is not None else None,
+            error=SKIPPED if webhook.paused_at is not None else "",
+        )
+        for event in events
+        for webhook in webhooks
+        if webhook.wants_type(event.type)
+    ]
+    WebhookDelivery.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    return [(row.webhook.pk, row.event.pk) for row in rows if row.skipped_at is None]  # type: ignore[union-attr]
+
+
 def transition_webhooks(transition: Transition) -> tuple[WebhookEvent | None, list[int]]:
     """The event of a status change and the webhooks to call about it (none: no event made)."""
     if not any(webhook.wants(transition) for webhook in Webhook.objects.filter(is_active=True)):

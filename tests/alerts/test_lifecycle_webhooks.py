@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from alerts import lapse
 from alerts.models import LapseWarning, Webhook, WebhookDelivery, WebhookEvent
+from alerts.tasks import lifecycle_dispatch
 from connections import authorization, lifecycle, links
 from connections.models import AuthorizationLink, Connection, Source
 from connections.services import connection_delete
@@ -249,3 +250,34 @@ def test_the_lapse_email_points_an_owner_to_the_reauthorization_link(oauth_conne
     Connection.objects.filter(pk=connection.pk).update(auth_type="token")
     warning.connection.refresh_from_db()
     assert "Send a reauthorization link" not in lapse.lapse_alert(warning).body
+
+
+def test_a_paused_webhook_records_lifecycle_events_as_skipped(receiver, oauth_connection):
+    hook = subscribe(receiver, [lifecycle.LINK_CREATED])
+    Webhook.objects.filter(pk=hook.pk).update(paused_at=timezone.now())
+
+    lifecycle_dispatch(
+        [lifecycle.LifecycleEvent(lifecycle.LINK_CREATED, oauth_connection.pk, {"x": 1})]
+    )
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.skipped_at is not None and delivery.attempts == 0
+    assert receiver.calls == []
+
+
+def test_a_lifecycle_call_whose_queueing_was_lost_is_queued_by_the_sweep(
+    receiver, oauth_connection
+):
+    from alerts import services, tasks
+
+    hook = subscribe(receiver, [lifecycle.CREATED])
+    event = WebhookEvent.objects.create(
+        msg_id="msg_lost", type=lifecycle.CREATED, connection=oauth_connection, data={"a": 1}
+    )
+    delivery = WebhookDelivery.objects.create(webhook=hook, event=event)
+    later = delivery.created_at + services.REDISPATCH_GRACE + timedelta(seconds=1)
+
+    assert tasks.transitions_requeue(now=later) == 1
+
+    ((headers, body),) = received(receiver)
+    assert headers["webhook-id"] == "msg_lost" and body["data"] == {"a": 1}
