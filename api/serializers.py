@@ -154,6 +154,8 @@ class AuthorizationLinkOptionsSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField(
         required=False,
         min_value=60,
+        # The setting's own upper bound (720 hours); the setting in force is checked after.
+        max_value=720 * 3600,
         help_text="Seconds the link stays usable (at least 60; at most "
         "FRONTCONNECT_AUTHORIZATION_LINK_HOURS, 72 hours by default, which is also the default).",
     )

@@ -212,3 +212,10 @@ def test_the_key_form_edits_the_return_origins(operator_client, make_key, operat
     refused = operator_client.post(change, {**data, "return_origins": "https://a.example.com/x"})
     assert refused.status_code == 200
     assert "without a path" in str(refused.context["adminform"].form.errors)
+
+
+def test_a_huge_expires_in_is_a_400_not_a_server_error(api, authorize_key, oauth_connection):
+    response = api(authorize_key.plaintext).post(
+        endpoint(oauth_connection), {"expires_in": 10**20}, format="json"
+    )
+    assert response.status_code == 400 and "expires_in" in response.json()["fields"]
