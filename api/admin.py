@@ -16,7 +16,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from api.keys import apikey_create, apikey_grant_refusals, apikey_revoke
+from api.keys import apikey_create, apikey_grant_refusals, apikey_revoke, return_origins_parse
 from api.models import ApiKey, ApiKeyUsage, KeyScope, Permission
 from common.crypto import decrypt, encrypt
 from common.http import admin_user
@@ -79,12 +79,30 @@ class ApiKeyForm(forms.ModelForm):
         help_text=PERMISSIONS_HELP,
     )
 
+    return_origins = forms.CharField(
+        label="Allowed return origins",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="With 'authorize': one origin a line, such as https://app.example.com. A "
+        "return_url given with an authorization link must have one of these origins.",
+    )
+
     class Meta:
         model = ApiKey
-        fields = ["name", "owner", "scope", "users", "connections", "permissions", "expires_at"]
+        fields = [
+            "name", "owner", "scope", "users", "connections", "permissions", "expires_at",
+            "return_origins",
+        ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["return_origins"] = "\n".join(self.instance.return_origins or [])
 
     def clean_permissions(self) -> list[str]:
         return sorted(set(self.cleaned_data["permissions"]))
+
+    def clean_return_origins(self) -> list[str]:
+        return return_origins_parse(self.cleaned_data["return_origins"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -222,7 +240,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return {"owner": admin_user(request).pk, **super().get_changeform_initial_data(request)}
 
     def get_fieldsets(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
-        main = ["name", "owner", "permissions", "expires_at", "scope", "users", "connections"]
+        main = [
+            "name", "owner", "permissions", "return_origins", "expires_at", "scope", "users",
+            "connections",
+        ]  # fmt: skip
         if obj is None:
             return [(None, {"fields": main})]
         return [

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from common.crypto import UndecryptableSecret
-from connections import front, ratelimit, upkeep
+from connections import front, lifecycle, ratelimit, upkeep
 from connections.events import event_record
 from connections.front import FrontError, FrontErrorKind
 from connections.models import Action, AuthType, Connection, Source, Status
@@ -410,6 +410,9 @@ def _refresh_failed(
             actor=actor,
             success=False,
             message=str(exc),
+        )
+        lifecycle.lifecycle_emit(
+            lifecycle.REFRESH_FAILED, row, reason=str(exc)[:500], source=str(source)
         )
     return exc
 

@@ -159,6 +159,16 @@ FRONTCONNECT_WEBHOOK_PAUSE_AFTER = number(
     "FRONTCONNECT_WEBHOOK_PAUSE_AFTER", 20, what="a whole number of failed calls from 1 to 1000",
     whole=True, low=1, high=1000,
 )  # fmt: skip
+# Authorization links (connections.links): how long one stays usable at most, and how many one
+# person or one API key may make per hour.
+FRONTCONNECT_AUTHORIZATION_LINK_HOURS = number(
+    "FRONTCONNECT_AUTHORIZATION_LINK_HOURS", 72, what="a whole number of hours from 1 to 720",
+    whole=True, low=1, high=720,
+)  # fmt: skip
+FRONTCONNECT_AUTHORIZATION_LINKS_PER_HOUR = number(
+    "FRONTCONNECT_AUTHORIZATION_LINKS_PER_HOUR", 20,
+    what="a whole number of links from 1 to 10000", whole=True, low=1, high=10000,
+)  # fmt: skip
 # Emails and webhook calls wait on other people's servers: they run on their own queue, consumed
 # by their own worker processes (README: Production), so a dead receiver never delays checks,
 # refreshes or the heartbeat on the default queue ("celery").

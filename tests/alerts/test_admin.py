@@ -34,6 +34,7 @@ def test_adding_a_webhook_stores_the_secret_encrypted_and_never_shows_it(operato
             "name": "Pager",
             "url": "https://hooks.example.com/in",
             "is_active": "on",
+            "events": ["connection.status_changed"],
             "statuses": ["offline", "reauthorize"],
             "signing_secret": SIGNING_SECRET,
         },
@@ -56,6 +57,7 @@ def test_a_plain_http_webhook_url_is_refused(operator_client):
         {
             "name": "Pager",
             "url": "http://hooks.example.com/in",
+            "events": ["connection.status_changed"],
             "statuses": ["offline"],
             "signing_secret": SIGNING_SECRET,
         },
@@ -140,6 +142,7 @@ def test_the_url_is_stored_encrypted_and_shown_as_its_host_only(operator_client)
         "name": "Pager",
         "url": SECRET_URL,
         "is_active": "on",
+        "events": ["connection.status_changed"],
         "statuses": ["offline"],
         "signing_secret": SIGNING_SECRET,
     }
