@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test lint install install-dev requirements clean
+.PHONY: run demo test lint install install-dev requirements clean
 
 # The SQLite database of `make run` holds password hashes and encrypted secrets: only this user
 # may read it, as .env. umask makes SQLite create it (and its WAL files) 0600; chmod fixes older
@@ -17,6 +17,11 @@ run: $(VENV)/.installed .env
 	$(MANAGE) check --database default
 	$(MANAGE) createoperator
 	umask 077 && $(MANAGE) runall 127.0.0.1:8000
+
+# The demo: FrontConnect against a local stand-in for Front, no Front account needed. Its own
+# database and broker under .demo/ (make run's db.sqlite3 is never opened); DEBUG on, 127.0.0.1.
+demo: $(VENV)/.installed .env
+	umask 077 && DJANGO_DEBUG=true $(MANAGE) rundemo --settings=frontconnect.demo_settings
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ wsgi_app = "frontconnect.wsgi:application"
 # poller, not in a thread. One process per core, each with this many threads.
 worker_class = "gthread"
 workers = 2
-threads = 32
+threads = 64
 # Waiting clients queue in the kernel beyond this.
 backlog = 256
 keepalive = 5

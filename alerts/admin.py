@@ -10,12 +10,14 @@ from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from alerts.forms import WebhookForm
+from alerts.forms import UserAddForm, WebhookForm
 from alerts.models import AlertPreference, LapseWarning, Notification, Webhook, WebhookDelivery
-from alerts.webhooks import webhook_resume
+from alerts.tasks import webhook_deliver
+from alerts.webhooks import delivery_redeliver, webhook_resume
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
+from common.broker import task_dispatch
 from common.crypto import SecretState, secret_state
-from connections import access
+from connections import access, lifecycle
 
 
 class AlertPreferenceInline(admin.StackedInline):
@@ -33,6 +35,24 @@ class AlertsUserAdmin(UserAdmin):
     """Django's user admin with the user's alert settings on the same page."""
 
     inlines = [*UserAdmin.inlines, AlertPreferenceInline]
+    add_form = UserAddForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "username",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
 
 
 @admin.register(AlertPreference)
@@ -119,7 +139,7 @@ class WebhookAdmin(FrontConnectAdmin):
     readonly_fields = ["url_status", "pause_status", "secret_status"]
     actions = ["resume"]
     fieldsets = [
-        (None, {"fields": ["name", "url", "url_status", "is_active", "statuses"]}),
+        (None, {"fields": ["name", "url", "url_status", "is_active", "events", "statuses"]}),
         ("Deliveries", {"fields": ["pause_status"]}),
         ("Signature", {"fields": ["signing_secret", "secret_status"]}),
     ]
@@ -167,6 +187,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "webhook",
+        "event_type",
         "connection_name",
         "attempts",
         "http_status",
@@ -179,10 +200,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         ("delivered_at", admin.EmptyFieldListFilter),
         ("skipped_at", admin.EmptyFieldListFilter),
     ]
-    search_fields = ["transition__connection_name", "webhook__name"]
+    search_fields = ["transition__connection_name", "event__connection_name", "webhook__name"]
+    actions = ["redeliver"]
     fields = [
         "webhook",
-        "transition",
+        "event_type",
+        "webhook_id_header",
+        "connection_name",
         "attempts",
         "http_status",
         "error",
@@ -193,9 +217,41 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
-        rows = super().get_queryset(request).select_related("webhook", "transition")
-        return access.rows_about_visible_connections(request.user, rows, "transition__connection")
+        rows = super().get_queryset(request).select_related("webhook", "transition", "event")
+        by_transition = access.rows_about_visible_connections(
+            request.user, rows, "transition__connection"
+        )
+        by_event = access.rows_about_visible_connections(request.user, rows, "event__connection")
+        return by_transition | by_event
 
-    @admin.display(description="Connection", ordering="transition__connection_name")
+    @admin.display(description="Connection")
     def connection_name(self, obj: WebhookDelivery) -> str:
-        return obj.transition.connection_name
+        if obj.event is not None and obj.event.connection_name:
+            return obj.event.connection_name
+        return obj.transition.connection_name if obj.transition is not None else "-"
+
+    @admin.display(description="Event")
+    def event_type(self, obj: WebhookDelivery) -> str:
+        return obj.event.type if obj.event is not None else lifecycle.STATUS_CHANGED
+
+    @admin.display(description="webhook-id")
+    def webhook_id_header(self, obj: WebhookDelivery) -> str:
+        return obj.event.msg_id if obj.event is not None else "-"
+
+    def has_redeliver_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("alerts.change_webhook")
+
+    @admin.action(description="Redeliver selected deliveries", permissions=["redeliver"])
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued = refused = 0
+        for delivery in queryset.select_related("webhook", "event", "transition"):
+            event = delivery_redeliver(delivery=delivery)
+            if event is None:
+                refused += 1
+                continue
+            task_dispatch(webhook_deliver, delivery.webhook_id, event.pk)
+            queued += 1
+        message = f"Queued {queued} deliver{'y' if queued == 1 else 'ies'} again, same webhook-id."
+        if refused:
+            message += f" {refused} not queued: their webhook is paused or inactive."
+        self.message_user(request, message)

@@ -8,7 +8,9 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self) -> None:
-        from alerts.tasks import transition_dispatch
+        from alerts.tasks import lifecycle_dispatch, transition_dispatch
+        from connections.lifecycle import lifecycle_subscribe
         from connections.status import transition_subscribe
 
         transition_subscribe(transition_dispatch)
+        lifecycle_subscribe(lifecycle_dispatch)

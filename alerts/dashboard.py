@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +34,9 @@ BACKGROUND_CHECKS = ("worker", "scheduler", "broker")
 ATTENTION_LIMIT = 20
 RECENT_LIMIT = 20
 CHART_DAYS = 30
+# From this many connections that cannot reach Front, the dashboard says Front looks down: one
+# connection may be its own network's problem; several at once are Front's or ours.
+UNREACHABLE_MANY = 3
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,18 @@ class DayCounts:
     counts: dict[str, int]
 
 
+@dataclass(frozen=True)
+class Unreachable:
+    """Connections whose latest checks could not reach Front, and since when the oldest."""
+
+    count: int
+    since: datetime | None
+
+    @property
+    def many(self) -> bool:
+        return self.count >= UNREACHABLE_MANY
+
+
 @dataclass
 class Dashboard:
     counts: list[StatusCount]
@@ -54,6 +80,7 @@ class Dashboard:
     attention_more: bool
     transitions: list[Transition]
     history: list[DayCounts] = field(default_factory=list)
+    unreachable: Unreachable = Unreachable(0, None)
 
 
 def _changelist_url() -> str:
@@ -66,11 +93,28 @@ def _change_url(connection_id: int) -> str:
 
 def status_counts() -> dict[str, int]:
     """How many connections are in each status now (every status present, zeros included)."""
+    return counts_and_unreachable()[0]
+
+
+def counts_and_unreachable() -> tuple[dict[str, int], Unreachable]:
+    """The status counts and the connections Front has been unreachable for, in one query."""
     counts = {status.value: 0 for status in Status}
-    rows = Connection.objects.order_by().values_list("status").annotate(n=Count("pk"))
-    for status, n in rows:
+    rows = (
+        Connection.objects.order_by()
+        .values_list("status")
+        .annotate(
+            n=Count("pk"),
+            unreachable=Count("pk", filter=Q(unreachable_since__isnull=False)),
+            since=Min("unreachable_since"),
+        )
+    )
+    unreachable, since = 0, None
+    for status, n, silent, first in rows:
         counts[status] = n
-    return counts
+        unreachable += silent
+        if first is not None and (since is None or first < since):
+            since = first
+    return counts, Unreachable(unreachable, since)
 
 
 def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[AttentionItem]:
@@ -201,7 +245,7 @@ def background_states() -> list[tuple[str, str]]:
 def dashboard_build(*, now: datetime | None = None) -> Dashboard:
     """Everything the admin index shows about connections."""
     now = now or timezone.now()
-    counts = status_counts()
+    counts, unreachable = counts_and_unreachable()
     base = _changelist_url()
     attention = attention_list(now=now)
     return Dashboard(
@@ -219,4 +263,5 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
         attention_more=len(attention) > ATTENTION_LIMIT,
         transitions=transitions_recent(),
         history=status_history(counts=counts, now=now),
+        unreachable=unreachable,
     )

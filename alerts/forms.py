@@ -3,16 +3,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import AdminUserCreationForm, UsernameField
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from alerts.destinations import webhook_url_validate
 from alerts.models import Webhook
 from common.text import SecretTextValidator
+from connections import lifecycle
 from connections.models import Status
 
 SECRET_MIN_LENGTH = 24
-SECRET_HOWTO = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+SECRET_HOWTO = (
+    'python3 -c "import base64, secrets; '
+    "print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\""
+)
 
 
 class WebhookForm(forms.ModelForm):
@@ -38,11 +45,20 @@ class WebhookForm(forms.ModelForm):
         assume_scheme="https",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
+    events = forms.MultipleChoiceField(
+        label="Send these events",
+        choices=lifecycle.EVENT_TYPES,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[lifecycle.STATUS_CHANGED],
+        help_text="Each call is one event (Standard Webhooks: webhook-id, webhook-timestamp, "
+        "webhook-signature headers).",
+    )
     statuses = forms.MultipleChoiceField(
         label="Send when a connection becomes",
         choices=Status.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="One call is made for each change of status into one of these.",
+        help_text="With “Status changed”: one call is made for each change of status into one "
+        "of these.",
     )
 
     error_messages = {
@@ -53,7 +69,7 @@ class WebhookForm(forms.ModelForm):
 
     class Meta:
         model = Webhook
-        fields = ["name", "is_active", "statuses"]
+        fields = ["name", "is_active", "events", "statuses"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,3 +122,20 @@ class WebhookForm(forms.ModelForm):
         if commit:
             webhook.save()
         return webhook
+
+
+class UserAddForm(AdminUserCreationForm):
+    """The admin's add-user form, asking for the email address that alerts and resets use."""
+
+    email = forms.EmailField(
+        label=_("Email address"),
+        help_text=_(
+            "Alerts about their connections and password reset links are sent here: without "
+            "an address this person gets neither."
+        ),
+    )
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "first_name", "last_name")
+        field_classes = {"username": UsernameField}

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from alerts.models import LapseWarning, NoticeState
 from alerts.services import Alert, connection_recipients, fix_url, notices_send, one_line
+from connections import access
+from connections.links import connection_may_get_link
 from connections.models import Connection, Status
 from connections.upkeep import LAPSE_WARNING, grant_lapses_at, grants_lapsing_by
 
@@ -52,6 +55,17 @@ def lapse_skip_reason(warning: LapseWarning, *, now: datetime) -> str:
     return ""
 
 
+def link_page_url(connection: Connection, user: User) -> str:
+    """Where ``user`` sends a reauthorization link for it, when they may ("" otherwise).
+
+    The email carries the page that makes one, not a link itself: a single-use link lives at
+    most FRONTCONNECT_AUTHORIZATION_LINK_HOURS, far less than the 14 days of the warning.
+    """
+    if not connection_may_get_link(connection) or not access.user_may_change(user, connection):
+        return ""
+    return fix_url(connection, user) + "#authorization-links"
+
+
 def lapse_alert(warning: LapseWarning) -> Alert:
     """The warning email: name, when the authorization lapses, and where to renew it; no secret."""
     connection = warning.connection
@@ -64,6 +78,7 @@ def lapse_alert(warning: LapseWarning) -> Alert:
             "lapses_at": warning.lapses_at,
             "url": fix_url(connection, warning.user),
             "is_owner": is_owner,
+            "link_page": link_page_url(connection, warning.user),
         },
     )
     subject = f"FrontConnect: authorize {name} again before {warning.lapses_at:%Y-%m-%d}"

@@ -7,10 +7,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from alerts.destinations import webhook_url_validate
 from common.crypto import EncryptedTextField, sealed_value
 from common.text import PlainTextValidator
+from connections import lifecycle
 from connections.models import Connection, Status, Transition
 
 # A connection in one of these has stopped working: its owner is told, and told again when
@@ -20,6 +22,10 @@ OUTAGE_STATUSES = (Status.OFFLINE, Status.REAUTHORIZE)
 
 def webhook_statuses_default() -> list[str]:
     return [Status.OFFLINE.value, Status.REAUTHORIZE.value, Status.ONLINE.value]
+
+
+def webhook_events_default() -> list[str]:
+    return [lifecycle.STATUS_CHANGED]
 
 
 class AlertPreference(models.Model):
@@ -119,7 +125,7 @@ class LapseWarning(Notice):
 
 
 class Webhook(models.Model):
-    """An https endpoint told about status changes, with a signing secret it shares with us.
+    """An https endpoint told about connections' events, with a signing secret it shares with us.
 
     The URL is stored encrypted (its path and query often carry a token) and only its host is
     shown. After ``FRONTCONNECT_WEBHOOK_PAUSE_AFTER`` failed calls in a row it is paused until
@@ -136,6 +142,11 @@ class Webhook(models.Model):
         "Send when a connection becomes",
         default=webhook_statuses_default,
         help_text="A call is made for each change of status into one of these.",
+    )
+    events = models.JSONField(
+        "Send these events",
+        default=webhook_events_default,
+        help_text="The event types this webhook subscribes to.",
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     paused_at = models.DateTimeField("paused", null=True, blank=True, editable=False)
@@ -160,15 +171,53 @@ class Webhook(models.Model):
         super().save(*args, **kwargs)
 
     def wants(self, transition: Transition) -> bool:
-        return self.is_active and transition.new_status in self.statuses
+        return self.wants_type(lifecycle.STATUS_CHANGED) and transition.new_status in self.statuses
+
+    def wants_type(self, event_type: str) -> bool:
+        return self.is_active and event_type in self.events
+
+
+class WebhookEvent(models.Model):
+    """One thing webhooks are told about, with the stable id every call about it carries.
+
+    ``msg_id`` is the Standard Webhooks ``webhook-id``: the same for every attempt and every
+    redelivery, so a receiver can drop a call it has processed already. A status change keeps
+    its data in its Transition; the other events keep theirs in ``data`` (never a secret).
+    """
+
+    msg_id = models.CharField("webhook-id", max_length=40, unique=True)
+    type = models.CharField(max_length=60, choices=lifecycle.EVENT_TYPES, db_index=True)
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connection_name = models.CharField(max_length=100, blank=True)
+    transition = models.OneToOneField(
+        Transition, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_event"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.msg_id}"
 
 
 class WebhookDelivery(models.Model):
     """The calls made to one webhook for one transition: how many, and how the last one went."""
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(
+        WebhookEvent, null=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # Set for status changes (the sweep and the admin find them by it); older rows have no event.
     transition = models.ForeignKey(
-        Transition, on_delete=models.CASCADE, related_name="webhook_deliveries"
+        Transition,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
     )
     attempts = models.PositiveIntegerField(default=0)
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -186,8 +235,11 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["webhook", "transition"], name="webhook_delivery_once_per_transition"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["webhook", "event"], name="webhook_delivery_once_per_event"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.webhook} about {self.transition}"
+        return f"{self.webhook} about {self.event or self.transition}"

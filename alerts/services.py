@@ -34,6 +34,7 @@ from alerts.models import (
 from common import metrics
 from connections.models import Connection, Status, Transition
 from connections.services import REAUTHORIZE_INTERRUPTED
+from connections.wording import status_predicate
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
     if notice.kind == NoticeKind.RECOVERY:
         subject = f"FrontConnect: {name} is back Online"
     else:
-        subject = f"FrontConnect: {name} is {new_label}"
+        subject = f"FrontConnect: {name} {status_predicate(transition.new_status)}"
     body = render_to_string(
         "alerts/email/transition.txt",
         {
@@ -184,6 +185,7 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
             "url": url,
             "is_owner": connection is not None and notice.user.pk == connection.owner_id,
             # A grant lost to a refresh that died before its write-back (connections.tokens).
+            "reauthorize": transition.new_status == Status.REAUTHORIZE,
             "interrupted": transition.new_status == Status.REAUTHORIZE
             and transition.reason == REAUTHORIZE_INTERRUPTED,
         },

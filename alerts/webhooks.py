@@ -11,23 +11,28 @@ not a public address"), never an exception's text, so it cannot be read as a por
 ``FRONTCONNECT_WEBHOOK_PAUSE_AFTER`` failed calls in a row the webhook is paused: its pending
 calls are recorded as skipped and none is made until an operator resumes it.
 
-Signature: ``X-FrontConnect-Signature: sha256=<hex>``, an HMAC-SHA256 with the webhook's secret over
-``<timestamp>.<raw body>``, where the timestamp (Unix seconds) is sent in
-``X-FrontConnect-Timestamp``; a receiver recomputes it and refuses old timestamps to stop replays.
+Format: Standard Webhooks (https://www.standardwebhooks.com/). The body is
+``{"type": ..., "timestamp": ..., "data": {...}}``; the headers are ``webhook-id`` (the event's
+``msg_id``, the same for every attempt and redelivery), ``webhook-timestamp`` (Unix seconds, of
+this attempt) and ``webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``,
+computed by the ``standardwebhooks`` library. The key is the secret's bytes: a ``whsec_<base64>``
+secret is base64-decoded, as its verifiers do; any other secret is used as its UTF-8 bytes.
 """
 
 from __future__ import annotations
 
-import hmac
+import base64
 import json
 import logging
+import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import requests
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from alerts.destinations import (
     REFUSED_NOT_PUBLIC,
@@ -36,8 +41,9 @@ from alerts.destinations import (
     PinnedAddressAdapter,
     destination_resolve,
 )
-from alerts.models import Webhook, WebhookDelivery
+from alerts.models import Webhook, WebhookDelivery, WebhookEvent
 from common import metrics
+from connections import lifecycle
 from connections.models import Status, Transition
 
 logger = logging.getLogger(__name__)
@@ -50,18 +56,23 @@ CLAIM_SECONDS = 60
 SKIPPED = "skipped: the webhook is paused"
 # Refusals that no retry can change: the call is logged once and not retried.
 FINAL_ERRORS = (REFUSED_NOT_PUBLIC, REFUSED_URL)
-SIGNATURE_HEADER = "X-FrontConnect-Signature"
-TIMESTAMP_HEADER = "X-FrontConnect-Timestamp"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+WHSEC_PREFIX = "whsec_"
 
 
 class WebhookDeliveryFailed(Exception):
     """A webhook call did not get a 2xx answer; the task retries it with backoff."""
 
 
-def webhook_payload(transition: Transition) -> bytes:
-    """The JSON body about one transition: ids, name, statuses, reason, time; never a secret."""
-    data = {
-        "event": "connection.status_changed",
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def transition_data(transition: Transition) -> dict[str, object]:
+    """What a status change says: ids, name, statuses, reason, time; never a secret."""
+    return {
         "transition_id": transition.pk,
         "connection": {"id": transition.connection_id, "name": transition.connection_name},
         "old_status": transition.old_status,
@@ -72,45 +83,149 @@ def webhook_payload(transition: Transition) -> bytes:
         "source": transition.source,
         "created_at": transition.created_at.isoformat(),
     }
-    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
-def transition_webhooks(transition: Transition) -> list[int]:
-    """The ids of the webhooks to call about this transition; a paused one records it skipped."""
-    webhooks = Webhook.objects.filter(is_active=True).only(
-        "pk", "is_active", "statuses", "paused_at"
+def webhook_payload(event: WebhookEvent) -> bytes:
+    """The JSON body about one event, in the Standard Webhooks shape; never a secret."""
+    data = transition_data(event.transition) if event.transition is not None else event.data
+    return _json({"type": event.type, "timestamp": event.created_at.isoformat(), "data": data})
+
+
+def msg_id_new() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def transition_event(transition: Transition) -> WebhookEvent:
+    """The webhook event of a status change, made the first time it is needed."""
+    event, _created = WebhookEvent.objects.get_or_create(
+        transition=transition,
+        defaults={
+            "msg_id": msg_id_new(),
+            "type": lifecycle.STATUS_CHANGED,
+            "connection_id": transition.connection_id,
+            "connection_name": transition.connection_name,
+            "created_at": transition.created_at,
+        },
     )
-    wanted = [webhook for webhook in webhooks if webhook.wants(transition)]
-    WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                webhook=webhook, transition=transition, skipped_at=timezone.now(), error=SKIPPED
+    return event
+
+
+def lifecycle_events_record(occurred: list[lifecycle.LifecycleEvent]) -> list[WebhookEvent]:
+    """Store the lifecycle events some active webhook subscribes to (one query when none does)."""
+    wanted = {
+        event_type
+        for events in Webhook.objects.filter(is_active=True).values_list("events", flat=True)
+        for event_type in events
+    }
+    rows = []
+    for event in occurred:
+        if event.type not in wanted:
+            continue
+        named = event.data.get("connection", {})
+        # A deleted connection's event keeps its name and id in ``data`` only.
+        gone = event.type == lifecycle.DELETED
+        rows.append(
+            WebhookEvent(
+                msg_id=msg_id_new(),
+                type=event.type,
+                connection_id=None if gone else event.connection_id,
+                connection_name=str(named.get("name", ""))[:100] if isinstance(named, dict) else "",
+                data=event.data,
+                created_at=event.occurred_at,
             )
-            for webhook in wanted
-            if webhook.paused_at is not None
-        ],
-        ignore_conflicts=True,
-    )
-    return [webhook.pk for webhook in wanted if webhook.paused_at is None]
+        )
+    return WebhookEvent.objects.bulk_create(rows, batch_size=500)
 
 
-def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` of HMAC-SHA256(secret, timestamp + "." + body)."""
-    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, "sha256")
-    return "sha256=" + digest.hexdigest()
+def _delivery_for(webhook: Webhook, event: WebhookEvent) -> WebhookDelivery:
+    """The one delivery row of this webhook and event (a status change's older row included)."""
+    if event.transition_id is not None:
+        delivery, _ = WebhookDelivery.objects.get_or_create(
+            webhook=webhook, transition_id=event.transition_id, defaults={"event": event}
+        )
+        if delivery.event_id is None:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(event=event)
+            delivery.event = event
+        return delivery
+    delivery, _ = WebhookDelivery.objects.get_or_create(webhook=webhook, event=event)
+    return delivery
 
 
-def _post(webhook: Webhook, body: bytes, delivery_id: int) -> int:
+def event_webhooks(event: WebhookEvent) -> list[int]:
+    """The ids of the webhooks to call about this event; a paused one records it skipped."""
+    webhooks = Webhook.objects.filter(is_active=True)
+    if event.transition is not None:
+        wanted = [webhook for webhook in webhooks if webhook.wants(event.transition)]
+    else:
+        wanted = [webhook for webhook in webhooks if webhook.wants_type(event.type)]
+    calls = []
+    for webhook in wanted:
+        delivery = _delivery_for(webhook, event)
+        if webhook.paused_at is not None:
+            WebhookDelivery.objects.filter(
+                pk=delivery.pk, delivered_at__isnull=True, skipped_at__isnull=True
+            ).update(skipped_at=timezone.now(), error=SKIPPED)
+        else:
+            calls.append(webhook.pk)
+    return calls
+
+
+def lifecycle_deliveries_create(events: list[WebhookEvent]) -> list[tuple[int, int]]:
+    """The delivery rows of new lifecycle events, written at once: (webhook id, event id) to
+    call; a paused webhook's rows are recorded skipped."""
+    webhooks = list(Webhook.objects.filter(is_active=True))
+    now = timezone.now()
+    rows = [
+        WebhookDelivery(
+            webhook=webhook,
+            event=event,
+            skipped_at=now if webhook.paused_at is not None else None,
+            error=SKIPPED if webhook.paused_at is not None else "",
+        )
+        for event in events
+        for webhook in webhooks
+        if webhook.wants_type(event.type)
+    ]
+    WebhookDelivery.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    return [(row.webhook.pk, row.event.pk) for row in rows if row.skipped_at is None]  # type: ignore[union-attr]
+
+
+def transition_webhooks(transition: Transition) -> tuple[WebhookEvent | None, list[int]]:
+    """The event of a status change and the webhooks to call about it (none: no event made)."""
+    if not any(webhook.wants(transition) for webhook in Webhook.objects.filter(is_active=True)):
+        return None, []
+    event = transition_event(transition)
+    return event, event_webhooks(event)
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a webhook secret: ``whsec_<base64>`` decoded, else the UTF-8 bytes."""
+    if secret.startswith(WHSEC_PREFIX):
+        try:
+            return base64.b64decode(secret[len(WHSEC_PREFIX) :] + "==", validate=False)
+        except ValueError:
+            pass
+    return secret.encode("utf-8")
+
+
+def webhook_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64>``: the Standard Webhooks signature of ``<id>.<timestamp>.<body>``."""
+    signer = StandardWebhook(signing_key(secret))
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    return signer.sign(msg_id=msg_id, timestamp=when, data=body.decode("utf-8"))
+
+
+def _post(webhook: Webhook, event: WebhookEvent, body: bytes) -> int:
     """POST the body; return the HTTP status, or raise RequestException / DestinationRefused."""
     url = str(webhook.url)
     destination = destination_resolve(url)  # again at send time: DNS may have changed
-    timestamp = str(int(time.time()))
+    timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "FrontConnect-Webhooks/1",
-        "X-FrontConnect-Delivery": str(delivery_id),
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: webhook_signature(str(webhook.secret), timestamp, body),
+        "User-Agent": "FrontConnect-Webhooks/2",
+        ID_HEADER: event.msg_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: webhook_signature(str(webhook.secret), event.msg_id, timestamp, body),
     }
     with requests.Session() as session:
         session.trust_env = False  # no proxy or .netrc credentials from the worker's environment
@@ -183,19 +298,17 @@ def _failure_count(webhook: Webhook, error: str) -> bool:
     return bool(paused) or Webhook.objects.filter(pk=webhook.pk, paused_at__isnull=False).exists()
 
 
-def webhook_deliver(*, webhook_id: int, transition_id: int) -> bool:
-    """Call one webhook about one transition unless done already; True once it answered 2xx.
+def webhook_deliver(*, webhook_id: int, event_id: int) -> bool:
+    """Call one webhook about one event unless done already; True once it answered 2xx.
 
     Raises WebhookDeliveryFailed on a failed or non-2xx call so the task retries it; a refused
     address, or a call to a paused webhook, is recorded and not retried.
     """
     webhook = Webhook.objects.filter(pk=webhook_id, is_active=True).first()
-    transition = Transition.objects.filter(pk=transition_id).first()
-    if webhook is None or transition is None:
+    event = WebhookEvent.objects.select_related("transition").filter(pk=event_id).first()
+    if webhook is None or event is None:
         return False
-    delivery, _created = WebhookDelivery.objects.get_or_create(
-        webhook=webhook, transition=transition
-    )
+    delivery = _delivery_for(webhook, event)
     if webhook.paused_at is not None:
         _deliveries_skip(webhook.pk)
         return False
@@ -204,7 +317,7 @@ def webhook_deliver(*, webhook_id: int, transition_id: int) -> bool:
     status: int | None = None
     error = ""
     try:
-        status = _post(webhook, webhook_payload(transition), delivery.pk)
+        status = _post(webhook, event, webhook_payload(event))
         if not 200 <= status < 300:
             error = f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
     except DestinationRefused as exc:
@@ -238,3 +351,36 @@ def webhook_resume(*, webhook: Webhook) -> Webhook:
     )
     webhook.refresh_from_db(fields=["paused_at", "pause_reason", "consecutive_failures"])
     return webhook
+
+
+def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookEvent | None:
+    """Make a delivery due again (same webhook-id and body); None if its webhook is paused.
+
+    The caller queues the call (``alerts.tasks.webhook_deliver``) with the event returned.
+    """
+    webhook = delivery.webhook
+    if webhook.paused_at is not None or not webhook.is_active:
+        return None
+    event = delivery.event
+    if event is None and delivery.transition is not None:
+        event = transition_event(delivery.transition)
+    if event is None:
+        return None
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        event=event, delivered_at=None, skipped_at=None, claimed_until=None, error=""
+    )
+    return event
+
+
+def deliveries_unattempted(*, since: datetime, until: datetime) -> list[tuple[int, int]]:
+    """Deliveries made in this window but never tried (their queueing was lost): pairs of
+    (webhook id, event id)."""
+    rows = WebhookDelivery.objects.filter(
+        created_at__gte=since,
+        created_at__lt=until,
+        attempts=0,
+        event__isnull=False,
+        delivered_at__isnull=True,
+        skipped_at__isnull=True,
+    )
+    return [(w, e) for w, e in rows.values_list("webhook_id", "event_id") if e is not None]

@@ -4,6 +4,7 @@ import base64
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
@@ -12,8 +13,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
-from api.keys import apikey_create, apikey_grant_refusals, apikey_revoke
+from api.keys import apikey_create, apikey_grant_refusals, apikey_revoke, return_origins_parse
 from api.models import ApiKey, ApiKeyUsage, KeyScope, Permission
 from common.crypto import decrypt, encrypt
 from common.http import admin_user
@@ -26,6 +29,46 @@ NEW_KEY_ATTRIBUTE = "_frontconnect_new_api_key"
 SHOWN_ONCE = "This key was shown once when it was created and cannot be shown again."
 
 
+# Each permission with the call that needs it: the form's help and the created key's examples.
+EXAMPLES: dict[str, tuple[Promise, str]] = {
+    Permission.READ: (_("List the connections the key reaches"), "{base}/api/v1/connections/"),
+    Permission.TOKEN: (
+        _("Get a connection's access token for Front"),
+        "-X POST {base}/api/v1/connections/42/access-token/",
+    ),
+    Permission.PROXY: (
+        _("Call Front's API through FrontConnect"),
+        '"{base}/api/v1/connections/42/front/conversations?limit=5"',
+    ),
+    Permission.WRITE: (
+        _("Test a connection (and create, change, delete)"),
+        "-X POST {base}/api/v1/connections/42/test/",
+    ),
+}
+PERMISSIONS_HELP = _(
+    "What the key may do. Read connection details: GET /api/v1/connections/. Get an access "
+    "token: POST /api/v1/connections/ID/access-token/. Call Front through the proxy: "
+    "/api/v1/connections/ID/front/ followed by Front's own path. Create, change and delete "
+    "connections: POST, PUT, PATCH and DELETE on /api/v1/connections/, and POST "
+    "/api/v1/connections/ID/test/."
+)
+
+
+def key_examples(key: ApiKey) -> list[dict[str, Any]]:
+    """A curl example for each permission, saying which it needs and whether the key has it."""
+    base = settings.FRONTCONNECT_BASE_URL
+    return [
+        {
+            "label": str(label),
+            "command": f'curl -H "Authorization: Bearer $KEY" {target.format(base=base)}',
+            "permission": str(Permission(permission).label),
+            "code": str(permission),
+            "granted": str(permission) in key.permissions,
+        }
+        for permission, (label, target) in EXAMPLES.items()
+    ]
+
+
 class ApiKeyForm(forms.ModelForm):
     # Who adds or changes the key; set per request by ApiKeyAdmin.get_form.
     issuer: User | AnonymousUser | None = None
@@ -33,15 +76,33 @@ class ApiKeyForm(forms.ModelForm):
     permissions = forms.MultipleChoiceField(
         choices=Permission.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="What the key may do.",
+        help_text=PERMISSIONS_HELP,
+    )
+
+    return_origins = forms.CharField(
+        label="Allowed return origins",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="With 'authorize': one origin a line, such as https://app.example.com. A "
+        "return_url given with an authorization link must have one of these origins.",
     )
 
     class Meta:
         model = ApiKey
-        fields = ["name", "owner", "scope", "users", "connections", "permissions", "expires_at"]
+        fields = [
+            "name", "owner", "scope", "users", "connections", "permissions", "expires_at",
+            "return_origins",
+        ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["return_origins"] = "\n".join(self.instance.return_origins or [])
 
     def clean_permissions(self) -> list[str]:
         return sorted(set(self.cleaned_data["permissions"]))
+
+    def clean_return_origins(self) -> list[str]:
+        return return_origins_parse(self.cleaned_data["return_origins"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -49,6 +110,11 @@ class ApiKeyForm(forms.ModelForm):
         if cleaned.get("scope") == KeyScope.USERS and not cleaned.get("users"):
             owner = cleaned.get("owner")
             cleaned["users"] = [owner] if owner is not None else []
+        # Only the reach field of the chosen scope counts (the page's script hides the other).
+        if cleaned.get("scope") != KeyScope.USERS:
+            cleaned["users"] = []
+        if cleaned.get("scope") != KeyScope.CONNECTIONS:
+            cleaned["connections"] = []
         if cleaned.get("scope") == KeyScope.CONNECTIONS and not cleaned.get("connections"):
             self.add_error("connections", "Choose the connections this key reaches.")
         owner, scope = cleaned.get("owner"), cleaned.get("scope")
@@ -116,6 +182,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke"]
     inlines = [ApiKeyUsageInline]
 
+    class Media:
+        js = ["api/js/apikey_form.js"]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
         # A key's pages name what it reaches: only who may see all of it sees the key; and the
         # keys someone may manage are those of the people they may act for.
@@ -171,7 +240,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return {"owner": admin_user(request).pk, **super().get_changeform_initial_data(request)}
 
     def get_fieldsets(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
-        main = ["name", "owner", "permissions", "expires_at", "scope", "users", "connections"]
+        main = [
+            "name", "owner", "permissions", "return_origins", "expires_at", "scope", "users",
+            "connections",
+        ]  # fmt: skip
         if obj is None:
             return [(None, {"fields": main})]
         return [
@@ -258,7 +330,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if not isinstance(plaintext, str):  # the encryption key changed in between
             self.message_user(request, SHOWN_ONCE, messages.INFO)
             return HttpResponseRedirect(reverse("admin:api_apikey_change", args=[pk]))
-        context = {**self.admin_site.each_context(request), "key": key, "plaintext": plaintext}
+        context = {
+            **self.admin_site.each_context(request),
+            "key": key,
+            "plaintext": plaintext,
+            "examples": key_examples(key),
+        }
         response = TemplateResponse(request, "admin/api/apikey/created.html", context)
         add_never_cache_headers(response)
         return response

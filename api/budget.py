@@ -25,9 +25,7 @@ def budget_route(method: str, path: str) -> str:
     return f"{method.upper()} {path}"
 
 
-def budget_wait(
-    key: str, *, api_key: ApiKey, route: str, wait: float
-) -> ratelimit.Deferred | None:
+def budget_wait(key: str, *, api_key: ApiKey, route: str, wait: float) -> ratelimit.Deferred | None:
     """Take one call's room, waiting up to ``wait`` seconds: None if granted, else what is held
     back and for how long."""
     outcome = ratelimit.proxy_acquire(key, caller=f"apikey:{api_key.pk}", route=route, wait=wait)

@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 from connections import services, upkeep
 from connections.front_types import FrontError, FrontErrorKind
 from connections.models import Connection, Source, Status
+from connections.wording import status_predicate
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def _api_token_accepted(connection: Connection, *, actor: User | None) -> None:
                 retry_after=outcome.retry_after,
             )
     raise FrontError(
-        f"Front refused this connection's API token (it is {connection.get_status_display()}): "
+        f"Front refused this connection's API token (it {status_predicate(connection.status)}): "
         "enter a new one before asking for it.",
         kind=FrontErrorKind.UNAUTHORIZED,
     )

@@ -15,6 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from common.text import seconds_text
 from connections import front
 
 NOT_FOUND = "No connection with this id is within this API key's reach."
@@ -53,7 +54,7 @@ class RateBudgetExhausted(exceptions.APIException):
     def __init__(self, retry_after: float, *, held: str = "company") -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         sentence = self.SENTENCES.get(held, self.SENTENCES["company"])
-        super().__init__(f"{sentence}: try again in {self.retry_after} seconds.")
+        super().__init__(f"{sentence}: try again in {seconds_text(self.retry_after)}.")
 
 
 class DatabaseUnavailable(exceptions.APIException):

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
@@ -21,7 +22,7 @@ from django.db import connections as db_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
-from api.models import KEY_PREFIX, ApiKey, ApiKeyUsage, KeyScope, Permission
+from api.models import KEY_PREFIX, ApiKey, ApiKeyUsage, KeyScope, Permission, url_origin
 from connections import access
 from connections.access import connection_in_reach, connections_for_key, key_reaches_owner
 from connections.models import Connection
@@ -50,8 +51,51 @@ class NewKey:
 # A key with any of these acts on connections (hands out or uses their token, or writes them), so
 # whoever holds it must be allowed to change what it reaches; "read" needs only seeing them.
 CHANGING_PERMISSIONS: frozenset[str] = frozenset(
-    {Permission.TOKEN.value, Permission.PROXY.value, Permission.WRITE.value}
+    {
+        Permission.TOKEN.value,
+        Permission.PROXY.value,
+        Permission.WRITE.value,
+        Permission.AUTHORIZE.value,
+    }
 )
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+ORIGINS_MAX = 20
+
+
+def return_origins_parse(text: str) -> list[str]:
+    """The return origins typed one a line, normalised; ValidationError naming a bad line.
+
+    Each is a scheme, host and optional port, nothing more; https, or http on loopback only
+    (a local development receiver).
+    """
+    origins: list[str] = []
+    for line in text.splitlines():
+        typed = line.strip().rstrip("/")
+        if not typed:
+            continue
+        origin = url_origin(typed)
+        parts = urlsplit(typed)
+        if not origin or parts.path or parts.query or parts.fragment:
+            raise ValidationError(
+                f"\u201c{typed[:100]}\u201d is not an origin: enter a scheme and host (and "
+                "port), such as https://app.example.com, without a path.",
+                code="return_origin_invalid",
+            )
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValidationError(
+                f"\u201c{typed[:100]}\u201d is not https: only a loopback address "
+                "(localhost, 127.0.0.1) may use http.",
+                code="return_origin_insecure",
+            )
+        if origin not in origins:
+            origins.append(origin)
+    if len(origins) > ORIGINS_MAX:
+        raise ValidationError(
+            f"Enter at most {ORIGINS_MAX} return origins.", code="return_origins_too_many"
+        )
+    return origins
+
 
 OWNER_NOT_YOURS = (
     "You may not make this user accountable for a key: choose yourself (only operators who may "
@@ -59,12 +103,13 @@ OWNER_NOT_YOURS = (
 )
 REACH_NOT_YOURS = "This key would reach connections you may not see."
 CHANGE_NOT_YOURS = (
-    "'token', 'proxy' and 'write' need that you may change every connection the key reaches."
+    "'token', 'proxy', 'write' and 'authorize' need that you may change every connection the "
+    "key reaches."
 )
 REACH_NOT_OWNERS = "The owner may not see every connection this key would reach."
 CHANGE_NOT_OWNERS = (
-    "The owner may not change every connection this key would reach, which 'token', 'proxy' "
-    "and 'write' need."
+    "The owner may not change every connection this key would reach, which 'token', 'proxy', "
+    "'write' and 'authorize' need."
 )
 REACH_FIELD = {KeyScope.ALL: "scope", KeyScope.USERS: "users", KeyScope.CONNECTIONS: "connections"}
 

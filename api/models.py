@@ -1,11 +1,29 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from connections.access import KeyReach
 from connections.models import Connection
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower-cased; "" for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return ""
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{parts.hostname}" + (
+        f":{port}" if port not in (None, default) else ""
+    )
+
 
 # Every key starts with this, so a leaked key is recognisable (and secret scanners can match it).
 KEY_PREFIX = "fc_live_"
@@ -16,6 +34,7 @@ class Permission(models.TextChoices):
     TOKEN = "token", "Get an access token"
     PROXY = "proxy", "Call Front through the proxy"
     WRITE = "write", "Create, change and delete connections"
+    AUTHORIZE = "authorize", "Make authorization links"
 
 
 # What a key reaches: defined with the rule itself, in connections.access.
@@ -51,6 +70,13 @@ class ApiKey(models.Model):
         help_text="With “Chosen connections”: the connections the key reaches.",
     )
     permissions = models.JSONField(default=list, help_text="What the key may do.")
+    return_origins = models.JSONField(
+        "allowed return origins",
+        default=list,
+        blank=True,
+        help_text="With 'authorize': where a finished authorization link may send the browser "
+        "back to (its return_url's scheme, host and port must be one of these).",
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_ip = models.GenericIPAddressField(
@@ -91,6 +117,10 @@ class ApiKey(models.Model):
 
     def allows(self, permission: str) -> bool:
         return permission in self.permissions
+
+    def return_url_allowed(self, url: str) -> bool:
+        """Whether ``url``'s origin (scheme, host, port) is one of this key's return origins."""
+        return url_origin(url) in {url_origin(origin) for origin in self.return_origins} - {""}
 
     def is_active(self) -> bool:
         now = timezone.now()

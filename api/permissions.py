@@ -17,6 +17,8 @@ MISSING = {
     "permission).",
     Permission.WRITE: "This API key may not create, change, test or delete connections (it lacks "
     "the 'write' permission).",
+    Permission.AUTHORIZE: "This API key may not make authorization links (it lacks the "
+    "'authorize' permission).",
 }
 
 

@@ -156,6 +156,15 @@ class BodyTooLarge(exceptions.APIException):
     default_detail = "The request body is too large to pass on to Front."
 
 
+class ServerBusy(exceptions.APIException):
+    """No turn for the call's own work came in time (``common.serving.proxy_turn``)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "busy"
+    default_detail = "FrontConnect is busy with other proxied calls: try again in a second."
+    wait = 1
+
+
 class AnyContent(DefaultContentNegotiation):
     """The proxy answers in whatever Front answers in, so the caller's Accept never fails here."""
 
@@ -194,6 +203,15 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
 
     def required_permission(self, request: Request) -> Permission:
         return Permission.PROXY
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The call's own work (from the key on) waits for a turn; the turn ends when the call
+        # starts waiting for Front, or with the request.
+        try:
+            self._acting.enter_context(serving.proxy_turn())
+        except serving.NoTurn:
+            raise ServerBusy() from None
+        super().initial(request, *args, **kwargs)
 
     # Exactly the methods the schema documents: Django would otherwise answer HEAD with GET.
     http_method_names = ["get", "post", "put", "patch", "delete"]

@@ -10,7 +10,8 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 # database outage, all in the one error shape (api.errors).
 EVERY_OPERATION = {
     "405": "The method is not allowed on this path (see `Allow`).",
-    "503": "FrontConnect's database cannot be reached: retry after `Retry-After` seconds.",
+    "503": "FrontConnect's database cannot be reached (or, for the Front proxy, it is busy with "
+    "other proxied calls): retry after `Retry-After` seconds.",
 }
 WITH_AN_ID = {"404": "No connection with this id is within the key's reach."}
 WITH_A_BODY = {

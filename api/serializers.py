@@ -146,3 +146,30 @@ class ConnectionFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     auth_type = serializers.ChoiceField(choices=AuthType.choices, required=False)
     owner = serializers.CharField(required=False, max_length=USERNAME_MAX_LENGTH)
+
+
+class AuthorizationLinkOptionsSerializer(serializers.Serializer):
+    """What a service may choose for an authorization link."""
+
+    expires_in = serializers.IntegerField(
+        required=False,
+        min_value=60,
+        # The setting's own upper bound (720 hours); the setting in force is checked after.
+        max_value=720 * 3600,
+        help_text="Seconds the link stays usable (at least 60; at most "
+        "FRONTCONNECT_AUTHORIZATION_LINK_HOURS, 72 hours by default, which is also the default).",
+    )
+    return_url = serializers.URLField(
+        required=False,
+        max_length=2000,
+        help_text="Where the browser goes after the flow, with `?connection=ID&result="
+        "authorized|cancelled|failed` added. Its origin must be one of the key's allowed return "
+        "origins.",
+    )
+
+
+class AuthorizationLinkSerializer(serializers.Serializer):
+    """A link just made: the URL holds its secret and is shown this once."""
+
+    url = serializers.URLField(read_only=True, help_text="The single-use link to send.")
+    expires_at = serializers.DateTimeField(read_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -15,7 +16,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,12 +27,14 @@ from api.models import ApiKey, Permission
 from api.permissions import KeyPermission, request_key
 from api.serializers import (
     AccessTokenSerializer,
+    AuthorizationLinkOptionsSerializer,
+    AuthorizationLinkSerializer,
     ConnectionFilterSerializer,
     ConnectionSerializer,
     ConnectionWriteSerializer,
     ErrorSerializer,
 )
-from connections import access, events, services
+from connections import access, events, links, services
 from connections.models import Connection, Source
 
 MAX_ID = 2**63 - 1
@@ -120,7 +123,13 @@ PERMISSIONS = {
     "destroy": Permission.WRITE,
     "test": Permission.WRITE,
     "access_token": Permission.TOKEN,
+    "authorization_link": Permission.AUTHORIZE,
 }
+
+RETURN_URL_REFUSED = (
+    "The return_url's origin (scheme, host and port) is not one of this API key's allowed "
+    "return origins; add it to the key, or leave return_url out."
+)
 
 
 @extend_schema_view(
@@ -275,3 +284,55 @@ class ConnectionViewSet(
         ).data
         # A credential must not be kept by any cache between here and the caller.
         return Response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    @extend_schema(
+        summary="Make a single-use authorization link for a Front admin",
+        description="A link that lets an admin of the Front company authorize this OAuth 2.0 "
+        "connection without a FrontConnect account. It works once, is bound to the connection "
+        "as it is now (a connection changed since refuses it) and to its Front company once "
+        "known, and expires after `expires_in` seconds. After the flow the browser goes to "
+        "`return_url` (if given) with `connection` and `result` (`authorized`, `cancelled` or "
+        "`failed`) added to its query. At most FRONTCONNECT_AUTHORIZATION_LINKS_PER_HOUR links "
+        "per key and hour (then 429 with `Retry-After`).",
+        parameters=[ID],
+        request=AuthorizationLinkOptionsSerializer,
+        responses={201: AuthorizationLinkSerializer, **errors(400, 401, 403, 404, 429)},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="authorization-link",
+        url_name="authorization-link",
+    )
+    def authorization_link(self, request: Request, pk: str) -> Response:
+        key = request_key(request)
+        connection = self.get_object()
+        incoming = AuthorizationLinkOptionsSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        wanted = incoming.validated_data
+        return_url = wanted.get("return_url", "")
+        if return_url and not key.return_url_allowed(return_url):
+            raise ValidationError({"return_url": [RETURN_URL_REFUSED]})
+        seconds = wanted.get("expires_in")
+        try:
+            made = links.authorization_link_create(
+                connection=connection,
+                created_by=keys.key_actor(key),
+                source=Source.API,
+                expires_in=timedelta(seconds=seconds) if seconds is not None else None,
+                return_url=return_url,
+                api_key_id=key.pk,
+                api_key_name=key.name,
+            )
+        except links.LinkRateLimited as exc:
+            raise Throttled(wait=exc.retry_after, detail=exc.messages[0]) from None
+        keys.apikey_usage_count(key=key, connection=connection)
+        body = AuthorizationLinkSerializer(
+            {"url": made.url, "expires_at": made.link.expires_at}
+        ).data
+        # The URL is a credential for one authorization: no cache may keep it.
+        return Response(
+            body,
+            status=status.HTTP_201_CREATED,
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )

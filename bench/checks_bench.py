@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/checks_bench.py [--connections 2000] [--companies 40] [--concurrency 32]
 (on SQLite by default, in a scratch file; with DATABASE_URL=postgres://... in test_<NAME>).
 
-The stand-in (tests/front_standin.py, in its own process) answers GET /me after 100 ms, limits
+The stand-in (demo/standin.py, in its own process) answers GET /me after 100 ms, limits
 each company to 200 requests a minute, advertises it in x-ratelimit-* headers and answers 429 with
 retry-after beyond it. The bench prints the sequential floor (connections x latency), the time of
 ``connections_check`` and of ``testconnections --concurrency N``, their ratio to the floor
@@ -58,7 +58,7 @@ class Standin:
 
     def __init__(self, *, latency: float, rate_limit: int) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "tests.front_standin", "--latency", str(latency),
+            [sys.executable, "-m", "demo.standin", "--latency", str(latency),
              "--rate-limit", str(rate_limit), "--token-prefix", PREFIX],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip

@@ -61,7 +61,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="frontconnect-metrics-smoke-"))
     py = [sys.executable]
     standin = subprocess.Popen(  # noqa: S603  # nosec B603
-        [*py, "-m", "tests.front_standin", "--latency", "0.01"],
+        [*py, "-m", "demo.standin", "--latency", "0.01"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert standin.stdout is not None

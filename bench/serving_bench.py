@@ -1,7 +1,8 @@
 """Measure the production serving model (README: gunicorn -c gunicorn.conf.py) under load.
 
 Run: .venv/bin/python bench/serving_bench.py [--levels 8 32 128] [--seconds 8] [--latency 0.05]
-It starts a stand-in for Front on 127.0.0.1 answering after ``--latency`` seconds, a scratch
+It starts a stand-in for Front on 127.0.0.1 answering after ``--latency`` seconds (in a process
+of its own, as are the load generator and the monitor, so none skews another's timings), a scratch
 database (SQLite, or <name>_serving_bench on DATABASE_URL's PostgreSQL server) with one Token
 connection and enough API keys that no key has more than 2 clients, and gunicorn with the
 README's production command bound to loopback. At each concurrency it sends the same requests
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing
+import multiprocessing.queues
 import os
 import shutil
 import socket
@@ -27,6 +30,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +53,8 @@ from bench.proxy_bench import (  # noqa: E402 (after the path is set)
 DOWNLOAD = 64 * 1024 * 1024
 IDLE_TIMEOUT = 3  # seconds, for the slow-client case (production default: 30)
 MONITORED = ("/healthz", "/accounts/login/")
+# The load, the monitor and the Front stand-in each run in a process of their own (forked).
+FORK = multiprocessing.get_context("fork")
 
 
 class Standin(StandinHandler):
@@ -116,17 +123,32 @@ def load(port: int, path: str, keys: list[str], seconds: float, concurrency: int
 
 
 class Monitor:
-    """Fetches /healthz and the sign-in page as a new client would, and counts DB connections."""
+    """Fetches /healthz and the sign-in page as a new client would, and counts DB connections.
+
+    It runs in a process of its own: beside the load generator's threads, its own timings would
+    include waiting for the bench's interpreter lock, not only for the server.
+    """
 
     def __init__(self, port: int, database: str | None, dsn: str) -> None:
         self.port, self.database, self.dsn = port, database, dsn
         self.latencies: dict[str, list[float]] = {path: [] for path in MONITORED}
         self.failures = 0
         self.peak_connections = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._probe, daemon=True)]
-        if database:
-            self._threads.append(threading.Thread(target=self._count, daemon=True))
+        self._stop = FORK.Event()
+        self._results: multiprocessing.queues.Queue[tuple[dict[str, list[float]], int, int]] = (
+            FORK.Queue()
+        )
+        self._process = FORK.Process(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        threads = [threading.Thread(target=self._probe, daemon=True)]
+        if self.database:
+            threads.append(threading.Thread(target=self._count, daemon=True))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self._results.put((self.latencies, self.failures, self.peak_connections))
 
     def _probe(self) -> None:
         while not self._stop.is_set():
@@ -160,18 +182,42 @@ class Monitor:
                 self._stop.wait(0.05)
 
     def __enter__(self) -> Monitor:
-        for thread in self._threads:
-            thread.start()
+        self._process.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        self.latencies, self.failures, self.peak_connections = self._results.get(timeout=60)
+        self._process.join()
 
     def p95(self, path: str) -> float:
         values = self.latencies[path]
         return percentile(values, 0.95) * 1000 if values else float("nan")
+
+
+def load_elsewhere(port: int, path: str, keys: list[str], seconds: float, concurrency: int) -> Run:
+    """``load`` in a process of its own, apart from the Front stand-in and the monitor."""
+    with FORK.Pool(1) as pool:
+        return pool.apply(load, (port, path, keys, seconds, concurrency))
+
+
+@contextmanager
+def standin_elsewhere(latency: float) -> Iterator[str]:
+    """The Front stand-in in a process of its own: Front does not share the bench's CPU time."""
+    ready: multiprocessing.queues.Queue[str] = FORK.Queue()
+
+    def serve() -> None:
+        with standin(latency, Standin) as url:
+            ready.put(url)
+            threading.Event().wait()
+
+    process = FORK.Process(target=serve, daemon=True)
+    process.start()
+    try:
+        yield ready.get(timeout=30)
+    finally:
+        process.terminate()
+        process.join()
 
 
 def slow_clients(port: int, connection_id: int, key: str, count: int) -> dict[str, float]:
@@ -237,7 +283,7 @@ def main() -> int:
     try:
         with (
             scratch_database(scratch, "serving_bench") as database_url,
-            standin(args.latency, Standin) as front,
+            standin_elsewhere(args.latency) as front,
         ):
             pg_name = None if database_url.startswith("sqlite") else database_url.rpartition("/")[2]
             env = {
@@ -254,12 +300,12 @@ def main() -> int:
                 (scratch / "gunicorn.log").open("w") as log,
                 gunicorn(env, flags, stderr=log) as (port, master),
             ):
-                load(port, proxy_path, keys, 1.0, 8)  # warm up every process and thread
+                load_elsewhere(port, proxy_path, keys, 1.0, 8)  # warm up every process and thread
                 for level in args.levels:
-                    direct = load(front_port, "/me", direct_keys, args.seconds, level)
+                    direct = load_elsewhere(front_port, "/me", direct_keys, args.seconds, level)
                     cpu = server_cpu_seconds(master)
                     with Monitor(port, pg_name, database_url) as monitor:
-                        proxied = load(port, proxy_path, keys, args.seconds, level)
+                        proxied = load_elsewhere(port, proxy_path, keys, args.seconds, level)
                     cpu = server_cpu_seconds(master) - cpu
                     results.append((level, direct, proxied, monitor, cpu))
                 with Monitor(port, pg_name, database_url) as slow_monitor:

@@ -5,12 +5,22 @@ a client that stops reading would hold that thread for good. ``IdleClientTimeout
 socket a timeout of FRONTCONNECT_CLIENT_IDLE_TIMEOUT seconds, so a write (or read) that makes no
 progress for that long fails, the server closes the answer (which frees a proxy call's slot and
 Front's connection) and the thread serves others.
+
+A proxied call spends most of its time waiting for Front, holding a thread but no database
+connection (``hand_back_database_connection``). Its own work before that (the key, its slot, the
+budget, the connection) takes ``proxy_turn``: at most FRONTCONNECT_PROXY_WORKING_PER_PROCESS
+calls of a process do it at once, fewer than the database pool holds, so a page, ``/healthz`` or
+the admin always finds a connection and a share of the CPU however many calls come in; the
+others wait for their turn without holding a connection.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -34,11 +44,45 @@ class IdleClientTimeout:
         return self.app(environ, start_response)
 
 
-def hand_back_database_connection() -> None:
-    """Return this thread's database connection to the pool before a long wait (Front).
+class NoTurn(Exception):
+    """A proxied call waited DATABASE_POOL_TIMEOUT seconds for its turn: the server is busy."""
 
-    Only with a pool (PostgreSQL, DATABASE_POOL_SIZE): the next query takes one again at once.
-    Without one, closing would cost a reconnect, so the connection is kept.
+
+@cache
+def _turns() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(int(settings.FRONTCONNECT_PROXY_WORKING_PER_PROCESS))
+
+
+_holding = threading.local()
+
+
+@contextmanager
+def proxy_turn() -> Iterator[None]:
+    """Hold one of the process's turns for a proxied call's own work, until the block ends or
+    the call hands its database connection back to wait for Front; raise NoTurn when none
+    comes within DATABASE_POOL_TIMEOUT seconds."""
+    if not _turns().acquire(timeout=float(settings.DATABASE_POOL_TIMEOUT)):
+        raise NoTurn
+    _holding.turn = True
+    try:
+        yield
+    finally:
+        _end_turn()
+
+
+def _end_turn() -> None:
+    if getattr(_holding, "turn", False):
+        _holding.turn = False
+        _turns().release()
+
+
+def hand_back_database_connection() -> None:
+    """Before a long wait (Front): end the call's turn and return this thread's database
+    connection to the pool.
+
+    The connection is returned only with a pool (PostgreSQL, DATABASE_POOL_SIZE): the next query
+    takes one again at once. Without one, closing would cost a reconnect, so it is kept.
     """
+    _end_turn()
     if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
         connection.close()

@@ -16,6 +16,7 @@ import unicodedata
 from confusable_homoglyphs.confusables import confusables_data
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
+from django.utils.translation import ngettext
 
 # Printable ASCII from "!" to "~": no space, no control character, nothing HTTP headers refuse.
 _SECRET_TEXT = re.compile(r"[\x21-\x7e]*")
@@ -93,6 +94,8 @@ def _latin_lookalikes() -> dict[str, str]:
     return table
 
 
+# Asked for the same few names again and again (a connection's company on every proxied call).
+@functools.lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """The form in which two names are compared: NFKC, case-folded, invisible characters removed,
     letters that look like Latin ones (UTS #39 confusables) taken as those.
@@ -112,3 +115,9 @@ def terminal_safe(text: str) -> str:
     return "".join(
         ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
     )
+
+
+def seconds_text(value: float) -> str:
+    """A number of seconds in words: "1 second", "2 seconds", "2.5 seconds" (never "1 seconds")."""
+    count = int(value) if float(value).is_integer() else 2  # a fraction reads as plural
+    return ngettext("%(seconds)s second", "%(seconds)s seconds", count) % {"seconds": f"{value:g}"}

@@ -11,11 +11,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import secret_state
@@ -23,8 +28,11 @@ from common.http import admin_user
 from connections import access, flows, services
 from connections.checking import connections_check
 from connections.forms import ConnectionAdminForm, form_for_actor
-from connections.models import Connection, Event, Scope, Source
+from connections.links import authorization_link_revoke
+from connections.models import AuthorizationLink, Connection, Event, Scope, Source
 from connections.selectors import connection_history
+from connections.views import links as link_views
+from connections.wording import check_note
 
 # The change page lists this many history entries and links to the full, filtered history.
 HISTORY_ON_PAGE = 20
@@ -56,7 +64,7 @@ class ConnectionAdmin(FrontConnectAdmin):
         "auth_type",
         "status_display",
         "owner",
-        "updated_at",
+        "last_check",
     ]
     list_display_links = ["name_display"]
     list_filter = ["auth_type", "status", "oauth_client"]
@@ -136,6 +144,19 @@ class ConnectionAdmin(FrontConnectAdmin):
     def status_display(self, obj: Connection) -> str:
         return status_badge(obj)
 
+    @admin.display(description=gettext_lazy("Last check"), ordering="last_checked_at")
+    def last_check(self, obj: Connection) -> str:
+        if obj.last_checked_at is None:
+            return gettext("Never")
+        # The sentence wraps inside the column instead of widening the table past the screen.
+        return format_html(
+            '<span class="fc-last-check"><time datetime="{}">{} UTC</time>'
+            '<span class="fc-last-check-result">{}</span></span>',
+            obj.last_checked_at.isoformat(),
+            f"{obj.last_checked_at:%Y-%m-%d %H:%M}",
+            check_note(obj),
+        )
+
     @admin.display(description="Front company")
     def front_company(self, obj: Connection) -> str:
         if not obj.front_company_id:
@@ -167,8 +188,26 @@ class ConnectionAdmin(FrontConnectAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        context = {**(extra_context or {}), **self.history_context(request, object_id)}
+        context = {
+            **(extra_context or {}),
+            **self.history_context(request, object_id),
+            **self.links_context(request, object_id),
+        }
         return super().change_view(request, object_id, form_url, context)
+
+    def links_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+        """The authorization links section, for operators who may change this connection."""
+        connection = self.get_object(request, unquote(object_id))
+        if connection is None or not self.has_change_permission(request, connection):
+            return {}
+        return link_views.links_context(
+            request,
+            connection,
+            create_url=reverse("admin:connections_connection_link_create", args=[connection.pk]),
+            revoke_url=lambda link: reverse(
+                "admin:connections_connection_link_revoke", args=[connection.pk, link.pk]
+            ),
+        )
 
     def history_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
         """The latest history entries for the change page, if this operator may see them."""
@@ -224,6 +263,26 @@ class ConnectionAdmin(FrontConnectAdmin):
                 action(self.disconnect_view),
                 name="connections_connection_disconnect",
             ),
+            path(
+                "<path:object_id>/disconnect/confirm/",
+                self.admin_site.admin_view(require_GET(self.disconnect_confirm_view)),
+                name="connections_connection_disconnect_confirm",
+            ),
+            path(
+                "<path:object_id>/links/",
+                action(self.link_create_view),
+                name="connections_connection_link_create",
+            ),
+            path(
+                "<path:object_id>/links/created/",
+                self.admin_site.admin_view(self.link_created_view),
+                name="connections_connection_link_created",
+            ),
+            path(
+                "<path:object_id>/links/<int:link_pk>/revoke/",
+                action(self.link_revoke_view),
+                name="connections_connection_link_revoke",
+            ),
             *super().get_urls(),
         ]
 
@@ -247,6 +306,74 @@ class ConnectionAdmin(FrontConnectAdmin):
         """The Disconnect button of an OAuth 2.0 connection (POST only, change permission)."""
         obj = self.changeable_connection(request, object_id)
         flows.disconnect(request, obj, actor=admin_user(request), source=Source.ADMIN)
+        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
+        return HttpResponseRedirect(change_url, status=303)
+
+    def disconnect_confirm_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Ask before Disconnect: a Front company admin must accept the connection again."""
+        obj = self.changeable_connection(request, object_id)
+        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
+        if not obj.is_oauth:
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "connection": obj,
+            "change_url": change_url,
+            "title": _("Disconnect “%(name)s”?") % {"name": obj.name},
+        }
+        return TemplateResponse(
+            request, "admin/connections/connection/disconnect_confirm.html", context
+        )
+
+    @method_decorator(sensitive_post_parameters("note", "email"))
+    def link_create_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Make an authorization link (POST only, change permission); shown once after."""
+        obj = self.changeable_connection(request, object_id)
+        change_url = reverse("admin:connections_connection_change", args=[obj.pk])
+        if not access.user_may_change(request.user, obj):
+            raise PermissionDenied
+        outcome = link_views.link_create_from_form(
+            request,
+            obj,
+            source=Source.ADMIN,
+            created_page=reverse("admin:connections_connection_link_created", args=[obj.pk]),
+        )
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        for sentence in link_views.form_sentences(outcome):
+            messages.error(request, sentence)
+        return HttpResponseRedirect(change_url, status=303)
+
+    def link_created_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The new authorization link, once: taken out of the session as it is shown."""
+        obj = self.changeable_connection(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "url": link_views.link_shown_once(request, obj),
+            "shown_once": link_views.SHOWN_ONCE,
+        }
+        response = TemplateResponse(
+            request, "admin/connections/connection/link_created.html", context
+        )
+        add_never_cache_headers(response)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def link_revoke_view(self, request: HttpRequest, object_id: str, link_pk: int) -> HttpResponse:
+        """Revoke one open authorization link (POST only, change permission)."""
+        obj = self.changeable_connection(request, object_id)
+        link = AuthorizationLink.objects.filter(pk=link_pk, connection=obj).first()
+        if link is None:
+            raise Http404("This connection has no such authorization link.")
+        if authorization_link_revoke(link=link, actor=admin_user(request), source=Source.ADMIN):
+            messages.success(
+                request, "The authorization link is revoked: it can no longer be used."
+            )
+        else:
+            messages.warning(request, "That link was already used, revoked or expired.")
         change_url = reverse("admin:connections_connection_change", args=[obj.pk])
         return HttpResponseRedirect(change_url, status=303)
 

@@ -15,14 +15,23 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
-from common.oauth import oauth_redirect_uri
-from connections import access, front, ratelimit
+from common.oauth import base_origin, oauth_redirect_uri, origin_differs
+from connections import access, front, lifecycle, ratelimit
 from connections.events import event_record
-from connections.models import Action, Connection, PendingAuthorization, Status
+from connections.models import (
+    Action,
+    AuthorizationLink,
+    Connection,
+    PendingAuthorization,
+    Source,
+    Status,
+)
 from connections.status import connection_status_set, verdict_superseded
 from connections.tokens import token_digest
+from oauthclients.models import OAuthClient
 
 
 class AuthorizationError(ValidationError):
@@ -45,16 +54,8 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-@sensitive_variables("state", "verifier")
-def connection_authorize_start(
-    *,
-    connection: Connection,
-    user: User,
-    session: SessionBase,
-    return_url: str,
-    source: str,
-) -> str:
-    """Record a pending authorization bound to user, session and client; return Front's URL."""
+def authorization_client(connection: Connection) -> OAuthClient:
+    """The client an authorization of ``connection`` would use; AuthorizationError if none fits."""
     client = connection.oauth_client
     if not connection.is_oauth or client is None:
         raise AuthorizationError("Only OAuth 2.0 connections with a client can be authorized.")
@@ -63,16 +64,27 @@ def connection_authorize_start(
             f"The OAuth 2.0 client \u201c{client.name}\u201d has no readable client secret: "
             "enter it again on the client's page."
         )
+    return client
+
+
+def connection_authorize_start(
+    *,
+    connection: Connection,
+    user: User,
+    session: SessionBase,
+    return_url: str,
+    source: str,
+    started_at: str = "",
+) -> str:
+    """Record a pending authorization bound to user, session and client; return Front's URL.
+
+    ``started_at`` is the scheme and host of the page it started from (see ``_pending_consume``).
+    """
+    client = authorization_client(connection)
     if not return_url.startswith("/") or not url_has_allowed_host_and_scheme(
         return_url, allowed_hosts=set()
     ):
         raise AuthorizationError("The page to return to after Front is not on this site.")
-    if not session.session_key:
-        session.save()
-    state = secrets.token_urlsafe(32)
-    verifier = front.code_verifier_new() if settings.FRONT_OAUTH_PKCE else ""
-    redirect_uri = oauth_redirect_uri()
-    PendingAuthorization.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
     # The sign-in as it is now: a callback after any change of it is refused.
     version = (
         Connection.objects.filter(pk=connection.pk)
@@ -87,24 +99,77 @@ def connection_authorize_start(
         newest_first = opened.order_by("-created_at", "-pk").values_list("pk", flat=True)
         beyond = list(newest_first[MAX_OPEN_PER_USER - 1 :])
         PendingAuthorization.objects.filter(pk__in=beyond).delete()
-        PendingAuthorization.objects.create(
-            credential_version=version,
-            state_hash=_digest(state),
-            user=user,
-            session_key_hash=_digest(session.session_key or ""),
+        return authorization_pending_open(
             connection=connection,
-            oauth_client=client,
-            redirect_uri=redirect_uri,
-            code_verifier=verifier,
+            client=client,
+            session=session,
             return_url=return_url,
             source=source,
+            version=version,
+            user=user,
+            started_at=started_at[:300],
         )
+
+
+@sensitive_variables("state", "verifier")
+def authorization_pending_open(
+    *,
+    connection: Connection,
+    client: OAuthClient,
+    session: SessionBase,
+    return_url: str,
+    source: str,
+    version: int,
+    user: User | None = None,
+    link: AuthorizationLink | None = None,
+    started_at: str = "",
+) -> str:
+    """Store the state (hashed), PKCE verifier and bindings of one flow; return Front's URL.
+
+    The one place a flow starts, from a signed-in person (``user``) or from an authorization
+    link (``link``); the callback finishes both the same way.
+    """
+    if not session.session_key:
+        session.save()
+    state = secrets.token_urlsafe(32)
+    verifier = front.code_verifier_new() if settings.FRONT_OAUTH_PKCE else ""
+    redirect_uri = oauth_redirect_uri()
+    PendingAuthorization.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()
+    PendingAuthorization.objects.create(
+        credential_version=version,
+        state_hash=_digest(state),
+        user=user,
+        link=link,
+        session_key_hash=_digest(session.session_key or ""),
+        connection=connection,
+        oauth_client=client,
+        redirect_uri=redirect_uri,
+        code_verifier=verifier,
+        return_url=return_url,
+        source=source,
+        started_at=started_at,
+    )
     return front.authorize_url(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
         state=state,
         scopes=[scope.code for scope in connection.scopes.order_by("code")],
         challenge=front.code_challenge(verifier) if verifier else None,
+    )
+
+
+def pending_link_id(*, state: str, session: SessionBase) -> int | None:
+    """The authorization link a flow was started from, when it was started in this session."""
+    if not state or not session.session_key:
+        return None
+    return (
+        PendingAuthorization.objects.filter(
+            state_hash=_digest(state),
+            session_key_hash=_digest(session.session_key),
+            link__isnull=False,
+        )
+        .values_list("link_id", flat=True)
+        .first()
     )
 
 
@@ -139,8 +204,9 @@ def _pending_consume(
         )
     with transaction.atomic():
         pending = (
-            PendingAuthorization.objects.select_for_update()
-            .select_related("connection", "oauth_client")
+            # Only this row: PostgreSQL cannot lock the outer-joined (nullable) link.
+            PendingAuthorization.objects.select_for_update(of=("self",))
+            .select_related("connection", "oauth_client", "link__created_by")
             .filter(state_hash=_digest(state))
             .first()
         )
@@ -148,9 +214,21 @@ def _pending_consume(
             raise AuthorizationError(
                 f"This authorization reply is unknown here. Nothing was changed. {start_again}"
             )
-        if pending.user_id != request_user.pk or pending.session_key_hash != _digest(
-            session.session_key or ""
-        ):
+        if pending.link_id is not None:
+            start_again = "Ask for a new authorization link."
+        mine = pending.user_id == request_user.pk or pending.link_id is not None
+        if not mine or pending.session_key_hash != _digest(session.session_key or ""):
+            if origin_differs(pending.started_at):
+                # Not another person: the same one, whose browser keeps a session per host.
+                raise AuthorizationError(
+                    gettext(
+                        "This authorization was started at %(started)s, but Front returns to "
+                        "%(base)s (FRONTCONNECT_BASE_URL), a different address where your browser "
+                        "has no session, so it was refused. Nothing was changed. Open FrontConnect "
+                        "at %(base)s, sign in there and start again."
+                    )
+                    % {"started": pending.started_at, "base": base_origin()}
+                )
             raise AuthorizationError(
                 "This authorization was started by another user or in another browser session, "
                 f"so it was refused. Nothing was changed. {start_again}"
@@ -164,8 +242,15 @@ def _pending_consume(
                 "This authorization took longer than 10 minutes and has expired. Nothing was "
                 f"changed. {start_again}"
             )
-        if not access.user_may_change(request_user, pending.connection):
-            raise AuthorizationError("You may no longer change this connection.")
+        # A link acts for the person who made it: it works while they may still change it.
+        acting = pending.link.created_by if pending.link is not None else request_user
+        if not access.user_may_change(acting, pending.connection):
+            raise AuthorizationError(
+                "You may no longer change this connection."
+                if pending.link is None
+                else "Whoever made this link may no longer change this connection. Nothing was "
+                "changed."
+            )
         updated = PendingAuthorization.objects.filter(pk=pending.pk, used_at__isnull=True).update(
             used_at=timezone.now()
         )
@@ -226,10 +311,15 @@ def connection_authorize_complete(
     except front.FrontError as exc:
         _authorize_failed(connection, pending, request_user, str(exc))
         raise AuthorizationError(f"The authorization did not complete: {exc}") from None
-    if connection.front_company_id and connection.front_company_id != company.id:
+    bound_id, bound_name = connection.front_company_id, connection.front_company_name
+    if pending.link is not None and pending.link.front_company_id:
+        bound_id, bound_name = pending.link.front_company_id, pending.link.front_company_name
+    if (bound_id and bound_id != company.id) or (
+        connection.front_company_id and connection.front_company_id != company.id
+    ):
         message = (
             f"You authorized Front company \u201c{company.name}\u201d, but this connection "
-            f"belongs to \u201c{connection.front_company_name}\u201d; the connection keeps its "
+            f"belongs to \u201c{bound_name}\u201d; the connection keeps its "
             "previous authorization. Sign in to the right Front company, or create a new "
             "connection for this one."
         )
@@ -297,13 +387,29 @@ def _grant_store(
         actor=request_user,
         version=locked.credential_version,
     )
+    link = pending.link
+    through = f" through the authorization link made by {link.requester_name}" if link else ""
     event_record(
         connection=locked,
         action=Action.AUTHORIZED,
         source=pending.source,
         actor=request_user,
-        message=f"Authorized for Front company {company.name} ({company.id}).",
+        message=f"Authorized for Front company {company.name} ({company.id}){through}.",
     )
+    lifecycle.lifecycle_emit(
+        lifecycle.AUTHORIZED,
+        locked,
+        how=authorized_how(pending),
+        front_company={"id": company.id, "name": company.name},
+        authorization_link_id=link.pk if link else None,
+    )
+
+
+def authorized_how(pending: PendingAuthorization) -> str:
+    """How a connection was authorized, for webhooks: "form", "link", or "api" (a key's link)."""
+    if pending.link is None:
+        return "form"
+    return "api" if pending.link.source == Source.API else "link"
 
 
 CHANGED_IN_FRONT = (

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from common.oauth import site_origin
 from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.models import Connection
 from connections.services import (
@@ -21,6 +22,7 @@ from connections.services import (
     connection_check,
     connection_disconnect,
 )
+from connections.wording import status_predicate
 
 # The POST key of the "Save and authorize" button. Templates get it from
 # ``submit_names()``, so the name is written here only.
@@ -35,7 +37,7 @@ def submit_names() -> dict[str, str]:
 def report_test(request: HttpRequest, outcome: CheckOutcome) -> None:
     """Tell the person, in words, what the test found: the message follows its outcome."""
     connection = outcome.connection
-    name, status = connection.name, connection.get_status_display()
+    name, status = connection.name, status_predicate(connection.status)
     if outcome.result == CheckResult.ONLINE:
         messages.success(
             request,
@@ -44,12 +46,12 @@ def report_test(request: HttpRequest, outcome: CheckOutcome) -> None:
         )
     elif outcome.result == CheckResult.REFUSED:
         messages.warning(
-            request, f"Front did not accept \u201c{name}\u201d: it is {status}. {outcome.message}"
+            request, f"Front did not accept \u201c{name}\u201d: it {status}. {outcome.message}"
         )
     else:
         # Front could not be asked (outage, timeout, rate limit): nothing was accepted or refused.
         reason = outcome.message.removeprefix(UNCHECKED_PREFIX)
-        messages.warning(request, f"Could not check \u201c{name}\u201d: {reason} It is {status}.")
+        messages.warning(request, f"Could not check \u201c{name}\u201d: {reason} It {status}.")
 
 
 def test(request: HttpRequest, connection: Connection, *, actor: User, source: str) -> None:
@@ -72,6 +74,7 @@ def authorize(
             session=request.session,
             return_url=return_url,
             source=source,
+            started_at=site_origin(request.build_absolute_uri("/")),
         )
     except (AuthorizationError, ValidationError) as exc:
         reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 
-from common.text import SecretTextValidator
+from common.text import PlainTextValidator, SecretTextValidator
 from connections.models import Connection, Source
 from connections.rules import (
     API_TOKEN_MAX_LENGTH,
@@ -183,3 +183,30 @@ class ConnectionAdminForm(ConnectionForm):
 def form_for_actor(form_class: type[forms.ModelForm], actor: User | AnonymousUser) -> Any:
     """The admin's form class for one operator: the blank-token policy depends on who edits."""
     return type(form_class.__name__, (form_class,), {"actor": actor})
+
+
+class AuthorizationLinkForm(forms.Form):
+    """Make an authorization link: how long it lasts, and optionally whom to email it to."""
+
+    hours = forms.TypedChoiceField(label="Usable for", coerce=int)
+    email = forms.EmailField(
+        label="Email it to",
+        required=False,
+        help_text="Optional: the Front admin's address. The email names you and the connection.",
+    )
+    note = forms.CharField(
+        label="Note",
+        required=False,
+        max_length=300,
+        validators=[PlainTextValidator()],
+        help_text="Optional, one line, included in the email and shown on the link's page.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from connections.links import link_hours_choices
+
+        hours = link_hours_choices()
+        field = cast(forms.TypedChoiceField, self.fields["hours"])
+        field.choices = [(value, f"{value} hour{'s' if value != 1 else ''}") for value in hours]
+        field.initial = hours[-1]

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from common import metrics
@@ -192,7 +193,11 @@ def _check_record(
             if now - since > _grace() and current == Status.ONLINE:
                 target = Status.OFFLINE
                 minutes = int(_grace().total_seconds() // 60)
-                message = f"Front has been unreachable for more than {minutes} minutes: {error}"
+                message = ngettext(
+                    "Front has been unreachable for more than %(minutes)d minute: %(error)s",
+                    "Front has been unreachable for more than %(minutes)d minutes: %(error)s",
+                    minutes,
+                ) % {"minutes": minutes, "error": error}
     else:
         result = CheckResult.REFUSED
         target = _refused_status(connection, current, error)

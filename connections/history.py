@@ -16,6 +16,7 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from connections import lifecycle
 from connections.events import event_record
 from connections.models import Action, Connection, Event, Removal, Source, Transition
 
@@ -105,3 +106,4 @@ def deletion_recorded(sender: Any, instance: Connection, origin: Any = None, **k
         source=Source.SYSTEM,
         message=message,
     )
+    lifecycle.lifecycle_emit(lifecycle.DELETED, instance, source=Source.SYSTEM.value)

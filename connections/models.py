@@ -222,6 +222,8 @@ class Action(models.TextChoices):
     KEY_ROTATED = "key_rotated", "Key rotated"
     # A verdict (check, refresh, authorization) made for a sign-in that changed meanwhile.
     SUPERSEDED = "superseded", "Superseded"
+    # An authorization link made or revoked (its use is recorded as "authorized").
+    LINK = "link", "Authorization link"
 
 
 class Source(models.TextChoices):
@@ -230,6 +232,8 @@ class Source(models.TextChoices):
     COMMAND = "command", "Command"
     WORKER = "worker", "Worker"
     API = "api", "Service API"
+    # The Front admin who followed an authorization link (no FrontConnect account).
+    LINK = "link", "Authorization link"
     # Consequences nobody asked for directly, such as a cascade from deleting a user account.
     SYSTEM = "system", "System"
 
@@ -327,7 +331,13 @@ class PendingAuthorization(models.Model):
 
     # Only a hash of the state is stored: a database leak must not let anyone finish a flow.
     state_hash = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Who started it; none when started from an authorization link, which is then the binding.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    link = models.ForeignKey(
+        "AuthorizationLink", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     session_key_hash = models.CharField(max_length=64)
     connection = models.ForeignKey(
         Connection, on_delete=models.CASCADE, related_name="pending_authorizations"
@@ -340,11 +350,69 @@ class PendingAuthorization(models.Model):
     # The connection's credential version when the flow started: a callback for an older one is
     # refused ("the connection changed while you were in Front").
     credential_version = models.PositiveIntegerField(default=0)
+    # The scheme and host the flow was started at: Front returns to FRONTCONNECT_BASE_URL, and
+    # a start on another host (localhost for 127.0.0.1) has no session there; the callback says so.
+    started_at = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Authorization of {self.connection_id} started {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class LinkResult(models.TextChoices):
+    AUTHORIZED = "authorized", "Authorized"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+class AuthorizationLink(models.Model):
+    """A single-use link that lets a Front admin without an account authorize one connection.
+
+    Only a hash of its secret is stored. It is bound to the connection, to the connection's
+    credential version when it was made (``connections.links`` refuses it once that changed) and
+    to the Front company the connection had then, if any.
+    """
+
+    secret_hash = models.CharField(max_length=64, unique=True)
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="authorization_links"
+    )
+    credential_version = models.PositiveIntegerField()
+    front_company_id = models.CharField(max_length=100, blank=True)
+    front_company_name = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requester_name = models.CharField("requested by", max_length=200)
+    # The API key it was made with (plain values: connections never imports api).
+    api_key_id = models.PositiveBigIntegerField("API key id", null=True, blank=True)
+    api_key_name = models.CharField("API key", max_length=100, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    note = models.CharField(max_length=500, blank=True, validators=[PlainTextValidator()])
+    emailed_to = models.EmailField(blank=True)
+    return_url = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    result = models.CharField(max_length=20, choices=LinkResult.choices, blank=True)
+    result_reason = models.CharField(max_length=500, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set once the expiry was announced (webhook connection.authorization_link.expired).
+    expiry_announced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Authorization link for {self.connection_id} by {self.requester_name}"
+
+    def is_open(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
 
 
 class EncryptionKeyFingerprint(models.Model):

@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from common.crypto import sealed_value
 from common.text import PlainTextValidator, SecretTextValidator, name_key
+from connections import lifecycle
 from connections.models import (
     NAME_KEY_MAX_LENGTH,
     Action,
@@ -432,6 +433,9 @@ def changes_write(
         )  # fmt: skip
 
     events_record([entry(c) for c in [*new, *changed]])
+    lifecycle.lifecycle_emit_many(
+        lifecycle.CREATED, [change.connection for change in new], source=str(source)
+    )
     unchecked = [
         c.connection.pk
         for c in [*new, *changed]

@@ -66,6 +66,15 @@ DEFAULT_SCHEDULES = (
         "alerts) once per authorization, 14 days before its refresh token's 6 months run out.",
     ),
     DefaultSchedule(
+        "Announce expired authorization links",
+        "alerts.tasks.authorization_links_expired",
+        5,
+        "minutes",
+        expire_seconds=240,
+        description="Sends the webhook event connection.authorization_link.expired once for "
+        "each authorization link that expired unused.",
+    ),
+    DefaultSchedule(
         "Worker heartbeat",
         "connections.tasks.heartbeat",
         1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from connections import lifecycle
 from connections.events import event_record
 from connections.health import (
     UNCHECKED_PREFIX,
@@ -52,6 +53,7 @@ def connection_delete(*, connection: Connection, actor: User | None, source: str
     """Delete a connection, keeping a 'deleted' entry in the history."""
     with transaction.atomic():
         event_record(connection=connection, action=Action.DELETED, source=source, actor=actor)
+        lifecycle.lifecycle_emit(lifecycle.DELETED, connection, source=str(source))
         connection.delete()
 
 

@@ -34,7 +34,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from common import metrics
 from common.crypto import UndecryptableSecret
-from connections import front, ratelimit, upkeep
+from connections import front, lifecycle, ratelimit, upkeep
 from connections.events import event_record
 from connections.front import FrontError, FrontErrorKind
 from connections.models import Action, AuthType, Connection, Source, Status
@@ -46,9 +46,7 @@ T = TypeVar("T")
 REFRESH_MARGIN = timedelta(minutes=5)
 POLL_INTERVAL = 0.05
 NOT_AUTHORIZED_YET = "Not authorized yet: use Save and authorize to sign in to Front."
-REAUTHORIZE_NEEDED = (
-    "Front no longer accepts this connection's authorization: use Save and authorize again."
-)
+REAUTHORIZE_NEEDED = "Front no longer accepts this connection's authorization: authorize it again."
 REAUTHORIZE_INTERRUPTED = (
     "Interrupted refresh: a token refresh was interrupted before the new tokens Front issued "
     "could be saved, so Front no longer accepts this connection's authorization. A Front "
@@ -415,6 +413,9 @@ def _refresh_failed(
             actor=actor,
             success=False,
             message=str(exc),
+        )
+        lifecycle.lifecycle_emit(
+            lifecycle.REFRESH_FAILED, row, reason=str(exc)[:500], source=str(source)
         )
     return exc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from common.oauth import CALLBACK_PATH
-from connections.views import actions, health, metrics, oauth, pages
+from connections.views import actions, health, links, metrics, oauth, pages
 
 member_patterns = [
     path("", pages.connection_list, name="list"),
@@ -16,6 +16,19 @@ member_patterns = [
     path("<int:pk>/test/", actions.test, name="test"),
     path("<int:pk>/authorize/", actions.authorize, name="authorize"),
     path("<int:pk>/disconnect/", actions.disconnect, name="disconnect"),
+    path(
+        "<int:pk>/disconnect/confirm/",
+        actions.disconnect_confirm,
+        name="disconnect_confirm",
+    ),
+    path("<int:pk>/links/", links.link_create, name="link-create"),
+    path("<int:pk>/links/created/", links.link_created, name="link-created"),
+    path("<int:pk>/links/<int:link_pk>/revoke/", links.link_revoke, name="link-revoke"),
+]
+
+link_patterns = [
+    path("result/", links.link_result, name="result"),
+    path("<str:secret>/", links.link_open, name="open"),
 ]
 
 oauth_patterns = [path("", oauth.callback, name="callback")]
@@ -23,6 +36,7 @@ oauth_patterns = [path("", oauth.callback, name="callback")]
 urlpatterns = [
     path("connections/", include((member_patterns, "connections"))),
     path(CALLBACK_PATH, include((oauth_patterns, "oauth"))),
+    path("authorization-links/", include((link_patterns, "links"))),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
 ]

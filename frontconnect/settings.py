@@ -160,6 +160,16 @@ FRONTCONNECT_WEBHOOK_PAUSE_AFTER = number(
     "FRONTCONNECT_WEBHOOK_PAUSE_AFTER", 20, what="a whole number of failed calls from 1 to 1000",
     whole=True, low=1, high=1000,
 )  # fmt: skip
+# Authorization links (connections.links): how long one stays usable at most, and how many one
+# person or one API key may make per hour.
+FRONTCONNECT_AUTHORIZATION_LINK_HOURS = number(
+    "FRONTCONNECT_AUTHORIZATION_LINK_HOURS", 72, what="a whole number of hours from 1 to 720",
+    whole=True, low=1, high=720,
+)  # fmt: skip
+FRONTCONNECT_AUTHORIZATION_LINKS_PER_HOUR = number(
+    "FRONTCONNECT_AUTHORIZATION_LINKS_PER_HOUR", 20,
+    what="a whole number of links from 1 to 10000", whole=True, low=1, high=10000,
+)  # fmt: skip
 # Emails and webhook calls wait on other people's servers: they run on their own queue, consumed
 # by their own worker processes (README: Production), so a dead receiver never delays checks,
 # refreshes or the heartbeat on the default queue ("celery").
@@ -208,7 +218,8 @@ FRONTCONNECT_WRITEBACK_RETRY_SECONDS = number(
 )  # fmt: skip
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with FrontConnect's admin site (its index groups third-party apps).
+    "common.admin_config.FrontConnectAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -224,6 +235,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -269,6 +281,9 @@ AXES_VERBOSE = False
 DEFAULT_EXCEPTION_REPORTER_FILTER = "common.debug.AlwaysSafeExceptionReporterFilter"
 
 ROOT_URLCONF = "frontconnect.urls"
+# Demo mode (`make demo`, a banner on every page, Front replaced by a local stand-in) is on only
+# in frontconnect.demo_settings: no variable of the environment turns it on here.
+FRONTCONNECT_DEMO = False
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")
 
 TEMPLATES = [
@@ -281,6 +296,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "demo.context_processors.demo",
+                "common.context_processors.base_url_warning",
             ],
         },
     },
@@ -553,6 +570,13 @@ FRONTCONNECT_PROXY_BUDGET_WAIT = number(
 FRONTCONNECT_PROXY_MAX_PER_KEY = number(
     "FRONTCONNECT_PROXY_MAX_PER_KEY", 4, what="a whole number of calls from 1 to 100",
     whole=True, low=1, high=100,
+)  # fmt: skip
+# How many proxied calls of one server process do their own work (the key, its slot, the budget,
+# the connection) at once; the others wait for a turn without a database connection, so pages,
+# /healthz and the admin keep one (common/serving.py). Below DATABASE_POOL_SIZE by default.
+FRONTCONNECT_PROXY_WORKING_PER_PROCESS = number(
+    "FRONTCONNECT_PROXY_WORKING_PER_PROCESS", max(1, DATABASE_POOL_SIZE - 2) if DATABASE_POOL_SIZE
+    else 6, what="a whole number of calls from 1 to 1000", whole=True, low=1, high=1000,
 )  # fmt: skip
 # A client that stops reading an answer (or sending its request) is abandoned after this many
 # seconds without progress, freeing the server's thread (common/serving.py).

@@ -7,9 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
-admin.site.site_header = "FrontConnect"
-admin.site.site_title = "FrontConnect"
-admin.site.index_title = "Connections to Front"
+from common import accounts
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
@@ -19,7 +17,31 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Forgotten passwords (common.accounts); the admin's sign-in page links here too.
+    path("accounts/password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/",
+        accounts.PasswordResetView.as_view(),
+        name="admin_password_reset",
+    ),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("api/", include("api.urls")),
+    # The demo's help page: 404 unless demo mode is on (frontconnect.demo_settings).
+    path("demo/", include("demo.urls")),
     path("", include("connections.urls")),
     # The scopes selector (FilteredSelectMultiple) reads its texts from this catalog.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -206,6 +206,18 @@ def page(browser, settings):
     context.close()
 
 
+@pytest.fixture
+def axe():
+    """``axe(page)`` fails the test on any serious or critical accessibility violation.
+
+    The same check as ``tests.a11y.assert_accessible``: axe-core from the installed package,
+    injected into the page, nothing fetched from the network.
+    """
+    from tests.a11y import assert_accessible
+
+    return assert_accessible
+
+
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 

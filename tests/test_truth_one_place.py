@@ -48,7 +48,7 @@ def test_history_entries_are_made_in_one_place_only():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    pattern = re.compile(r"(?<!class )\bEvent\(|Event\.objects\.(create|bulk_create)\(")
+    pattern = re.compile(r"(?<!class )\bEvent\(|\bEvent\.objects\.(create|bulk_create)\(")
     makers = [
         str(path.relative_to(root))
         for app in ("connections", "api", "alerts", "oauthclients", "common")

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from common import metrics
-from common.text import is_secret_text
+from common.text import is_secret_text, seconds_text
 from connections.front.transport import (
     _api,
     _common_error,
@@ -223,7 +223,7 @@ def forward(
         except requests.Timeout:
             metrics.front_request("proxy", "timeout", time.perf_counter() - started)
             raise FrontError(
-                f"Front did not answer {what} within {timeout:g} seconds; try again later.",
+                f"Front did not answer {what} within {seconds_text(timeout)}; try again later.",
                 kind=Kind.TIMEOUT,
             ) from None
         except (requests.RequestException, OSError) as exc:

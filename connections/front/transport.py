@@ -33,6 +33,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
 from common import metrics
+from common.text import seconds_text
 from connections.front_types import Budget, FrontError, RateLimit
 from connections.front_types import FrontErrorKind as Kind
 
@@ -321,7 +322,7 @@ def _front_call(
                 raise _unreachable(url, what, exc) from None
             failure = "timeout"
             raise FrontError(
-                f"Front did not answer {what} within {_timeout():g} seconds; try again later.",
+                f"Front did not answer {what} within {seconds_text(_timeout())}; try again later.",
                 kind=Kind.TIMEOUT,
                 rate=seen.rate,
             ) from None
@@ -375,7 +376,7 @@ def _common_error(response: requests.Response, what: str) -> FrontError:
     rate = RateLimit.from_headers(status, response.headers)
     if status == 429:
         wait = rate.retry_after
-        after = f"try again in {wait:g} seconds" if wait is not None else "try again in a minute"
+        after = "try again in a minute" if wait is None else f"try again in {seconds_text(wait)}"
         return FrontError(
             f"Front is rate limiting requests for this company: {after}.",
             kind=Kind.RATE_LIMITED,

@@ -5,24 +5,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("connections", "0008_source_system"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Removal',
+            name="Removal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('connection_name', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField(help_text='When the deleted connection was created.')),
-                ('first_status', models.CharField(choices=[('not_authorized', 'Not authorized'), ('online', 'Online'), ('offline', 'Offline'), ('reauthorize', 'Needs reauthorization')], max_length=20)),
-                ('last_status', models.CharField(choices=[('not_authorized', 'Not authorized'), ('online', 'Online'), ('offline', 'Offline'), ('reauthorize', 'Needs reauthorization')], max_length=20)),
-                ('deleted_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("connection_name", models.CharField(max_length=100)),
+                (
+                    "created_at",
+                    models.DateTimeField(help_text="When the deleted connection was created."),
+                ),
+                (
+                    "first_status",
+                    models.CharField(
+                        choices=[
+                            ("not_authorized", "Not authorized"),
+                            ("online", "Online"),
+                            ("offline", "Offline"),
+                            ("reauthorize", "Needs reauthorization"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "last_status",
+                    models.CharField(
+                        choices=[
+                            ("not_authorized", "Not authorized"),
+                            ("online", "Online"),
+                            ("offline", "Offline"),
+                            ("reauthorize", "Needs reauthorization"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "deleted_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
             ],
             options={
-                'ordering': ['-deleted_at', '-pk'],
+                "ordering": ["-deleted_at", "-pk"],
             },
         ),
     ]

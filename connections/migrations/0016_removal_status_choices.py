@@ -4,20 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("connections", "0015_token_rows_unchecked"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='removal',
-            name='first_status',
-            field=models.CharField(choices=[('not_authorized', 'Not authorized'), ('unchecked', 'Not checked yet'), ('online', 'Online'), ('offline', 'Offline'), ('reauthorize', 'Needs reauthorization')], max_length=20),
+            model_name="removal",
+            name="first_status",
+            field=models.CharField(
+                choices=[
+                    ("not_authorized", "Not authorized"),
+                    ("unchecked", "Not checked yet"),
+                    ("online", "Online"),
+                    ("offline", "Offline"),
+                    ("reauthorize", "Needs reauthorization"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='removal',
-            name='last_status',
-            field=models.CharField(choices=[('not_authorized', 'Not authorized'), ('unchecked', 'Not checked yet'), ('online', 'Online'), ('offline', 'Offline'), ('reauthorize', 'Needs reauthorization')], max_length=20),
+            model_name="removal",
+            name="last_status",
+            field=models.CharField(
+                choices=[
+                    ("not_authorized", "Not authorized"),
+                    ("unchecked", "Not checked yet"),
+                    ("online", "Online"),
+                    ("offline", "Offline"),
+                    ("reauthorize", "Needs reauthorization"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.views.decorators.http import require_POST
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from common.http import AuthenticatedHttpRequest
 from connections import flows
@@ -52,3 +52,14 @@ def disconnect(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(connection_changeable_for(request.user), pk=pk)
     flows.disconnect(request, connection, actor=request.user, source=Source.SELF_SERVICE)
     return redirect(connection)
+
+
+@require_GET
+def disconnect_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Ask before disconnecting: a Front company admin must accept the connection again."""
+    connection = get_object_or_404(connection_changeable_for(request.user), pk=pk)
+    if not connection.is_oauth:
+        return redirect(connection)
+    return render(
+        request, "connections/connection_confirm_disconnect.html", {"connection": connection}
+    )

@@ -8,12 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from connections import authorization
+from connections import authorization, links
+from connections.models import LinkResult
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ def _refused(
 
 
 # Not behind the sign-in redirect: it would copy the code and state into the login URL's
-# "next"; an anonymous callback is refused by the state check instead.
+# "next"; an anonymous callback is refused by the state check instead (unless it finishes a
+# flow an authorization link started in this same browser session).
 @login_not_required
 @require_GET
 @never_cache
@@ -65,17 +68,20 @@ def callback(request: HttpRequest) -> HttpResponse:
     """Finish Save and authorize, then go back (303) to the page the flow started from."""
     state, code = request.GET.get("state", ""), request.GET.get("code", "")
     error = request.GET.get("error", "")
+    link_id = authorization.pending_link_id(state=state, session=request.session)
     try:
         if error:
             url = authorization.connection_authorize_cancel(
                 request_user=request.user, session=request.session, state=state, error=error
             )
-            messages.warning(
-                request,
+            said = (
                 CANCELLED
                 if error == "access_denied"
-                else (f"Front refused the authorization ({error[:40]}). Nothing was changed."),
+                else (f"Front refused the authorization ({error[:40]}). Nothing was changed.")
             )
+            if link_id is not None:
+                return link_result(request, link_id, LinkResult.CANCELLED, said)
+            messages.warning(request, said)
             return _back_to(url)
         connection = authorization.connection_authorize_complete(
             request_user=request.user,
@@ -85,6 +91,8 @@ def callback(request: HttpRequest) -> HttpResponse:
             issuer=request.GET.get("iss"),
         )
     except authorization.AuthorizationError as exc:
+        if link_id is not None:
+            return link_result(request, link_id, LinkResult.FAILED, str(exc))
         return_url = authorization.pending_authorization_return_url(
             state=state, request_user=request.user, session=request.session
         )
@@ -95,8 +103,12 @@ def callback(request: HttpRequest) -> HttpResponse:
     except Exception:
         # A 500 would put the code and state of the query string into the error report.
         logger.exception("Unexpected failure while completing an OAuth 2.0 authorization.")
+        if link_id is not None:
+            return link_result(request, link_id, LinkResult.FAILED, FAILED_LINK)
         # Our failure, not a refusal: a 500 that says so, without the request's code and state.
         return _refused(request, FAILED, status=500, heading="Authorization not finished")
+    if link_id is not None:
+        return link_result(request, link_id, LinkResult.AUTHORIZED, "")
     messages.success(
         request,
         f"\u201c{connection.name}\u201d is authorized and Online: Front company "
@@ -106,3 +118,24 @@ def callback(request: HttpRequest) -> HttpResponse:
         state=state, request_user=request.user, session=request.session
     )
     return _back_to(return_url or "/")
+
+
+FAILED_LINK = (
+    "Something went wrong on FrontConnect's side while finishing the authorization; it has been "
+    "logged and nothing was changed."
+)
+# The session remembers which link's result page this browser may see (no secret in the URL).
+LINK_RESULT_SESSION = "frontconnect_link_result"
+
+
+def link_result(
+    request: HttpRequest, link_id: int, result: LinkResult, reason: str
+) -> HttpResponse:
+    """Record a link flow's end, then go to the service's return_url or the result page."""
+    link = links.link_finish(link_id=link_id, result=result, reason=reason)
+    if link.return_url:
+        # An absolute URL the key allowed when the link was made (api.views checks the origin).
+        response = HttpResponseSeeOther(links.link_return_url(link))
+        return _private(response)
+    request.session[LINK_RESULT_SESSION] = link.pk
+    return _back_to(reverse("links:result"))

@@ -23,6 +23,7 @@ from connections.selectors import (
 )
 from connections.services import connection_delete
 from connections.views.actions import save_and_follow_up
+from connections.views.links import member_links_context
 
 PAGE_SIZE = 50
 
@@ -67,6 +68,7 @@ def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         "oauth_token_set": bool(connection.access_token),
         "can_disconnect": connection.is_oauth
         and (connection.status != Status.NOT_AUTHORIZED or tokens_stored(connection)),
+        **member_links_context(request, connection),
     }
     return render(request, "connections/connection_detail.html", context)
 

@@ -34,6 +34,7 @@ def test_adding_a_webhook_stores_the_secret_encrypted_and_never_shows_it(operato
             "name": "Pager",
             "url": "https://hooks.example.com/in",
             "is_active": "on",
+            "events": ["connection.status_changed"],
             "statuses": ["offline", "reauthorize"],
             "signing_secret": SIGNING_SECRET,
         },
@@ -56,6 +57,7 @@ def test_a_plain_http_webhook_url_is_refused(operator_client):
         {
             "name": "Pager",
             "url": "http://hooks.example.com/in",
+            "events": ["connection.status_changed"],
             "statuses": ["offline"],
             "signing_secret": SIGNING_SECRET,
         },
@@ -140,6 +142,7 @@ def test_the_url_is_stored_encrypted_and_shown_as_its_host_only(operator_client)
         "name": "Pager",
         "url": SECRET_URL,
         "is_active": "on",
+        "events": ["connection.status_changed"],
         "statuses": ["offline"],
         "signing_secret": SIGNING_SECRET,
     }
@@ -168,3 +171,23 @@ def test_the_url_is_stored_encrypted_and_shown_as_its_host_only(operator_client)
     assert str(Webhook.objects.get().url) == SECRET_URL
     refused = operator_client.post(change, {**edit, "url": SECRET_URL, "name": ""})
     assert refused.status_code == 200 and "T0KEN-PATH" not in refused.content.decode()
+
+
+def test_the_admin_add_user_form_asks_for_the_email_alerts_need(operator_client):
+    # Issue 19 item 5: alerts and password resets go to this address.
+    page = operator_client.get("/admin/auth/user/add/").content.decode()
+    assert 'name="email"' in page and "Alerts about their connections" in page
+    base = {
+        "username": "bob",
+        "usable_password": "true",
+        "password1": "a-long-passphrase-for-bob-5",
+        "password2": "a-long-passphrase-for-bob-5",
+        "alert_preference-TOTAL_FORMS": "0",
+        "alert_preference-INITIAL_FORMS": "0",
+    }
+    refused = operator_client.post("/admin/auth/user/add/", base)
+    assert refused.status_code == 200
+    assert not get_user_model().objects.filter(username="bob").exists()
+    made = operator_client.post("/admin/auth/user/add/", {**base, "email": "bob@example.com"})
+    assert made.status_code == 302
+    assert get_user_model().objects.get(username="bob").email == "bob@example.com"

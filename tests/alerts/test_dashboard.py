@@ -288,3 +288,33 @@ def test_members_never_reach_the_dashboard(client, owner):
     client.force_login(owner)
     response = client.get("/admin/")
     assert response.status_code == 302
+
+
+def test_an_empty_dashboard_says_there_are_no_connections_yet(operator_client):
+    # Issue 19 item 5: not "Every connection is working" when there is none.
+    page = operator_client.get("/admin/").content.decode()
+    assert "There are no connections yet." in page
+    assert 'href="/admin/connections/connection/add/">Add the first one</a>' in page
+    assert "Every connection is working" not in page
+
+
+def test_the_dashboard_says_when_front_is_unreachable_for_many_connections(operator_client, owner):
+    since = timezone.now() - timedelta(minutes=20)
+    for n in range(3):
+        make(owner, f"U{n}", Status.ONLINE, unreachable_since=since + timedelta(minutes=n))
+    make(owner, "Fine", Status.ONLINE)
+    page = operator_client.get("/admin/").content.decode()
+    assert f"Front has been unreachable for 3 connections since {since:%Y-%m-%d %H:%M} UTC" in page
+    assert "There are no connections yet." not in page
+
+
+def test_one_unreachable_connection_is_not_called_an_outage(operator_client, owner):
+    make(owner, "U", Status.ONLINE, unreachable_since=timezone.now())
+    assert "Front has been unreachable" not in operator_client.get("/admin/").content.decode()
+
+
+def test_the_dashboard_shows_what_healthz_knows(operator_client):
+    page = operator_client.get("/admin/").content.decode()
+    for check in ("worker", "scheduler", "broker"):
+        assert f'data-check="{check}"' in page
+    assert "What /healthz reports" in page

@@ -9,7 +9,7 @@ from alerts import services, tasks
 from alerts.models import AlertPreference, NoticeState, Notification
 from connections.models import Connection, Source, Status, Transition
 from connections.status import connection_status_set
-from connections.tokens import REAUTHORIZE_INTERRUPTED
+from connections.tokens import REAUTHORIZE_INTERRUPTED, REAUTHORIZE_NEEDED
 from tests.alerts.conftest import body_of
 from tests.conftest import API_TOKEN
 
@@ -77,8 +77,22 @@ def test_needs_reauthorization_says_so_in_words(smtp_server, online, change):
     change(online, Status.REAUTHORIZE, "Front refused the refresh token (invalid_grant).")
 
     (message,) = smtp_server.messages
-    assert message["Subject"] == "FrontConnect: Support inbox is Needs reauthorization"
-    assert "Authorize it again" in body_of(message)
+    # Issue 19 item 5: a status is put in a sentence as a predicate, never "is Needs …".
+    assert message["Subject"] == "FrontConnect: Support inbox needs reauthorization"
+    assert "Authorize it again on its page (the Authorize button" in body_of(message)
+
+
+def test_the_reauthorization_email_says_each_thing_once_and_names_the_real_button(
+    smtp_server, online, change
+):
+    # Issue 19 item 5: the reason already says Front no longer accepts the authorization.
+    change(online, Status.REAUTHORIZE, REAUTHORIZE_NEEDED)
+
+    (message,) = smtp_server.messages
+    body = " ".join(body_of(message).split())
+    assert body.count("Front no longer accepts this connection's authorization") == 1
+    # The owner's page has an "Authorize" button; "Save and authorize" is the admin's.
+    assert "the Authorize button" in body and "Save and authorize" not in body
 
 
 def test_a_grant_lost_to_an_interrupted_refresh_says_so(smtp_server, online, change):

@@ -60,7 +60,13 @@ def test_in_production_internal_and_plain_http_urls_are_refused_on_save(settings
 )
 def test_userinfo_is_refused_with_a_clear_message(settings, url):
     form = WebhookForm(
-        data={"name": "Pager", "url": url, "statuses": ["offline"], "signing_secret": "s" * 30}
+        data={
+            "name": "Pager",
+            "url": url,
+            "events": ["connection.status_changed"],
+            "statuses": ["offline"],
+            "signing_secret": "s" * 30,
+        }
     )
     assert not form.is_valid()
     assert form.errors["url"] == [destinations.ERROR_MESSAGES["webhook_url_userinfo"]]
@@ -73,6 +79,7 @@ def test_the_admin_form_explains_an_internal_address(settings):
         data={
             "name": "Pager",
             "url": "https://169.254.169.254/latest",
+            "events": ["connection.status_changed"],
             "statuses": ["offline"],
             "signing_secret": "s" * 30,
         }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -7,6 +8,8 @@ import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from alerts import tasks, webhooks
 from alerts.forms import WebhookForm
@@ -35,13 +38,27 @@ def webhook(receiver):
 
 
 def verify(headers: dict[str, str], body: bytes, secret: str = SIGNING_SECRET) -> bool:
-    """What a receiver does: recompute the signature over timestamp.body, check it is recent."""
-    timestamp = headers["X-FrontConnect-Timestamp"]
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    """What a receiver does with the Standard Webhooks spec alone (no library): recompute the
+    HMAC-SHA256 of ``id.timestamp.body``, compare with a ``v1,`` signature, check it is recent."""
+    headers = {name.lower(): value for name, value in headers.items()}
+    msg_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
+    key = secret.encode()
+    if secret.startswith("whsec_"):
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = msg_id.encode() + b"." + timestamp.encode() + b"." + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     fresh = abs(time.time() - int(timestamp)) < 300
-    return fresh and hmac.compare_digest(
-        "sha256=" + expected.hexdigest(), headers["X-FrontConnect-Signature"]
+    offered = [part.split(",", 1) for part in headers["webhook-signature"].split(" ")]
+    return fresh and any(
+        version == "v1" and hmac.compare_digest(expected, signature)
+        for version, signature in offered
     )
+
+
+def verify_with_library(headers: dict[str, str], body: bytes, secret: str) -> dict:
+    """The published verifier (the ``standardwebhooks`` package), as the README shows it."""
+    key = secret if secret.startswith("whsec_") else secret.encode()
+    return StandardWebhook(key).verify(body, headers)
 
 
 def test_a_transition_posts_signed_json_without_secrets(
@@ -52,9 +69,17 @@ def test_a_transition_posts_signed_json_without_secrets(
     ((headers, body),) = receiver.calls
     assert headers["Content-Type"] == "application/json"
     assert verify(headers, body)
+    assert verify_with_library(headers, body, SIGNING_SECRET)["type"] == (
+        "connection.status_changed"
+    )
+    with pytest.raises(WebhookVerificationError):
+        verify_with_library(headers, body.replace(b"Offline", b"Online!"), SIGNING_SECRET)
     assert not verify(headers, body, secret="another-secret-of-enough-length")
     assert not verify(headers, body.replace(b"Offline", b"Online!"))
-    data = json.loads(body)
+    envelope = json.loads(body)
+    assert envelope["type"] == "connection.status_changed"
+    assert headers["webhook-id"] == WebhookDelivery.objects.get().event.msg_id
+    data = envelope["data"]
     assert data["connection"] == {"id": token_connection.pk, "name": "Support inbox"}
     assert (data["old_status"], data["new_status"]) == ("unchecked", "offline")
     assert data["new_status_label"] == "Offline"
@@ -74,8 +99,9 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(receiver, w
     go_offline()
 
     assert len(receiver.calls) == 3
-    # Each attempt is signed afresh; the body stays the same.
+    # Each attempt is signed afresh; the body and the webhook-id stay the same.
     assert len({body for _, body in receiver.calls}) == 1
+    assert len({headers["webhook-id"] for headers, _ in receiver.calls}) == 1
     delivery = WebhookDelivery.objects.get()
     assert delivery.attempts == 3
     assert delivery.http_status == 204 and delivery.error == ""
@@ -108,8 +134,9 @@ def test_redirects_are_not_followed(receiver, webhook, go_offline):
 def test_a_delivered_call_is_not_repeated(receiver, webhook, go_offline):
     transition = go_offline()
 
-    assert webhooks.webhook_deliver(webhook_id=webhook.pk, transition_id=transition.pk)
-    tasks.webhook_deliver.apply(args=[webhook.pk, transition.pk])
+    event = transition.webhook_event
+    assert webhooks.webhook_deliver(webhook_id=webhook.pk, event_id=event.pk)
+    tasks.webhook_deliver.apply(args=[webhook.pk, event.pk])
     assert len(receiver.calls) == 1
 
 
@@ -166,7 +193,12 @@ def test_a_url_refused_at_send_time_is_logged_and_not_retried(receiver, webhook,
 
 
 def test_the_form_needs_a_secret_on_add_and_keeps_it_when_blank_on_edit(webhook):
-    data = {"name": "Pager", "url": "https://hooks.example.com/x", "statuses": ["offline"]}
+    data = {
+        "name": "Pager",
+        "url": "https://hooks.example.com/x",
+        "events": ["connection.status_changed"],
+        "statuses": ["offline"],
+    }
     form = WebhookForm(data=data)
     assert not form.is_valid() and "signing_secret" in form.errors
 

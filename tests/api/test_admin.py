@@ -97,3 +97,59 @@ def test_the_change_page_saves(operator_client, full_key):
     key = ApiKey.objects.get(pk=full_key.key.pk)
     assert key.name == "Renamed" and key.permissions == ["read"]
     assert key.key_hash == full_key.key.key_hash
+
+
+def test_the_owner_is_found_by_name(operator_client, owner):
+    # Issue 19 item 5: the owner field searches people by first and last name too.
+    owner.first_name, owner.last_name = "Alice", "Martin"
+    owner.save()
+    response = operator_client.get(
+        "/admin/autocomplete/",
+        {"term": "Martin", "app_label": "api", "model_name": "apikey", "field_name": "owner"},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"] == [{"id": str(owner.pk), "text": "alice (Alice Martin)"}]
+
+
+def test_the_form_shows_the_reach_fields_by_scope_and_what_each_permission_needs(
+    operator_client,
+):
+    page = operator_client.get(ADD).content.decode()
+    assert "api/js/apikey_form.js" in page
+    assert "Get an access token: POST /api/v1/connections/ID/access-token/" in page
+
+
+def test_a_reach_field_the_scope_does_not_use_is_ignored(operator_client, owner, operator):
+    # The script only hides fields: the server keeps the rule (all connections: no users).
+    operator_client.post(
+        ADD,
+        {
+            "name": "All",
+            "owner": operator.pk,
+            "permissions": ["read"],
+            "scope": KeyScope.ALL,
+            "users": [owner.pk],
+            "usage-TOTAL_FORMS": "0",
+            "usage-INITIAL_FORMS": "0",
+        },
+    )
+    key = ApiKey.objects.get()
+    assert key.scope == KeyScope.ALL and not key.users.exists()
+
+
+def test_the_created_key_page_says_which_permission_each_example_needs(operator_client, owner):
+    response = operator_client.post(
+        ADD,
+        {
+            "name": "Reader",
+            "owner": owner.pk,
+            "permissions": ["read"],
+            "scope": KeyScope.USERS,
+            "usage-TOTAL_FORMS": "0",
+            "usage-INITIAL_FORMS": "0",
+        },
+    )
+    page = operator_client.get(response["Location"]).content.decode()
+    assert "needs “Read connection details”, which this key has" in page
+    assert "needs “Get an access token”, which this key does not have" in page
+    assert "curl -H &quot;Authorization: Bearer $KEY&quot; http" in page

@@ -35,8 +35,13 @@ def test_the_schema_is_valid_openapi_3_with_a_bearer_scheme(client):
         "/api/v1/connections/{id}/",
         "/api/v1/connections/{id}/test/",
         "/api/v1/connections/{id}/access-token/",
+        "/api/v1/connections/{id}/authorization-link/",
         "/api/v1/connections/{id}/front/{front_path}",
     }
+    link = paths["/api/v1/connections/{id}/authorization-link/"]["post"]
+    assert {"201", "400", "401", "403", "404", "429"} <= set(link["responses"])
+    body = schema["components"]["schemas"]["AuthorizationLinkOptionsRequest"]["properties"]
+    assert set(body) == {"expires_in", "return_url"}
     token = paths["/api/v1/connections/{id}/access-token/"]["post"]
     assert {"200", "401", "403", "404", "429"} <= set(token["responses"])
     assert token["security"] == [{"ApiKey": []}]
@@ -120,7 +125,7 @@ def test_the_api_keeps_its_schema_under_generated_requests(api_schema):
     operations = [result.ok() for result in api_schema.get_all_operations()]
     # Deleting last, so that the other operations still meet the connections that exist.
     operations.sort(key=lambda operation: operation.label == "DELETE /api/v1/connections/{id}/")
-    assert len(operations) == 13
+    assert len(operations) == 14
     statuses: dict[str, set[int]] = {}
     known_ids = list(Connection.objects.values_list("pk", flat=True))
 

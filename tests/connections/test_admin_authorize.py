@@ -152,3 +152,22 @@ def test_save_and_authorize_on_a_token_connection_just_saves(operator_client, to
     )
     assert "Save and authorize is only for OAuth 2.0 connections" in response.content.decode()
     assert not PendingAuthorization.objects.exists()
+
+
+def test_save_and_authorize_is_the_primary_button_of_an_oauth_connection(
+    operator_client, oauth_connection, token_connection
+):
+    # Issue 19 item 5: Django's Save gives up the primary style ("default") to it.
+    content = operator_client.get(change_url(oauth_connection)).content.decode()
+    assert 'data-primary-for="oauth2" data-primary-class="default" class="default">' in content
+    assert '<input type="submit" value="Save" name="_save" data-primary-for="token"' in content
+
+    content = operator_client.get(change_url(token_connection)).content.decode()
+    assert '<input type="submit" value="Save" class="default" name="_save"' in content
+    assert 'data-primary-for="oauth2" data-primary-class="default">' in content
+
+
+def test_test_connection_says_it_tests_the_stored_token(operator_client, token_connection):
+    content = operator_client.get(change_url(token_connection)).content.decode()
+    assert 'aria-describedby="fc-test-scope">Test connection' in content
+    assert "tests the stored API token, not one typed in this form" in content

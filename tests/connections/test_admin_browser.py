@@ -31,6 +31,10 @@ def test_auth_type_switches_fields_and_choose_all_picks_every_scope(
     page.select_option("#id_auth_type", "oauth2")
     assert not token_row.is_visible()
     assert client_row.is_visible() and scopes_row.is_visible()
+    # Issue 19 item 5: Save and authorize becomes the primary button, Save steps back.
+    authorize = page.locator("input[name=_authorize]")
+    assert "default" in (authorize.get_attribute("class") or "")
+    assert "default" not in (page.locator("input[name=_save]").get_attribute("class") or "")
     # The add (+) and edit (pencil) buttons stand beside the client select.
     assert page.locator("#add_id_oauth_client").is_visible()
 

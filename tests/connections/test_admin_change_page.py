@@ -87,17 +87,39 @@ def test_disconnect_forgets_the_tokens_and_records_who(operator_client, operator
 
 
 def test_the_change_page_of_an_oauth_connection_offers_disconnect(operator_client, authorized):
+    # Issue 19 item 5: Disconnect asks first, on its own page; the page's form posts.
     content = operator_client.get(change_url(authorized)).content.decode()
-    assert (
-        f'<form id="fc-disconnect-form" method="post" action="{disconnect_url(authorized)}">'
-        in (content)
+    confirm = reverse("admin:connections_connection_disconnect_confirm", args=[authorized.pk])
+    assert f'href="{confirm}">Disconnect</a>' in content
+    assert "fc-disconnect-form" not in content  # no one-click disconnect any more
+
+
+def test_disconnect_asks_for_confirmation_first(operator_client, authorized):
+    confirm = reverse("admin:connections_connection_disconnect_confirm", args=[authorized.pk])
+    response = operator_client.get(confirm)
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "a Front company admin must sign in to Front and accept the authorization again" in (
+        content
     )
-    assert 'form="fc-disconnect-form"' in content
+    assert f'<form method="post" action="{disconnect_url(authorized)}">' in content
+    authorized.refresh_from_db()
+    assert authorized.access_token == "at-SECRET"  # asking changes nothing
+    assert operator_client.post(confirm).status_code == 405
+
+
+def test_the_confirmation_needs_the_change_permission(client, stranger, authorized):
+    stranger.is_staff = True
+    stranger.save()
+    stranger.user_permissions.add(Permission.objects.get(codename="view_connection"))
+    client.force_login(stranger)
+    confirm = reverse("admin:connections_connection_disconnect_confirm", args=[authorized.pk])
+    assert client.get(confirm).status_code == 403
 
 
 def test_a_token_connection_has_no_disconnect(operator_client, token_connection):
     content = operator_client.get(change_url(token_connection)).content.decode()
-    assert "fc-disconnect-form" not in content
+    assert "disconnect/confirm/" not in content
     response = operator_client.post(disconnect_url(token_connection), follow=True)
     assert "Only OAuth 2.0 connections can be disconnected" in response.content.decode()
     assert not Event.objects.filter(action=Action.DISCONNECTED).exists()

@@ -76,7 +76,7 @@ def test_a_viewer_sees_that_a_secret_cannot_be_decrypted(viewer, token_connectio
 def test_a_viewer_gets_no_buttons_that_change_anything(viewer, authorized_connection):
     content = viewer.get(change_page(authorized_connection)).content.decode()
     assert "Save and authorize" not in content
-    assert "fc-test-form" not in content and "fc-disconnect-form" not in content
+    assert "fc-test-form" not in content and "disconnect/confirm/" not in content
 
 
 def test_an_operator_who_may_change_sees_no_secret_either(operator_client, authorized_connection):

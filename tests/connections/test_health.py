@@ -130,6 +130,21 @@ def test_past_the_grace_period_an_outage_is_offline_with_the_reason(online):
 
 
 @responses.activate
+def test_a_one_minute_grace_says_one_minute(online, settings):
+    # Issue 19 item 5: counted with ngettext, never "1 minutes".
+    settings.FRONTCONNECT_UNREACHABLE_GRACE_MINUTES = 1
+    Connection.objects.filter(pk=online.pk).update(
+        unreachable_since=timezone.now() - timedelta(minutes=2)
+    )
+    responses.get(ME_URL, status=503, json={})
+    check(online)
+    online.refresh_from_db()
+    assert online.last_check_result.startswith(
+        "Front has been unreachable for more than 1 minute: "
+    )
+
+
+@responses.activate
 def test_a_definite_answer_clears_the_clock(online):
     Connection.objects.filter(pk=online.pk).update(unreachable_since=timezone.now())
     responses.get(ME_URL, json={"id": "cmp_1", "name": "Acme"})

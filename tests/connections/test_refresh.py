@@ -92,7 +92,7 @@ def test_invalid_grant_asks_for_reauthorization(authorized):
     event = Event.objects.get(action=Action.REFRESHED)
     assert not event.success and OLD_REFRESH not in event.message
     # No automatic retries once Front said no.
-    with pytest.raises(front.FrontError, match="Save and authorize again"):
+    with pytest.raises(front.FrontError, match="authorization: authorize it again"):
         services.connection_access_token(connection=authorized)
     assert len(responses.calls) == 1
 

@@ -169,7 +169,7 @@ def test_new_form_has_the_spec_labels_and_field_wrappers(member, oauth_client):
     assert "admin/css/widgets.css" in body
     assert reverse("javascript-catalog") in body
     assert "connections/js/connection_form.js" in body
-    assert 'name="_authorize" value="1" class="button" data-oauth-only' in body
+    assert 'name="_authorize" value="1" class="button" data-oauth-only' in body  # token first
     assert "Front app" in body
     assert CLIENT_SECRET not in body
 
@@ -379,3 +379,39 @@ def test_list_still_renders_when_secrets_cannot_be_decrypted(member, token_conne
     response = member.get(reverse("connections:list"))
     assert response.status_code == 200
     assert b"Support inbox" in response.content
+
+
+def test_save_and_authorize_is_the_primary_button_of_an_oauth_connection(
+    member, oauth_connection, token_connection
+):
+    # Issue 19 item 5: on an OAuth 2.0 connection, saving means authorizing.
+    body = member.get(reverse("connections:edit", args=[oauth_connection.pk])).content.decode()
+    primary = 'class="button primary" data-oauth-only data-primary-for="oauth2">Save and authorize'
+    assert primary in body
+    assert '<button type="submit" name="_save" class="button" data-primary-for="token">' in body
+
+    body = member.get(reverse("connections:edit", args=[token_connection.pk])).content.decode()
+    assert '<button type="submit" name="_save" class="button primary"' in body
+    assert 'class="button" data-oauth-only data-primary-for="oauth2"' in body
+
+
+def test_the_detail_page_does_not_repeat_the_status_in_the_check_sentence(
+    member, online_token_connection
+):
+    # Issue 19 item 5: the badge says Online; "Online — Online: Front company …" said it twice.
+    online_token_connection.last_check_result = "Online: Front company Acme Corp."
+    online_token_connection.save()
+    body = member.get(online_token_connection.get_absolute_url()).content.decode()
+    assert "— Front company Acme Corp." in body
+    assert "Online: Front company" not in body
+
+
+def test_test_connection_on_the_edit_form_says_it_tests_the_stored_token(
+    member, token_connection, oauth_connection
+):
+    # Issue 19 item 5: the button posts its own form, so what it tests must be said.
+    body = member.get(reverse("connections:edit", args=[token_connection.pk])).content.decode()
+    assert 'aria-describedby="test-scope">Test connection' in body
+    assert "tests the stored API token, not one typed in this form" in body
+    body = member.get(reverse("connections:edit", args=[oauth_connection.pk])).content.decode()
+    assert "tests the stored authorization" in body

@@ -193,3 +193,35 @@ def test_the_callback_of_a_flow_another_member_started_changes_nothing(
     assert oauth_connection.status == Status.NOT_AUTHORIZED
     assert oauth_connection.access_token == ""
     assert PendingAuthorization.objects.get().used_at is None
+
+
+def test_disconnect_asks_for_confirmation_saying_a_front_admin_must_accept_again(
+    member, oauth_connection
+):
+    # Issue 19 item 5: the page links to a confirmation page whose form posts the action.
+    oauth_connection.status = Status.ONLINE
+    oauth_connection.save()
+    detail = member.get(oauth_connection.get_absolute_url()).content.decode()
+    confirm = url("disconnect_confirm", oauth_connection)
+    assert f'href="{confirm}">Disconnect</a>' in detail
+    assert f'action="{url("disconnect", oauth_connection)}"' not in detail
+
+    response = member.get(confirm)
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "a Front company admin must sign in to Front and accept the authorization again" in (
+        content
+    )
+    assert f'<form method="post" action="{url("disconnect", oauth_connection)}">' in content
+    assert not Event.objects.exists()  # asking changes nothing
+    assert member.post(confirm).status_code == 405
+
+
+def test_only_the_owner_is_asked_to_disconnect(client, stranger, oauth_connection):
+    client.force_login(stranger)
+    assert client.get(url("disconnect_confirm", oauth_connection)).status_code == 404
+
+
+def test_a_token_connection_is_not_asked_to_disconnect(member, token_connection):
+    response = member.get(url("disconnect_confirm", token_connection))
+    assert response.status_code == 302 and response.url == token_connection.get_absolute_url()

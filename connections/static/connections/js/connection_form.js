@@ -17,6 +17,12 @@
         });
       });
     });
+    // The primary button follows the auth type: Save and authorize for OAuth 2.0, else Save.
+    var kind = select.value === "oauth2" ? "oauth2" : "token";
+    form.querySelectorAll("[data-primary-for]").forEach(function (el) {
+      var cls = el.getAttribute("data-primary-class") || "primary";
+      el.classList.toggle(cls, el.getAttribute("data-primary-for") === kind);
+    });
   }
 
   function init() {

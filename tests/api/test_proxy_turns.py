@@ -1,0 +1,98 @@
+"""A proxied call's own work waits for one of the process's turns; pages never do.
+
+``common.serving.proxy_turn`` bounds how many proxied calls of a process use the database and
+the CPU at once, so that under any load a page or /healthz still finds a pool connection.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from common import serving
+
+pytestmark = pytest.mark.django_db
+
+
+def front_url(connection, path: str = "me") -> str:
+    return f"/api/v1/connections/{connection.pk}/front/{path}"
+
+
+@pytest.fixture
+def one_turn(settings):
+    settings.FRONTCONNECT_PROXY_WORKING_PER_PROCESS = 1
+    settings.DATABASE_POOL_TIMEOUT = 0.2
+    serving._turns.cache_clear()
+    yield
+    serving._turns.cache_clear()
+
+
+def hold_the_turn(release: threading.Event, holding: threading.Event) -> threading.Thread:
+    """Another thread takes the only turn and keeps it until ``release`` is set."""
+
+    def hold() -> None:
+        with serving.proxy_turn():
+            holding.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(5)
+    return thread
+
+
+def test_a_call_without_a_turn_in_time_is_answered_503_and_reaches_nothing(
+    one_turn, full_api, token_connection, echo_front
+):
+    release, holding = threading.Event(), threading.Event()
+    holder = hold_the_turn(release, holding)
+    try:
+        refused = full_api.get(front_url(token_connection))
+    finally:
+        release.set()
+        holder.join()
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == "1"
+    assert refused.json() == {
+        "error": "FrontConnect is busy with other proxied calls: try again in a second.",
+        "fields": {},
+    }
+    assert echo_front.seen == []
+    # The turn is back: the next call goes through.
+    answer = full_api.get(front_url(token_connection))
+    assert answer.status_code == 200
+    b"".join(answer.streaming_content)
+
+
+def test_a_call_waiting_for_front_holds_no_turn(one_turn):
+    with serving.proxy_turn():
+        serving.hand_back_database_connection()
+        # Another call gets the only turn at once while this one would wait for Front.
+        got = []
+        other = threading.Thread(target=lambda: got.append(serving._turns().acquire(timeout=0)))
+        other.start()
+        other.join()
+        assert got == [True]
+        serving._turns().release()
+    # Leaving the block after the hand-back does not give the turn back twice.
+    assert serving._turns().acquire(timeout=0)
+    assert not serving._turns().acquire(timeout=0)
+    serving._turns().release()
+
+
+def test_a_turn_ends_with_its_call_when_front_is_never_called(one_turn):
+    with pytest.raises(RuntimeError), serving.proxy_turn():
+        raise RuntimeError("the key was refused")
+    assert serving._turns().acquire(timeout=0)
+    serving._turns().release()
+
+
+def test_pages_never_wait_for_a_turn(one_turn, client):
+    release, holding = threading.Event(), threading.Event()
+    holder = hold_the_turn(release, holding)
+    try:
+        assert client.get("/accounts/login/").status_code == 200
+    finally:
+        release.set()
+        holder.join()
