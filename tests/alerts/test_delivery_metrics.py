@@ -45,7 +45,9 @@ def test_an_alert_email_sent_is_counted(smtp_server, change):
 
 
 def test_webhook_calls_are_counted_sent_and_failed(receiver, change):
-    Webhook.objects.create(name="Ops pager", url=receiver.url)
+    hook = Webhook(name="Ops pager", url=receiver.url)
+    hook.secret = "whsec-metrics-SECRET-abcdefghijklmnop"
+    hook.save()
     receiver.answers = [500]
     sent, failed = count("webhook", "sent"), count("webhook", "failed")
     change(Status.OFFLINE)

@@ -159,6 +159,16 @@ def test_static_files_and_unknown_paths_are_named_without_their_path(json_logs):
 
 
 @pytest.mark.django_db
+def test_an_authorization_links_secret_in_its_path_is_never_written(json_logs):
+    secret = "link-SECRET-" + uuid.uuid4().hex
+    response = Client().get(f"/authorization-links/{secret}/")
+    assert response.status_code < 500
+    (line,) = json_logs.of("frontconnect.request")
+    assert line["message"].startswith("GET /authorization-links/<str:secret>/ ")
+    assert secret not in json_logs.text
+
+
+@pytest.mark.django_db
 def test_an_api_request_names_its_key_and_the_keys_owner(json_logs, owner, token_connection):
     key = apikey_create(
         name="Integration", owner=owner, permissions=[Permission.READ], scope=KeyScope.USERS
