@@ -17,7 +17,7 @@ from api.models import ApiKey, KeyScope
 from common.text import name_key
 from connections import access, rules, services
 from connections.models import Connection, Scope, Source
-from connections.services import moved_sentence
+from connections.moves import moved_sentence
 from oauthclients.models import OAuthClient
 
 OWNER_OUT_OF_REACH = "No user with this username is within this API key's reach."

@@ -40,7 +40,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
 
-from common.text import is_plain_text
+from common.text import is_plain_text, name_key
 from connections.models import Connection
 
 VIEW_ALL = "connections.view_connection"
@@ -101,6 +101,13 @@ def teams_of(user: AnyUser | None, *, admin: bool = False) -> QuerySet[Any]:
     return team_model()._default_manager.filter(pk__in=team_ids_of(user, admin=admin))
 
 
+def team_by_name(name: str) -> Any:
+    """The team a command, file or request names, compared in the normalised form, or None."""
+    if not name or len(name) > MAX_USERNAME_LENGTH or not is_plain_text(name):
+        return None
+    return team_model()._default_manager.filter(name_key=name_key(name)).first()
+
+
 def teams_visible_to(user: AnyUser | None) -> QuerySet[Any]:
     """The teams whose page ``user`` may open: their own, every team for operators."""
     if user_is_operator(user):
@@ -108,12 +115,12 @@ def teams_visible_to(user: AnyUser | None) -> QuerySet[Any]:
     return teams_of(user)
 
 
-def user_administers_team(user: AnyUser | None, team: Any) -> bool:
+def user_administers_team(user: AnyUser | None, team: Any, *, as_operator: bool = True) -> bool:
     """Whether ``user`` manages ``team``'s members, connections and keys (operators who may
-    change connections do too)."""
+    change connections do too, unless ``as_operator=False``: the self-service pages)."""
     if team is None:
         return False
-    if user_is_operator(user, change=True):
+    if as_operator and user_is_operator(user, change=True):
         return True
     return bool(teams_of(user, admin=True).filter(pk=team.pk).exists())
 
@@ -135,7 +142,9 @@ def user_may_place(user: AnyUser | None, team: Any, *, as_operator: bool = True)
     return user_in_team(user, team)
 
 
-def user_may_move(user: AnyUser | None, connection: Connection, team: Any) -> bool:
+def user_may_move(
+    user: AnyUser | None, connection: Connection, team: Any, *, as_operator: bool = True
+) -> bool:
     """Whether ``user`` may move ``connection`` to ``team`` (None: to its owner's own).
 
     Moving is administering both sides: the side it leaves (a team's admin, or the owner of a
@@ -143,13 +152,13 @@ def user_may_move(user: AnyUser | None, connection: Connection, team: Any) -> bo
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    if user_is_operator(user, change=True):
+    if as_operator and user_is_operator(user, change=True):
         return True
 
     def administers(side: Any) -> bool:
         if side is None:
             return connection.owner_id == user.pk
-        return user_administers_team(user, side)
+        return bool(teams_of(user, admin=True).filter(pk=side.pk).exists())
 
     return administers(connection.team) and administers(team)
 
@@ -254,12 +263,17 @@ def rows_about_visible_connections(
     return rows.filter(**{f"{connection}__in": connections_visible_to(user)})
 
 
-def user_may_view(user: AnyUser | None, connection: Connection) -> bool:
-    return connections_visible_to(user).filter(pk=connection.pk).exists()
+def user_may_view(
+    user: AnyUser | None, connection: Connection, *, as_operator: bool = True
+) -> bool:
+    return connections_visible_to(user, as_operator=as_operator).filter(pk=connection.pk).exists()
 
 
-def user_may_change(user: AnyUser | None, connection: Connection) -> bool:
-    return connections_changeable_by(user).filter(pk=connection.pk).exists()
+def user_may_change(
+    user: AnyUser | None, connection: Connection, *, as_operator: bool = True
+) -> bool:
+    changeable = connections_changeable_by(user, as_operator=as_operator)
+    return changeable.filter(pk=connection.pk).exists()
 
 
 def user_may_reach_owner(user: AnyUser | None, owner: AnyUser, *, change: bool = False) -> bool:
@@ -293,8 +307,9 @@ def reach_within_rights(
     if scope == KeyReach.USERS:
         return all(user_may_reach_owner(user, other, change=change) for other in users)
     if scope == KeyReach.TEAM:
-        # A team's key is its admins' to issue; it then works while its creator stays in.
-        return user_administers_team(user, team)
+        # A team's key is its admins' to issue (operators too must be in the team): it works
+        # only while its creator stays in the team (team_key_in_force).
+        return user_administers_team(user, team, as_operator=False)
     wanted = {connection.pk for connection in connections}
     if not wanted:
         return True
@@ -459,6 +474,7 @@ __all__ = [
     "key_reach_beyond_owner",
     "key_reaches_owner",
     "keys_visible_to",
+    "team_by_name",
     "team_ids_of",
     "team_key_creator_role",
     "team_key_in_force",

@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("api.urls")),
+    path("teams/", include("teams.urls")),
     path("", include("connections.urls")),
     # The scopes selector (FilteredSelectMultiple) reads its texts from this catalog.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
