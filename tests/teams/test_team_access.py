@@ -73,7 +73,9 @@ def test_a_member_tests_a_team_connection_but_may_not_edit_it(signed_in, cat, sa
     assert client.get(reverse("connections:edit", args=[sales_inbox.pk])).status_code == 404
     assert client.post(reverse("connections:delete", args=[sales_inbox.pk])).status_code == 404
     page = client.get(reverse("connections:detail", args=[sales_inbox.pk])).content.decode()
-    assert "Test connection" in page and reverse("connections:edit", args=[sales_inbox.pk]) not in page
+    assert (
+        "Test connection" in page and reverse("connections:edit", args=[sales_inbox.pk]) not in page
+    )
 
 
 def test_removing_someone_ends_their_access_at_once_even_to_what_they_created(
@@ -112,7 +114,12 @@ def test_names_are_unique_within_a_team_and_within_ones_own(bob, sales, sales_in
     own = token_connection_for("Sales inbox", bob)  # the same name outside the team: fine
     assert own.team is None
     data = rules.ConnectionInput(
-        name="SALES INBOX", company_name="A", auth_type="token", owner=bob, api_token="t", team=sales
+        name="SALES INBOX",
+        company_name="A",
+        auth_type="token",
+        owner=bob,
+        api_token="t",
+        team=sales,
     )
     errors = rules.connection_validate(
         connection=None, data=data, token_policy=rules.TokenPolicy.KEEP_IF_BLANK
@@ -124,7 +131,9 @@ def test_moving_needs_someone_who_administers_both_sides(
     signed_in, ann, bob, support, sales, support_inbox
 ):
     # bob is a member of both teams, an admin of neither: no Move for him.
-    assert signed_in(bob).get(reverse("connections:move", args=[support_inbox.pk])).status_code == 404
+    assert (
+        signed_in(bob).get(reverse("connections:move", args=[support_inbox.pk])).status_code == 404
+    )
     Membership.objects.filter(team=sales, user=bob).update(role=Role.ADMIN)
     Membership.objects.filter(team=support, user=bob).update(role=Role.ADMIN)
     client = signed_in(bob)
