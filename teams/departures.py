@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import User
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -223,13 +222,12 @@ def offboard(
         user.is_active = False
         done.sessions = sessions_end(user)
         if actor is not None:
-            LogEntry.objects.log_action(
+            LogEntry.objects.log_actions(
                 user_id=actor.pk,
-                content_type_id=ContentType.objects.get_for_model(User).pk,
-                object_id=user.pk,
-                object_repr=user.get_username()[:200],
+                queryset=User.objects.filter(pk=user.pk),
                 action_flag=CHANGE,
                 change_message=done.sentence(user, target),
+                single_object=True,
             )
     return done
 
