@@ -89,8 +89,9 @@ def test_the_admin_keeps_one_admin_too(operator_client, sales):
         "memberships-MAX_NUM_FORMS": "1000",
     }
     for n, m in enumerate(memberships):
-        data |= {f"memberships-{n}-id": str(m.pk), f"memberships-{n}-team": str(sales.pk),
-                 f"memberships-{n}-user": str(m.user_id), f"memberships-{n}-role": "member"}  # fmt: skip
+        prefix = f"memberships-{n}-"
+        data |= {f"{prefix}id": str(m.pk), f"{prefix}team": str(sales.pk),
+                 f"{prefix}user": str(m.user_id), f"{prefix}role": "member"}  # fmt: skip
     response = operator_client.post(f"/admin/teams/team/{sales.pk}/change/", data)
     assert (
         response.status_code == 200
