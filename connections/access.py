@@ -163,6 +163,20 @@ def user_may_move(
     return administers(connection.team) and administers(team)
 
 
+def team_alert_people(team: Any) -> QuerySet[User]:
+    """Who hears about a team's connection: its active admins and the members who opted in
+    (``Membership.alerts``), by username."""
+    memberships = _membership_model()._default_manager.filter(team_id=team.pk).filter(
+        models.Q(role=TEAM_ADMIN) | models.Q(alerts=True)
+    )
+    return cast(
+        QuerySet[User],
+        get_user_model()
+        .objects.filter(is_active=True, pk__in=memberships.values("user_id"))
+        .order_by("username"),
+    )
+
+
 def _visible_q(user: AnyUser) -> models.Q:
     return models.Q(team__isnull=True, owner_id=user.pk) | models.Q(team_id__in=team_ids_of(user))
 
@@ -474,6 +488,7 @@ __all__ = [
     "key_reach_beyond_owner",
     "key_reaches_owner",
     "keys_visible_to",
+    "team_alert_people",
     "team_by_name",
     "team_ids_of",
     "team_key_creator_role",
