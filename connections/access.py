@@ -166,8 +166,10 @@ def user_may_move(
 def team_alert_people(team: Any) -> QuerySet[User]:
     """Who hears about a team's connection: its active admins and the members who opted in
     (``Membership.alerts``), by username."""
-    memberships = _membership_model()._default_manager.filter(team_id=team.pk).filter(
-        models.Q(role=TEAM_ADMIN) | models.Q(alerts=True)
+    memberships = (
+        _membership_model()
+        ._default_manager.filter(team_id=team.pk)
+        .filter(models.Q(role=TEAM_ADMIN) | models.Q(alerts=True))
     )
     return cast(
         QuerySet[User],

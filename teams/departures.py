@@ -158,8 +158,9 @@ def offboard(
     if to_team is not None and team_admin is None:
         raise ValidationError(NO_ADMIN.format(team=to_team.name))
     recipient = to_user if to_user is not None else team_admin
-    assert recipient is not None  # noqa: S101 - one of the two was checked just above
-    target = f"team {to_team.name}" if to_team is not None else to_user.get_username()  # type: ignore[union-attr]
+    if recipient is None:  # pragma: no cover - one of the two was checked just above
+        raise ValidationError(ONE_TARGET)
+    target = f"team {to_team.name}" if to_team is not None else recipient.get_username()
     done = Offboarded()
     with transaction.atomic():
         clashes = _clashes(user, to_user=to_user, to_team=to_team)
