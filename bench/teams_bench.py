@@ -46,7 +46,9 @@ def populate(*, connections: int, teams: int, people: int, teams_each: int, tag:
         users(username=f"{tag}p{i:05d}", email=f"{tag}p{i}@example.com") for i in range(people)
     )
     person_ids = list(
-        users.objects.filter(username__startswith=f"{tag}p").values_list("pk", flat=True)
+        users.objects.filter(username__startswith=f"{tag}p")
+        .order_by("username")
+        .values_list("pk", flat=True)
     )
     Team.objects.bulk_create(Team(name=f"{tag} team {i:04d}") for i in range(teams))
     team_ids = list(
@@ -100,14 +102,15 @@ def measure(client: Client | APIClient, url: str, repeat: int) -> tuple[float, i
 
 
 def pages(tag: str, repeat: int) -> list[tuple[str, float, int, float]]:
-    member = get_user_model().objects.get(username=f"{tag}p00001")
-    # A team where the member is a member (an admin's page lists the team's keys too).
-    team = (
-        Team.objects.filter(memberships__user=member, memberships__role=Role.MEMBER)
-        .order_by("pk")
+    # A person who is a plain member of a team (an admin's page lists the team's keys too).
+    plain = (
+        Membership.objects.filter(role=Role.MEMBER, user__username__startswith=f"{tag}p")
+        .select_related("user", "team")
+        .order_by("user__username", "team_id")
         .first()
     )
-    assert team is not None
+    assert plain is not None
+    member, team = plain.user, plain.team
     admin = Membership.objects.filter(team=team, role=Role.ADMIN).select_related("user").first()
     assert admin is not None
     key = apikey_create(name="Bench", owner=None, team=team, scope=KeyScope.TEAM,
