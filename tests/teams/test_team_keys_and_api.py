@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from api.keys import apikey_authenticate, apikey_create
 from api.models import ApiKey, KeyScope, Permission
-from connections.models import Connection
+from connections.models import Connection, Event
 from teams import services
 from teams.models import Membership, Role
 from tests.conftest import API_TOKEN
@@ -170,3 +170,22 @@ def test_a_member_uses_a_team_connection_through_a_team_key(dan, sales, sales_in
         bearer.return_value = mock.Mock(token=API_TOKEN, expires_at=None)
         response = client.post(f"/api/v1/connections/{sales_inbox.pk}/access-token/")
     assert response.status_code == 200
+
+
+def test_moving_through_the_api_needs_a_key_reaching_every_connection(
+    operator, dan, sales, support, sales_inbox
+):
+    refused = api(team_key(sales, dan).plaintext).patch(
+        f"/api/v1/connections/{sales_inbox.pk}/", {"team": "Support"}, format="json"
+    )
+    assert refused.status_code == 400 and "team" in refused.json()["fields"]
+    everything = apikey_create(
+        name="Ops", owner=operator, scope=KeyScope.ALL, permissions=ALL, created_by=operator
+    )
+    moved = api(everything.plaintext).patch(
+        f"/api/v1/connections/{sales_inbox.pk}/", {"team": "support"}, format="json"
+    )
+    assert moved.status_code == 200 and moved.json()["team"] == "Support"
+    entry = Event.objects.get(connection=sales_inbox)
+    assert entry.message == "Moved from team \u201cSales\u201d to team \u201cSupport\u201d."
+    assert entry.api_key_name == "Ops"
