@@ -32,8 +32,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         keys.apikey_touch(key, client_ip(request))
-        # The owner came with the key (its rights are checked on every request).
-        return key.owner, key
+        # The owner came with the key (its rights are checked on every request); a team's key
+        # acts as its creator, whose membership was checked with it.
+        return (key.owner if key.owner_id is not None else keys.key_actor(key)), key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

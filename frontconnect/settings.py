@@ -230,6 +230,7 @@ INSTALLED_APPS = [
     "oauthclients",
     "connections",
     "alerts",
+    "teams",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
