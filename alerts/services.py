@@ -32,6 +32,7 @@ from alerts.models import (
     Webhook,
 )
 from common import metrics
+from connections import access
 from connections.models import Connection, Status, Transition
 from connections.services import REAUTHORIZE_INTERRUPTED
 from connections.wording import status_predicate
@@ -125,12 +126,25 @@ def transition_recipients(transition: Transition) -> list[User]:
 
 
 def connection_recipients(connection: Connection) -> list[User]:
-    """The owner (unless they turned emails off) and every operator subscribed to all alerts."""
+    """The owner (unless they turned emails off) and every operator subscribed to all alerts.
+
+    A team's connection goes to the team's admins and the members who opted in
+    (``connections.access.team_alert_people``), each unless they turned emails off, instead
+    of its creator (who hears as one of them while in the team).
+    """
     recipients: dict[int, User] = {}
-    owner = connection.owner
-    owner_wants = not AlertPreference.objects.filter(user=owner, email_enabled=False).exists()
-    if owner.is_active and owner.email and owner_wants:
-        recipients[owner.pk] = owner
+    if connection.team_id is not None:
+        people = list(access.team_alert_people(connection.team).exclude(email=""))
+    else:
+        people = [connection.owner]
+    muted = set(
+        AlertPreference.objects.filter(
+            user__in=[p.pk for p in people], email_enabled=False
+        ).values_list("user_id", flat=True)
+    )
+    for person in people:
+        if person.is_active and person.email and person.pk not in muted:
+            recipients[person.pk] = person
     subscribed = (
         AlertPreference.objects.filter(
             all_connections=True, email_enabled=True, user__is_staff=True, user__is_active=True

@@ -90,7 +90,7 @@ class ApiKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = [
-            "name", "owner", "scope", "users", "connections", "permissions", "expires_at",
+            "name", "owner", "scope", "users", "connections", "team", "permissions", "expires_at",
             "return_origins",
         ]  # fmt: skip
 
@@ -118,6 +118,12 @@ class ApiKeyForm(forms.ModelForm):
         if cleaned.get("scope") == KeyScope.CONNECTIONS and not cleaned.get("connections"):
             self.add_error("connections", "Choose the connections this key reaches.")
         owner, scope = cleaned.get("owner"), cleaned.get("scope")
+        if scope == KeyScope.TEAM:
+            cleaned["owner"] = owner = None  # a team's key is owned by the team
+        elif owner is None and "owner" in self.fields and "owner" not in self.errors:
+            self.add_error("owner", "Choose the person accountable for this key.")
+        elif scope is not None and cleaned.get("team") is not None:
+            cleaned["team"] = None  # only a team's key names a team
         if scope is None or {"scope", "users", "connections", "permissions"} & set(self.errors):
             return cleaned
         refusals = apikey_grant_refusals(
@@ -129,6 +135,7 @@ class ApiKeyForm(forms.ModelForm):
             connections=(
                 (cleaned.get("connections") or []) if scope == KeyScope.CONNECTIONS else []
             ),
+            team=cleaned.get("team"),
         )
         for field, sentences in refusals.items():
             for sentence in sentences:
@@ -158,6 +165,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "name",
         "prefix",
         "owner",
+        "team",
         "allowed",
         "scope",
         "expires_at",
@@ -166,7 +174,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "revoked",
     ]
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "team"]
     search_fields = ["name", "public_id", "owner__username"]
     # Choices are searched on demand (the admin's autocomplete), never all listed in the page.
     autocomplete_fields = ["owner", "users", "connections"]
@@ -222,6 +230,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return users.filter(pk=issuer.pk)
         if name == "connections":
             return access.connections_visible_to(issuer).order_by("name", "pk")
+        if name == "team":
+            # A team's key works while its creator stays in the team: its admins issue it.
+            return access.teams_of(issuer, admin=True).order_by("name", "pk")
         return None
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -242,7 +253,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
         main = [
             "name", "owner", "permissions", "return_origins", "expires_at", "scope", "users",
-            "connections",
+            "connections", "team",
         ]  # fmt: skip
         if obj is None:
             return [(None, {"fields": main})]
@@ -292,6 +303,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             connections=form.cleaned_data.get("connections") or [],
             expires_at=obj.expires_at,
             created_by=admin_user(request),
+            team=form.cleaned_data.get("team") if obj.scope == KeyScope.TEAM else None,
         )
         # Never in a message (message storage is a cookie): encrypted in the server-side
         # session, for the one page that shows it, which forgets it.

@@ -33,9 +33,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         keys.apikey_touch(key, client_ip(request))
-        log_context_update(api_key_id=key.pk, user_id=key.owner_id)
-        # The owner came with the key (its rights are checked on every request).
-        return key.owner, key
+        # The owner came with the key (its rights are checked on every request); a team's key
+        # acts as its creator, whose membership was checked with it.
+        user = key.owner if key.owner_id is not None else keys.key_actor(key)
+        log_context_update(api_key_id=key.pk, user_id=getattr(user, "pk", None))
+        return user, key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

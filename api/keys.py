@@ -111,7 +111,14 @@ CHANGE_NOT_OWNERS = (
     "The owner may not change every connection this key would reach, which 'token', 'proxy', "
     "'write' and 'authorize' need."
 )
-REACH_FIELD = {KeyScope.ALL: "scope", KeyScope.USERS: "users", KeyScope.CONNECTIONS: "connections"}
+TEAM_NOT_YOURS = "Only the team's admins issue its API keys."
+TEAM_REQUIRED = "Choose the team whose connections the key reaches."
+REACH_FIELD = {
+    KeyScope.ALL: "scope",
+    KeyScope.USERS: "users",
+    KeyScope.CONNECTIONS: "connections",
+    KeyScope.TEAM: "team",
+}
 
 
 def needs_change(permissions: Iterable[str]) -> bool:
@@ -127,8 +134,12 @@ def apikey_grant_refusals(
     permissions: Iterable[str],
     users: Iterable[User] = (),
     connections: Iterable[Connection] = (),
+    team: Any = None,
 ) -> dict[str, list[str]]:
     """Why a key with this owner, reach and permissions may not be issued (empty: it may).
+
+    A team's key (``scope`` team) has no owner: its issuer must administer the team, and it
+    then works while its creator stays in the team (``access.team_key_in_force``).
 
     A key never grants more than the person issuing or changing it holds, nor more than its
     owner holds: its reach must be visible to both, and with 'token', 'proxy' or 'write'
@@ -146,8 +157,15 @@ def apikey_grant_refusals(
 
     def within(user: User | AnonymousUser, *, change: bool = False) -> bool:
         return access.reach_within_rights(
-            user, scope=scope, users=users, connections=connections, change=change
+            user, scope=scope, users=users, connections=connections, team=team, change=change
         )
+
+    if scope == KeyScope.TEAM:
+        if team is None:
+            refuse("team", TEAM_REQUIRED)
+        elif issuer is not None and not within(issuer):
+            refuse("team", TEAM_NOT_YOURS)
+        return refusals
 
     if issuer is not None:
         if owner is not None and not access.user_may_act_for(issuer, owner):
@@ -173,11 +191,15 @@ def apikey_grant_check(**grant: Any) -> None:
 
 
 def key_actor(key: ApiKey) -> User:
-    """Who is recorded as having acted with a key: the person who created it, else its owner.
+    """Who is recorded as having acted with a key: the person who created it, else its owner
+    (a team's key always records its creator).
 
     Events and transitions also name the key itself (``connections.events.acting_key``).
     """
-    return key.created_by if key.created_by_id is not None else key.owner  # type: ignore[return-value]
+    actor = key.created_by if key.created_by_id is not None else key.owner
+    if actor is None:  # a team's key always records its creator; an owner's key has its owner
+        raise ValueError(f"API key {key.pk} names neither a creator nor an owner.")
+    return actor
 
 
 def key_hash(plaintext: str) -> str:
@@ -188,7 +210,7 @@ def key_hash(plaintext: str) -> str:
 def apikey_create(
     *,
     name: str,
-    owner: User,
+    owner: User | None,
     permissions: Iterable[str],
     scope: str = KeyScope.USERS,
     users: Iterable[User] | None = None,
@@ -196,17 +218,24 @@ def apikey_create(
     expires_at: datetime | None = None,
     created_by: User | None = None,
     key: ApiKey | None = None,
+    team: Any = None,
 ) -> NewKey:
     """Create a key (or finish one an admin form prepared) and return it with its plaintext.
 
     Refused (ValidationError) when the key would grant more than ``created_by`` or ``owner``
-    holds (``apikey_grant_refusals``); ``created_by=None`` is a trusted shell.
+    holds (``apikey_grant_refusals``); ``created_by=None`` is a trusted shell. A team's key
+    (``team`` given) has no owner and reaches the team's connections; its ``created_by`` is
+    whoever it works for (a trusted shell names one of the team's members).
     """
+    if team is not None:
+        scope, owner = KeyScope.TEAM, None
+    elif owner is None:
+        raise ValueError("A key needs an owner or a team.")
     permissions = sorted(set(permissions))
     unknown = set(permissions) - set(Permission.values)
     if unknown:
         raise ValueError(f"Unknown permission: {', '.join(sorted(unknown))}.")
-    users = list(users) if users is not None else [owner]
+    users = list(users) if users is not None else ([owner] if owner is not None else [])
     connections = list(connections)
     apikey_grant_check(
         issuer=created_by,
@@ -215,12 +244,14 @@ def apikey_create(
         permissions=permissions,
         users=users if scope == KeyScope.USERS else (),
         connections=connections if scope == KeyScope.CONNECTIONS else (),
+        team=team,
     )
     public_id = secrets.token_hex(PUBLIC_ID_LENGTH // 2)
     plaintext = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     key = key if key is not None else ApiKey()
     key.name = name
     key.owner = owner
+    key.team = team
     key.permissions = permissions
     key.scope = scope
     key.expires_at = expires_at
@@ -241,16 +272,20 @@ def apikey_authenticate(plaintext: str) -> ApiKey | None:
 
     The owner comes in the same statement, with whether the key reaches beyond the owner's own
     connections; such a key works only while its owner still holds the rights that reach needs
-    (checked on every request, so a demotion stops it at once, like a deactivation).
+    (checked on every request, so a demotion stops it at once, like a deactivation). A team's
+    key comes with its creator's role in the team: it works only while they are still in it.
     """
     match = KEY_PATTERN.match(plaintext)
     if match is None:
         return None
     try:
         key = (
-            ApiKey.objects.filter(owner__is_active=True)
-            .select_related("owner")
-            .annotate(beyond_owner=access.key_reach_beyond_owner(ApiKey))
+            ApiKey.objects.filter(Q(owner__is_active=True) | Q(scope=KeyScope.TEAM))
+            .select_related("owner", "created_by")
+            .annotate(
+                beyond_owner=access.key_reach_beyond_owner(ApiKey),
+                creator_role=access.team_key_creator_role(ApiKey),
+            )
             .get(public_id=match.group(1))
         )
     except ApiKey.DoesNotExist:
@@ -259,6 +294,12 @@ def apikey_authenticate(plaintext: str) -> ApiKey | None:
         return None
     if not key.is_active():
         return None
+    if key.scope == KeyScope.TEAM:
+        in_force = access.team_key_in_force(
+            key.creator_role,
+            change=Permission.WRITE.value in key.permissions,
+        )
+        return key if in_force else None
     if key.beyond_owner and not access.user_is_operator(
         key.owner, change=needs_change(key.permissions)
     ):

@@ -48,11 +48,23 @@ class ApiKey(models.Model):
     # The readable part of the key (fc_live_<public_id>): how a key is found, and recognised.
     public_id = models.CharField(max_length=24, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
+    # A person's key has an owner; a team's key has a team instead (and its creator in
+    # created_by: it works only while they are still in the team, connections.access).
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="api_keys",
         help_text="The person accountable for this key: it never reaches more than they may.",
+    )
+    team = models.ForeignKey(
+        "teams.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        help_text="A team's key: it reaches the team's connections, owned by the team.",
     )
     scope = models.CharField(
         "reaches", max_length=20, choices=KeyScope.choices, default=KeyScope.USERS
@@ -104,6 +116,17 @@ class ApiKey(models.Model):
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Owned by a person, or by a team (and then reaching exactly that team).
+            models.CheckConstraint(
+                condition=(
+                    models.Q(owner__isnull=False, team__isnull=True)
+                    & ~models.Q(scope=KeyReach.TEAM)
+                )
+                | models.Q(owner__isnull=True, team__isnull=False, scope=KeyReach.TEAM),
+                name="apikey_owned_by_person_or_team",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -36,6 +36,12 @@ class ConnectionSerializer(serializers.ModelSerializer):
     """A connection as the API shows it: every field but the secrets, which show as states."""
 
     owner = serializers.CharField(source="owner.username", read_only=True)
+    team = serializers.CharField(
+        source="team.name",
+        read_only=True,
+        allow_null=True,
+        help_text="The team the connection belongs to, or null for its owner's own.",
+    )
     oauth_client = OAuthClientRefSerializer(read_only=True, allow_null=True)
     scopes: serializers.SlugRelatedField[Scope] = serializers.SlugRelatedField(
         slug_field="code", many=True, read_only=True
@@ -51,6 +57,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "auth_type",
             "status",
             "owner",
+            "team",
             "oauth_client",
             "scopes",
             "front_company_id",
@@ -111,6 +118,17 @@ class ConnectionWriteSerializer(serializers.Serializer):
         ),
     )
 
+    team = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=rules.max_length_of(Connection, "name"),
+        help_text=(
+            "The name of the team the connection belongs to, or null for its owner's own; a "
+            "team's API key creates in its team. Moving a connection between teams (or out of "
+            "one) needs a key reaching every connection."
+        ),
+    )
+
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # Only the fields the client sent: PATCH must not mistake an absent field for a blank one.
         return dict(super().to_internal_value(data))
@@ -146,6 +164,11 @@ class ConnectionFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     auth_type = serializers.ChoiceField(choices=AuthType.choices, required=False)
     owner = serializers.CharField(required=False, max_length=USERNAME_MAX_LENGTH)
+    team = serializers.CharField(
+        required=False,
+        max_length=rules.max_length_of(Connection, "name"),
+        help_text="The connections of the team with this name (its normalised form).",
+    )
 
 
 class AuthorizationLinkOptionsSerializer(serializers.Serializer):

@@ -34,6 +34,7 @@ from api.serializers import (
     ConnectionWriteSerializer,
     ErrorSerializer,
 )
+from common.text import name_key
 from connections import access, events, links, services
 from connections.models import Connection, Source
 
@@ -136,7 +137,7 @@ RETURN_URL_REFUSED = (
     list=extend_schema(
         summary="List the connections this key reaches",
         description="The connections within the key's reach, 50 a page (`page_size` up to 200), "
-        "ordered by name, filtered by status, auth type and owner.",
+        "ordered by name, filtered by status, auth type, owner and team.",
         parameters=[ConnectionFilterSerializer],
         responses={200: ConnectionSerializer(many=True), **errors(400, 401, 403, 404)},
     ),
@@ -196,7 +197,9 @@ class ConnectionViewSet(
 
     def get_queryset(self) -> QuerySet[Connection]:
         connections = (
-            self.reachable().select_related("owner", "oauth_client").prefetch_related("scopes")
+            self.reachable()
+            .select_related("owner", "team", "oauth_client")
+            .prefetch_related("scopes")
         )
         if self.action != "list":
             return connections
@@ -209,6 +212,8 @@ class ConnectionViewSet(
             connections = connections.filter(auth_type=wanted["auth_type"])
         if "owner" in wanted:
             connections = connections.filter(owner=access.owner_by_username(wanted["owner"]))
+        if "team" in wanted:
+            connections = connections.filter(team__name_key=name_key(wanted["team"]))
         return connections.order_by("name", "pk")
 
     def get_object(self) -> Connection:

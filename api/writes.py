@@ -14,8 +14,10 @@ from rest_framework.exceptions import PermissionDenied
 
 from api import keys
 from api.models import ApiKey, KeyScope
+from common.text import name_key
 from connections import access, rules, services
 from connections.models import Connection, Scope, Source
+from connections.moves import moved_sentence
 from oauthclients.models import OAuthClient
 
 OWNER_OUT_OF_REACH = "No user with this username is within this API key's reach."
@@ -23,6 +25,11 @@ NAME_THE_OWNER = "This API key does not reach its owner's connections: name the 
 UNKNOWN_CLIENT = "No OAuth 2.0 client has this id."
 CHOSEN_CONNECTIONS_ONLY = (
     "This API key reaches only chosen connections, so it cannot create new ones."
+)
+TEAM_OUT_OF_REACH = "No team with this name is within this API key's reach."
+MOVE_NEEDS_ALL = (
+    "Moving a connection into, out of or between teams needs an API key that reaches every "
+    "connection."
 )
 
 
@@ -40,10 +47,43 @@ def _owner(key: ApiKey, username: str) -> User:
 
 def _default_owner(key: ApiKey) -> User:
     """Who a new connection belongs to when the request names nobody: the key's owner, if the
-    key reaches the owner's connections (else the connection would be out of its reach)."""
-    if not access.key_reaches_owner(key, key.owner):
+    key reaches the owner's connections (else the connection would be out of its reach); for
+    a team's key, its creator (the connection then belongs to the team)."""
+    if key.scope == KeyScope.TEAM:
+        return keys.key_actor(key)
+    if key.owner is None or not access.key_reaches_owner(key, key.owner):
         raise _refused("owner", NAME_THE_OWNER)
     return key.owner
+
+
+def _team(key: ApiKey, connection: Connection | None, data: dict[str, Any]) -> Any:
+    """The team the request puts the connection in (``rules.KEEP_TEAM``: where it is).
+
+    A team's key creates in its own team; only a key reaching every connection (an
+    operator's) moves one into, out of or between teams.
+    """
+    if "team" not in data:
+        if connection is None and key.scope == KeyScope.TEAM:
+            return key.team
+        return rules.KEEP_TEAM if connection is not None else None
+    name = data["team"]
+    team = None
+    if name:
+        team = access.team_model()._default_manager.filter(name_key=name_key(name)).first()
+        if team is None:
+            raise _refused("team", TEAM_OUT_OF_REACH)
+    current = connection.team_id if connection is not None else None
+    if connection is None:
+        allowed = (
+            key.scope == KeyScope.ALL
+            or (key.scope == KeyScope.TEAM and team is not None and team.pk == key.team_id)
+            or (key.scope == KeyScope.USERS and team is None)
+        )
+        if not allowed:
+            raise _refused("team", TEAM_OUT_OF_REACH)
+    elif (team.pk if team is not None else None) != current and key.scope != KeyScope.ALL:
+        raise _refused("team", MOVE_NEEDS_ALL)
+    return team
 
 
 def _client(pk: int | None) -> OAuthClient | None:
@@ -73,6 +113,7 @@ def _input(
         return data[name] if name in data else default
 
     stored = connection
+    team = _team(key, connection, data)
     owner = (
         _owner(key, data["owner"])
         if "owner" in data
@@ -95,18 +136,27 @@ def _input(
             if "scopes" in data
             else frozenset(stored.scopes.all() if stored else ())
         ),
+        team=team,
     )
 
 
 def _apply(*, key: ApiKey, connection: Connection | None, data: dict[str, Any]) -> Connection:
     requested = _input(key, connection, data)
     owner_id = connection.owner_id if connection is not None else None
+    moved = ""
+    if connection is not None and requested.team is not rules.KEEP_TEAM:
+        new_team = requested.team.pk if requested.team is not None else None
+        if new_team != connection.team_id:
+            moved = moved_sentence(connection.team, requested.team)
     result = rules.connection_apply(
         connection=connection,
         data=requested,
-        token_policy=rules.token_policy_for(actor=key.owner, source=Source.API, owner_id=owner_id),
+        token_policy=rules.token_policy_for(
+            actor=keys.key_actor(key), source=Source.API, owner_id=owner_id
+        ),
         actor=keys.key_actor(key),
         source=Source.API,
+        message=moved,
     )
     return result.connection
 

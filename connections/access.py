@@ -5,19 +5,28 @@ Every screen, command and API path asks here instead of filtering by owner itsel
 * **Operators** are active staff users holding the connection model's permission: ``view`` (or
   ``change``) to see every connection, ``change`` to change every connection. Superusers hold
   every permission, so an active staff superuser is an operator.
-* **Members** see and change the connections they own.
+* **Members** see and change the connections they own (their own: ``team`` empty).
+* **Teams**: a team's connections are seen, used and tested by every member of the team; its
+  admins, and its creator while still a member, change, authorize, disconnect and delete them.
+  Being a connection's ``owner`` (its creator) gives nothing once its team no longer has you:
+  removing someone from a team ends their access at once. Team admins administer the team
+  (members, keys); a connection moves between teams only for someone administering both sides.
 * ``as_operator=False`` asks about a person's *own* connections only, whatever their rights: the
   self-service pages (``/connections/``) are a member's page for everyone, operators included.
 * **Acting for others** (owning an API key on someone's behalf): a user may act for themselves;
   an active superuser, or active staff holding ``auth.change_user``, may act for anyone.
-* **An API key** reaches every connection, the connections of chosen users, or chosen
-  connections (``KeyReach``). ``connections_for_key`` is the rule; ``connection_in_reach`` is
-  the same rule compiled once per process for the proxy's hot path. A key never reaches beyond
-  what its owner may see (change, for ``token``/``proxy``/``write``): ``reach_within_rights``.
-  A key is shown only to who may see all it reaches (``keys_visible_to``).
+* **An API key** reaches every connection, the personal connections of chosen users, chosen
+  personal connections, or one team's connections (``KeyReach``). ``connections_for_key`` is
+  the rule; ``connection_in_reach`` is the same rule compiled once per process for the proxy's
+  hot path. A key never reaches beyond what its owner may see (change, for
+  ``token``/``proxy``/``write``): ``reach_within_rights``.
+  A key is shown only to who may see all it reaches (``keys_visible_to``). A team's key
+  works only while its creator is an active member of the team (an admin, for ``write``):
+  ``team_key_creator_role`` and ``team_key_in_force``.
 
 This module imports no other app: it works on any key object with ``pk``, ``scope``,
-``owner_id`` and ``users``/``connections`` many-to-many managers (``api.models.ApiKey``).
+``owner_id`` and ``users``/``connections`` many-to-many managers (``api.models.ApiKey``), and
+reaches teams through the relation names (``Connection.team``, ``Team.memberships``).
 """
 
 from __future__ import annotations
@@ -31,10 +40,12 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
 
-from common.text import is_plain_text
+from common.text import is_plain_text, name_key
 from connections.models import Connection
 
 VIEW_ALL = "connections.view_connection"
+# teams.models.Role.ADMIN: the role that administers a team.
+TEAM_ADMIN = "admin"
 CHANGE_ALL = "connections.change_connection"
 ACT_FOR_OTHERS = "auth.change_user"
 # No username is longer (Django's limit is 150); longer values are never queried.
@@ -49,6 +60,7 @@ class KeyReach(models.TextChoices):
     ALL = "all", "All connections"
     USERS = "users", "The connections of chosen users"
     CONNECTIONS = "connections", "Chosen connections"
+    TEAM = "team", "The connections of one team"
 
 
 class KeyLike(Protocol):
@@ -59,6 +71,131 @@ class KeyLike(Protocol):
     owner_id: Any
     users: Any
     connections: Any
+
+
+# --- teams (through relation names: this module imports no other app) ------------------------
+
+
+def team_model() -> type[models.Model]:
+    """The team model (``teams.Team``), reached through ``Connection.team``."""
+    return cast(type[models.Model], Connection._meta.get_field("team").related_model)
+
+
+def _membership_model() -> type[models.Model]:
+    return cast(type[models.Model], team_model()._meta.get_field("memberships").related_model)
+
+
+def team_ids_of(user: AnyUser | None, *, admin: bool = False) -> QuerySet[Any]:
+    """The ids of the teams ``user`` is in (``admin``: administers), as a subquery."""
+    memberships = _membership_model()._default_manager
+    if user is None or not user.is_authenticated or not user.is_active:
+        return memberships.none().values("team_id")
+    rows = memberships.filter(user_id=user.pk)
+    if admin:
+        rows = rows.filter(role=TEAM_ADMIN)
+    return rows.values("team_id")
+
+
+def teams_of(user: AnyUser | None, *, admin: bool = False) -> QuerySet[Any]:
+    """The teams ``user`` is in (``admin``: the teams they administer), by name."""
+    return team_model()._default_manager.filter(pk__in=team_ids_of(user, admin=admin))
+
+
+def team_by_name(name: str) -> Any:
+    """The team a command, file or request names, compared in the normalised form, or None."""
+    if not name or len(name) > MAX_USERNAME_LENGTH or not is_plain_text(name):
+        return None
+    return team_model()._default_manager.filter(name_key=name_key(name)).first()
+
+
+def teams_visible_to(user: AnyUser | None) -> QuerySet[Any]:
+    """The teams whose page ``user`` may open: their own, every team for operators."""
+    if user_is_operator(user):
+        return team_model()._default_manager.all()
+    return teams_of(user)
+
+
+def user_administers_team(user: AnyUser | None, team: Any, *, as_operator: bool = True) -> bool:
+    """Whether ``user`` manages ``team``'s members, connections and keys (operators who may
+    change connections do too, unless ``as_operator=False``: the self-service pages)."""
+    if team is None:
+        return False
+    if as_operator and user_is_operator(user, change=True):
+        return True
+    return bool(teams_of(user, admin=True).filter(pk=team.pk).exists())
+
+
+def user_in_team(user: AnyUser | None, team: Any) -> bool:
+    """Whether ``user`` is a member (any role) of ``team``: may add connections to it."""
+    return team is not None and bool(teams_of(user).filter(pk=team.pk).exists())
+
+
+def user_may_place(user: AnyUser | None, team: Any, *, as_operator: bool = True) -> bool:
+    """Whether ``user`` may put a connection into ``team`` (None: their own connections):
+    every member may add to a team, operators who may change connections anywhere."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if team is None:
+        return True
+    if as_operator and user_is_operator(user, change=True):
+        return True
+    return user_in_team(user, team)
+
+
+def user_may_move(
+    user: AnyUser | None, connection: Connection, team: Any, *, as_operator: bool = True
+) -> bool:
+    """Whether ``user`` may move ``connection`` to ``team`` (None: to its owner's own).
+
+    Moving is administering both sides: the side it leaves (a team's admin, or the owner of a
+    personal connection) and the side it joins (an admin of that team, or, to "own", the owner).
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if as_operator and user_is_operator(user, change=True):
+        return True
+
+    def administers(side: Any) -> bool:
+        if side is None:
+            return connection.owner_id == user.pk
+        return bool(teams_of(user, admin=True).filter(pk=side.pk).exists())
+
+    return administers(connection.team) and administers(team)
+
+
+def team_alert_people(team: Any) -> QuerySet[User]:
+    """Who hears about a team's connection: its active admins and the members who opted in
+    (``Membership.alerts``), by username."""
+    memberships = (
+        _membership_model()
+        ._default_manager.filter(team_id=team.pk)
+        .filter(models.Q(role=TEAM_ADMIN) | models.Q(alerts=True))
+    )
+    return cast(
+        QuerySet[User],
+        get_user_model()
+        .objects.filter(is_active=True, pk__in=memberships.values("user_id"))
+        .order_by("username"),
+    )
+
+
+def _visible_q(user: AnyUser) -> models.Q:
+    # A person's teams are read once as a short list (a person is in few teams): "team_id IN
+    # (1, 2, …) OR own" lets the database use both indexes, where a subquery inside the OR
+    # made PostgreSQL scan every connection.
+    teams = list(team_ids_of(user).values_list("team_id", flat=True))
+    return models.Q(team__isnull=True, owner_id=user.pk) | models.Q(team_id__in=teams)
+
+
+def _changeable_q(user: AnyUser) -> models.Q:
+    roles = list(team_ids_of(user).values_list("team_id", "role"))
+    teams = [team for team, _role in roles]
+    admin_teams = [team for team, role in roles if role == TEAM_ADMIN]
+    return (
+        models.Q(team__isnull=True, owner_id=user.pk)
+        | models.Q(team_id__in=admin_teams)
+        | models.Q(owner_id=user.pk, team_id__in=teams)
+    )
 
 
 # --- people -------------------------------------------------------------------------------
@@ -114,23 +251,26 @@ def no_such_owner(username: str, *, option: str = "--owner") -> str:
 def connections_visible_to(
     user: AnyUser | None, *, as_operator: bool = True
 ) -> QuerySet[Connection]:
-    """The connections ``user`` may see: every one for operators, else their own."""
+    """The connections ``user`` may see: every one for operators, else their own and their
+    teams'."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Connection.objects.none()
     if as_operator and user_is_operator(user):
         return Connection.objects.all()
-    return Connection.objects.filter(owner_id=user.pk)
+    return Connection.objects.filter(_visible_q(user))
 
 
 def connections_changeable_by(
     user: AnyUser | None, *, as_operator: bool = True
 ) -> QuerySet[Connection]:
-    """The connections ``user`` may change: every one for operators with change, else their own."""
+    """The connections ``user`` may change (edit, authorize, disconnect, delete): every one for
+    operators with change, else their own, their teams' as an admin, and those they created in
+    a team they are still in."""
     if user is None or not user.is_authenticated or not user.is_active:
         return Connection.objects.none()
     if as_operator and user_is_operator(user, change=True):
         return Connection.objects.all()
-    return Connection.objects.filter(owner_id=user.pk)
+    return Connection.objects.filter(_changeable_q(user))
 
 
 def rows_about_visible_connections(
@@ -146,16 +286,21 @@ def rows_about_visible_connections(
     return rows.filter(**{f"{connection}__in": connections_visible_to(user)})
 
 
-def user_may_view(user: AnyUser | None, connection: Connection) -> bool:
-    return connections_visible_to(user).filter(pk=connection.pk).exists()
+def user_may_view(
+    user: AnyUser | None, connection: Connection, *, as_operator: bool = True
+) -> bool:
+    return connections_visible_to(user, as_operator=as_operator).filter(pk=connection.pk).exists()
 
 
-def user_may_change(user: AnyUser | None, connection: Connection) -> bool:
-    return connections_changeable_by(user).filter(pk=connection.pk).exists()
+def user_may_change(
+    user: AnyUser | None, connection: Connection, *, as_operator: bool = True
+) -> bool:
+    changeable = connections_changeable_by(user, as_operator=as_operator)
+    return changeable.filter(pk=connection.pk).exists()
 
 
 def user_may_reach_owner(user: AnyUser | None, owner: AnyUser, *, change: bool = False) -> bool:
-    """Whether ``user`` may see (change) every connection ``owner`` has, and will have."""
+    """Whether ``user`` may see (change) every personal connection ``owner`` has, and will have."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return user.pk == owner.pk or user_is_operator(user, change=change)
@@ -170,6 +315,7 @@ def reach_within_rights(
     scope: str,
     users: Iterable[AnyUser] = (),
     connections: Iterable[Connection] = (),
+    team: Any = None,
     change: bool = False,
 ) -> bool:
     """Whether everything a key with this reach reaches is visible (changeable) to ``user``.
@@ -183,10 +329,17 @@ def reach_within_rights(
         return user_is_operator(user, change=change)
     if scope == KeyReach.USERS:
         return all(user_may_reach_owner(user, other, change=change) for other in users)
+    if scope == KeyReach.TEAM:
+        # A team's key is its admins' to issue (operators too must be in the team): it works
+        # only while its creator stays in the team (team_key_in_force).
+        return user_administers_team(user, team, as_operator=False)
     wanted = {connection.pk for connection in connections}
     if not wanted:
         return True
-    allowed = connections_changeable_by(user) if change else connections_visible_to(user)
+    if user_is_operator(user, change=change):
+        return True
+    # A personal key chooses among its holder's own connections; teams have team keys.
+    allowed = Connection.objects.filter(team__isnull=True, owner_id=user.pk)
     return set(allowed.filter(pk__in=wanted).values_list("pk", flat=True)) == wanted
 
 
@@ -200,21 +353,41 @@ def key_reach_beyond_owner(key_model: type) -> Case:
     chosen = key_model.connections.through  # type: ignore[attr-defined]
     others = users.objects.filter(apikey=OuterRef("pk")).exclude(user=OuterRef("owner"))
     theirs = chosen.objects.filter(apikey=OuterRef("pk")).exclude(
-        connection__owner=OuterRef("owner")
+        connection__owner=OuterRef("owner"), connection__team__isnull=True
     )
     return Case(
         When(scope=KeyReach.ALL, then=True),
         When(scope=KeyReach.USERS, then=Exists(others)),
+        # A team's key is judged by its creator's membership instead (team_key_creator_role).
+        When(scope=KeyReach.TEAM, then=False),
         default=Exists(theirs),
         output_field=BooleanField(),
     )
+
+
+def team_key_creator_role(key_model: type) -> Any:
+    """SQL for the role the creator of a team's key holds in its team while active (else NULL),
+    to annotate keys with; ``team_key_in_force`` reads it."""
+    memberships = _membership_model()._default_manager.filter(
+        team_id=OuterRef("team_id"), user_id=OuterRef("created_by_id"), user__is_active=True
+    )
+    return models.Subquery(memberships.values("role")[:1])
+
+
+def team_key_in_force(role: str | None, *, change: bool) -> bool:
+    """Whether a team's key whose creator holds ``role`` in the team (None: not in it, or
+    deactivated) still works: a member's rights for reading and using, an admin's for
+    ``write``. Removing the creator from the team stops the key at once."""
+    if role is None:
+        return False
+    return role == TEAM_ADMIN or not change
 
 
 def keys_visible_to(user: AnyUser | None, keys: QuerySet[Any]) -> QuerySet[Any]:
     """The keys of ``keys`` whose whole reach ``user`` may see (``reach_within_rights`` as SQL).
 
     A key's pages name what it reaches: operators see every key; anyone else, the keys that
-    reach only their own connections.
+    reach only their own connections, and the keys of the teams they administer.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return keys.none()
@@ -223,10 +396,13 @@ def keys_visible_to(user: AnyUser | None, keys: QuerySet[Any]) -> QuerySet[Any]:
     users = keys.model.users.through
     chosen = keys.model.connections.through
     others = users.objects.filter(apikey=OuterRef("pk")).exclude(user=user.pk)
-    theirs = chosen.objects.filter(apikey=OuterRef("pk")).exclude(connection__owner=user.pk)
+    theirs = chosen.objects.filter(apikey=OuterRef("pk")).exclude(
+        connection__owner=user.pk, connection__team__isnull=True
+    )
     return keys.filter(
         (models.Q(scope=KeyReach.USERS) & ~Exists(others))
         | (models.Q(scope=KeyReach.CONNECTIONS) & ~Exists(theirs))
+        | models.Q(scope=KeyReach.TEAM, team_id__in=team_ids_of(user, admin=True))
     )
 
 
@@ -236,7 +412,11 @@ def _reach_filter(key: KeyLike) -> models.Q | None:
         return None
     if key.scope == KeyReach.USERS:
         through = key.users.through
-        return models.Q(owner__in=through.objects.filter(apikey=key.pk).values("user"))
+        return models.Q(
+            team__isnull=True, owner__in=through.objects.filter(apikey=key.pk).values("user")
+        )
+    if key.scope == KeyReach.TEAM:
+        return models.Q(team__api_keys=key.pk)
     through = key.connections.through
     return models.Q(pk__in=through.objects.filter(apikey=key.pk).values("connection"))
 
@@ -248,7 +428,8 @@ def connections_for_key(key: KeyLike) -> QuerySet[Connection]:
 
 
 def key_reaches_owner(key: KeyLike, user: AnyUser) -> bool:
-    """Whether connections owned by ``user`` (existing and new ones) are within the key's reach."""
+    """Whether the personal connections of ``user`` (existing and new) are within the key's
+    reach."""
     if key.scope == KeyReach.ALL:
         return True
     if key.scope == KeyReach.USERS:
@@ -316,6 +497,18 @@ __all__ = [
     "key_reach_beyond_owner",
     "key_reaches_owner",
     "keys_visible_to",
+    "team_alert_people",
+    "team_by_name",
+    "team_ids_of",
+    "team_key_creator_role",
+    "team_key_in_force",
+    "team_model",
+    "teams_of",
+    "teams_visible_to",
+    "user_administers_team",
+    "user_in_team",
+    "user_may_move",
+    "user_may_place",
     "no_such_owner",
     "owner_by_username",
     "reach_within_rights",

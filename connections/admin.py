@@ -64,11 +64,12 @@ class ConnectionAdmin(FrontConnectAdmin):
         "auth_type",
         "status_display",
         "owner",
+        "team",
         "last_check",
     ]
     list_display_links = ["name_display"]
-    list_filter = ["auth_type", "status", "oauth_client"]
-    list_select_related = ["owner"]
+    list_filter = ["auth_type", "status", "oauth_client", "team"]
+    list_select_related = ["owner", "team"]
     search_fields = ["name", "company_name"]
     autocomplete_fields = ["owner"]
     # The member page is the owner's only: for any other operator it would be a 404.
@@ -95,6 +96,7 @@ class ConnectionAdmin(FrontConnectAdmin):
                     "oauth_client",
                     "scopes",
                     "owner",
+                    "team",
                 ]
             },
         ),

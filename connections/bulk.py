@@ -24,6 +24,7 @@ from typing import IO, Any, NamedTuple
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db import connection as db
+from django.db.models import Q
 from django.utils import timezone
 
 from common.crypto import UndecryptableSecret
@@ -62,11 +63,17 @@ class ImportResult:
 
 
 class CleanRow(NamedTuple):
-    """One row translated into the rules' input, with its owner's id and normalised name."""
+    """One row translated into the rules' input, with where its name must be unique (its
+    team's id, else 0 and its owner's id) and its normalised name."""
 
     where: str
     data: ConnectionInput
-    key: tuple[int, str]
+    key: tuple[int, int, str]
+
+    @property
+    def names(self) -> tuple[int, int]:
+        """The set of names this row's name is unique in: (team id, 0) or (0, owner id)."""
+        return self.key[0], self.key[1]
 
 
 def _row_errors(where: str, errors: rules.Errors) -> list[RowError]:
@@ -90,6 +97,11 @@ class _Cleaner:
         self.clients = {c.name: c for c in OAuthClient.objects.only("pk", "name")}
         self.scopes = {s.code: s for s in Scope.objects.only("pk", "code")}
         self.owners: dict[str, User | None] = {}
+        self.teams = {
+            key: pk for pk, key in access.team_model()._default_manager.values_list(
+                "pk", "name_key"
+            )
+        }  # fmt: skip
 
     def owner(self, username: str) -> User | None:
         if username not in self.owners:
@@ -129,6 +141,11 @@ class _Cleaner:
                 errors.append(RowError(where, "owner", "no user has this username"))
         elif owner is None:
             errors.append(RowError(where, "owner", "blank, and no --owner given"))
+        team_id = 0
+        if get["team"]:
+            team_id = self.teams.get(name_key(get["team"]), 0)
+            if not team_id:
+                errors.append(RowError(where, "team", "no team has this name"))
         data = ConnectionInput(
             name=get["name"],
             company_name=get["company_name"],
@@ -137,6 +154,9 @@ class _Cleaner:
             api_token=get["api_token"] or None,
             oauth_client=client,
             scopes=scopes,
+            # A blank cell is the owner's own; an import never moves a connection (it matches
+            # rows by name within their team, or within their owner's own).
+            team=access.team_model()(pk=team_id) if team_id else None,
         )
         # The rules without the stored row: what a new connection needs (the name and the
         # stored token are checked against the database in _validate and again when writing).
@@ -154,32 +174,36 @@ class _Cleaner:
         )
         if errors:
             return sorted(errors, key=lambda e: _COLUMN_ORDER.get(e.column, len(COLUMNS)))
-        return CleanRow(where, data, (owner.pk if owner is not None else 0, name_key(data.name)))
+        owner_id = owner.pk if owner is not None and not team_id else 0
+        return CleanRow(where, data, (team_id, owner_id, name_key(data.name)))
 
 
 class _Names:
-    """The names seen per owner, normalised, with the row that used each first."""
+    """The names seen per owner (or team), normalised, with the row that used each first."""
 
     def __init__(self) -> None:
-        self.seen: dict[int, dict[str, str]] = {}
+        self.seen: dict[tuple[int, int], dict[str, str]] = {}
 
     def repeated(self, row: CleanRow) -> RowError | None:
-        owner_id, key = row.key
-        first = self.seen.setdefault(owner_id, {}).setdefault(key, row.where)
+        key = row.key[2]
+        first = self.seen.setdefault(row.names, {}).setdefault(key, row.where)
         if first == row.where:
             return None
         reason = (
-            f"repeats the name of {first} (names are unique per owner, ignoring case and "
-            "look-alike characters)"
+            f"repeats the name of {first} (names are unique per owner and per team, ignoring "
+            "case and look-alike characters)"
         )
         return RowError(row.where, "name", reason)
 
 
-def _stored(owner_id: int) -> dict[str, rules.Stored]:
-    """An owner's connections by normalised name, read without decrypting anything."""
-    rows = Connection.objects.filter(owner_id=owner_id).values_list(
-        "name_key", "pk", "auth_type", "oauth_client_id", "api_token"
-    )
+def _stored(names: tuple[int, int]) -> dict[str, rules.Stored]:
+    """A team's connections, or an owner's own, by normalised name, read without decrypting."""
+    team_id, owner_id = names
+    if team_id:
+        found = Connection.objects.filter(team_id=team_id)
+    else:
+        found = Connection.objects.filter(owner_id=owner_id, team__isnull=True)
+    rows = found.values_list("name_key", "pk", "auth_type", "oauth_client_id", "api_token")
     return {
         key: rules.Stored(pk, auth_type, client_id, token not in (None, ""))
         for key, pk, auth_type, client_id, token in rows
@@ -191,7 +215,8 @@ def _check_against(
 ) -> list[RowError]:
     """The rules for a row given what the database holds under its name."""
     if stored is not None and not update:
-        reason = "this owner already has a connection with this name (use --update)"
+        who = "this team" if row.key[0] else "this owner"
+        reason = f"{who} already has a connection with this name (use --update)"
         return [RowError(row.where, "name", reason)]
     if row.data.auth_type != AuthType.TOKEN or row.data.api_token is not None:
         return []  # nothing else depends on the stored row; _Cleaner checked the rest
@@ -213,7 +238,7 @@ def _validate(
     """First pass: check every row, keeping only the names seen per owner; return the count."""
     errors: list[RowError] = []
     names = _Names()
-    existing: dict[int, dict[str, rules.Stored]] = {}
+    existing: dict[tuple[int, int], dict[str, rules.Stored]] = {}
     count = 0
     for where, values in rows_read(stream, fmt, max_bytes):
         count += 1
@@ -228,10 +253,11 @@ def _validate(
         if repeated is not None:
             errors.append(repeated)
             continue
-        owner_id, key = row.key
-        if owner_id not in existing:
-            existing[owner_id] = _stored(owner_id)
-        errors += _check_against(row, existing[owner_id].get(key), update=update, policy=policy)
+        if row.names not in existing:
+            existing[row.names] = _stored(row.names)
+        errors += _check_against(
+            row, existing[row.names].get(row.key[2]), update=update, policy=policy
+        )
     if errors:
         raise ImportRefused(errors)
     return count
@@ -253,12 +279,14 @@ def _write_batch(
     columns its row changes, so a token refreshed since the first pass is never written back.
     """
     now = timezone.now()
+    owned = Q(team__isnull=True, owner_id__in={r.key[1] for r in batch if not r.key[0]})
+    in_teams = Q(team_id__in={r.key[0] for r in batch if r.key[0]})
     locked = (
         Connection.objects.select_for_update()
-        .filter(owner_id__in={r.key[0] for r in batch}, name_key__in={r.key[1] for r in batch})
+        .filter(owned | in_teams, name_key__in={r.key[2] for r in batch})
         .prefetch_related("scopes")
     )
-    existing = {(c.owner_id, c.name_key): c for c in locked}
+    existing = {(c.team_id or 0, 0 if c.team_id else c.owner_id, c.name_key): c for c in locked}
     errors: list[RowError] = []
     changes: list[rules.Change] = []
     for row in batch:
@@ -274,7 +302,7 @@ def _write_batch(
             changes.append(rules.Change(built, True, [], scopes))
             continue
         # An import matches names; it does not respell them.
-        data = replace(row.data, name=connection.name)
+        data = replace(row.data, name=connection.name, team=rules.KEEP_TEAM)
         fields, verdict = rules.connection_assign(connection, data, now=now)
         if {s.pk for s in connection.scopes.all()} != {s.pk for s in scopes}:
             fields.append("scopes")

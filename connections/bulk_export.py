@@ -30,8 +30,10 @@ def connection_export(
     connections = Connection.objects.order_by("owner__username", "name", "pk")
     if owner is not None:
         connections = connections.filter(owner=owner)
-    rows = connections.values_list("pk", "name", "company_name", "auth_type",
-                                   "oauth_client__name", "owner__username")  # fmt: skip
+    rows = connections.values_list(
+        "pk", "name", "company_name", "auth_type", "oauth_client__name", "owner__username",
+        "team__name",
+    )  # fmt: skip
     writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
     if writer:
         writer.writerow(COLUMNS)
@@ -43,9 +45,9 @@ def connection_export(
         links = Connection.scopes.through.objects.filter(connection_id__in=[r[0] for r in batch])
         for connection_id, code in links.values_list("connection_id", "scope__code"):
             codes.setdefault(connection_id, []).append(code)
-        for pk, name, company, auth_type, client, username in batch:
+        for pk, name, company, auth_type, client, username, team in batch:
             values = [name, company, auth_type, "", client or "",
-                      " ".join(sorted(codes.get(pk, []))), username]  # fmt: skip
+                      " ".join(sorted(codes.get(pk, []))), username, team or ""]  # fmt: skip
             if writer:
                 writer.writerow([csv_escape(cell(v) if cell else v) for v in values])
             else:

@@ -18,7 +18,9 @@ from typing import IO, Any
 
 import ijson
 
-COLUMNS = ("name", "company_name", "auth_type", "api_token", "oauth_client", "scopes", "owner")
+COLUMNS = (
+    "name", "company_name", "auth_type", "api_token", "oauth_client", "scopes", "owner", "team",
+)  # fmt: skip
 REQUIRED_COLUMNS = ("name", "company_name", "auth_type")
 FORMATS = ("csv", "json")
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024

@@ -8,9 +8,12 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 
 from common.text import PlainTextValidator, SecretTextValidator
+from connections import access
 from connections.models import Connection, Source
+from connections.moves import moved_sentence
 from connections.rules import (
     API_TOKEN_MAX_LENGTH,
+    KEEP_TEAM,
     ConnectionInput,
     TokenPolicy,
     connection_apply,
@@ -34,6 +37,11 @@ OAUTH_CLIENT_HELP = (
 SCOPES_HELP = (
     "What this connection may do in Front; the same scopes as in the app's OAuth settings."
 )
+TEAM_HELP = (
+    "Just me: only you see it. A team: every member of the team sees, uses and tests it; the "
+    "team's admins (and you, while in the team) change it."
+)
+JUST_ME = "Just me"
 
 
 class ConnectionForm(forms.ModelForm):
@@ -100,6 +108,18 @@ class ConnectionForm(forms.ModelForm):
             client_field.empty_label = "Choose a client"
         if "scopes" in self.fields:
             self.fields["scopes"].help_text = SCOPES_HELP
+        if not self.instance.pk and "team" not in self.fields:
+            # Who a new connection belongs to: "Just me" or one of the user's teams. A saved
+            # connection moves only through the explicit Move action.
+            teams = access.teams_of(self.actor if self.actor is not None else owner)
+            self.fields["team"] = forms.ModelChoiceField(
+                queryset=teams.order_by("name", "pk"),
+                required=False,
+                empty_label=JUST_ME,
+                label="Belongs to",
+                help_text=TEAM_HELP,
+            )
+            self.order_fields(["name", "team"])
 
     def _post_clean(self) -> None:
         # The rules validate the whole input in clean(); copying it onto the instance now would
@@ -121,6 +141,7 @@ class ConnectionForm(forms.ModelForm):
             api_token=cleaned.get("api_token") or None,
             oauth_client=cleaned.get("oauth_client"),
             scopes=frozenset(cleaned.get("scopes") or ()),
+            team=cleaned.get("team") if "team" in self.fields else KEEP_TEAM,
         )
         errors = connection_validate(
             connection=self.instance if self.instance.pk else None,
@@ -154,6 +175,14 @@ class ConnectionForm(forms.ModelForm):
             return self.instance
         if self.connection_input is None:
             raise ValueError("ConnectionForm.save() needs a form that is_valid().")
+        moved = ""
+        team = self.connection_input.team
+        if (
+            self.instance.pk
+            and team is not KEEP_TEAM
+            and self.instance.team_id != (team.pk if team is not None else None)
+        ):
+            moved = moved_sentence(self.instance.team, team)
         try:
             result = connection_apply(
                 connection=self.instance,
@@ -163,6 +192,7 @@ class ConnectionForm(forms.ModelForm):
                 source=source or self.source,
                 # The page tests a Token connection right after saving (flows.follow_up_save).
                 checks_in_request=True,
+                message=moved,
             )
         except ValidationError as exc:
             self.add_rule_errors(exc.error_dict if hasattr(exc, "error_dict") else {"": [exc]})
@@ -172,12 +202,14 @@ class ConnectionForm(forms.ModelForm):
 
 
 class ConnectionAdminForm(ConnectionForm):
-    """The connection form with the owner field that operators set."""
+    """The connection form with the owner and team fields that operators set (operators
+    administer every team, so a change of team here is a move, recorded as one)."""
 
     source = Source.ADMIN
 
     class Meta(ConnectionForm.Meta):
-        fields = [*ConnectionForm.Meta.fields, "owner"]
+        fields = [*ConnectionForm.Meta.fields, "owner", "team"]
+        help_texts = {**ConnectionForm.Meta.help_texts, "team": TEAM_HELP}
 
 
 def form_for_actor(form_class: type[forms.ModelForm], actor: User | AnonymousUser) -> Any:

@@ -134,8 +134,20 @@ class Connection(models.Model):
     # authorized, disconnected): each verdict and token write-back names the version it was
     # made for, and one made for an older version goes into the history, never into the row.
     credential_version = models.PositiveIntegerField(default=0, editable=False)
+    # The person the connection belongs to or, for a team's connection, who created it (or was
+    # handed it by an offboarding). Deleting a user who still owns connections is refused
+    # (teams.departures); PROTECT keeps that true for any other path.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="front_connections"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="front_connections"
+    )
+    # A team's connection: its members see and use it, its admins (and its creator) change it
+    # (connections.access). A team holding connections cannot be deleted.
+    team = models.ForeignKey(
+        "teams.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="connections",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -143,10 +155,18 @@ class Connection(models.Model):
     class Meta:
         ordering = ["name", "pk"]
         constraints = [
+            # Names are unique among a person's own connections, and within a team.
             models.UniqueConstraint(
                 fields=["owner", "name_key"],
+                condition=models.Q(team__isnull=True),
                 name="connection_name_key_unique_per_owner",
                 violation_error_message="You already have a connection with this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "name_key"],
+                condition=models.Q(team__isnull=False),
+                name="connection_name_key_unique_per_team",
+                violation_error_message="This team already has a connection with this name.",
             ),
         ]
 

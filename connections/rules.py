@@ -6,7 +6,8 @@ API. Nothing else decides these rules.
 
 - Name and company name are required, fit their columns and contain no control characters
   (``PlainTextValidator``). Names are unique per owner as compared by ``common.text.name_key``
-  (NFKC, case-folded, invisible characters removed), which the database enforces too.
+  (NFKC, case-folded, invisible characters removed), which the database enforces too; a team's
+  connections are unique within the team instead.
 - A Token connection needs an API token of printable ASCII (``SecretTextValidator``); a client and
   scopes sent with it are dropped.
 - An OAuth 2.0 connection needs a client and at least one scope; a stored API token is deleted.
@@ -93,6 +94,8 @@ MESSAGES = {
     "scopes_required": "Choose at least one scope.",
     "name_taken": "A connection with this name already exists for this owner. Names are unique "
     "per owner, ignoring upper and lower case and look-alike characters.",
+    "name_taken_in_team": "This team already has a connection with this name. Names are unique "
+    "within a team, ignoring upper and lower case and look-alike characters.",
     "owner_required": "Choose the owner of the connection.",
 }
 
@@ -117,6 +120,20 @@ def token_policy_for(*, actor: Actor, source: str, owner_id: int | None) -> Toke
     return TokenPolicy.KEEP_IF_BLANK
 
 
+class _KeepTeam:
+    """``ConnectionInput.team`` when the caller does not speak of the team: a saved connection
+    stays where it is, a new one is its owner's own."""
+
+    def __repr__(self) -> str:
+        return "KEEP_TEAM"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+KEEP_TEAM: Any = _KeepTeam()
+
+
 @dataclass(frozen=True)
 class ConnectionInput:
     """A requested state of a connection, as a caller translated it; api_token None is blank."""
@@ -128,6 +145,15 @@ class ConnectionInput:
     api_token: str | None = None
     oauth_client: OAuthClient | None = None
     scopes: frozenset[Scope] = field(default_factory=frozenset)
+    # The team the connection belongs to (None: its owner's own; KEEP_TEAM: unchanged). Who
+    # may place or move it there is asked of connections.access by each caller.
+    team: Any = KEEP_TEAM
+
+    def team_for(self, connection: Connection | None) -> Any:
+        """The team the connection will belong to (None: its owner's own)."""
+        if self.team is KEEP_TEAM:
+            return connection.team if connection is not None and connection.pk else None
+        return self.team
 
 
 @dataclass(frozen=True)
@@ -207,9 +233,15 @@ def connection_check(
 
 
 def _name_taken(*, connection: Connection | None, data: ConnectionInput) -> bool:
-    if data.owner is None:
+    team = data.team_for(connection)
+    if team is not None:
+        taken = Connection.objects.filter(team=team, name_key=name_key(data.name))
+    elif data.owner is None:
         return False
-    taken = Connection.objects.filter(owner=data.owner, name_key=name_key(data.name))
+    else:
+        taken = Connection.objects.filter(
+            owner=data.owner, team__isnull=True, name_key=name_key(data.name)
+        )
     if connection is not None and connection.pk is not None:
         taken = taken.exclude(pk=connection.pk)
     return taken.exists()
@@ -232,7 +264,8 @@ def connection_validate(
     if "name" not in errors and "owner" not in errors:
         _owner_lock(data.owner)
         if _name_taken(connection=connection, data=data):
-            _error(errors, "name", "name_taken")
+            in_team = data.team_for(connection) is not None
+            _error(errors, "name", "name_taken_in_team" if in_team else "name_taken")
     return errors
 
 
@@ -277,6 +310,10 @@ def connection_assign(
         assign("owner_id", data.owner.pk)
         if connection.pk is None:
             connection.owner = data.owner
+    if data.team is not KEEP_TEAM:
+        assign("team_id", data.team.pk if data.team is not None else None)
+        if data.team is not None:
+            connection.team = data.team
     client = data.oauth_client if data.auth_type == AuthType.OAUTH2 else None
     voided = connection.pk is not None and (
         connection.auth_type != data.auth_type
@@ -317,8 +354,8 @@ def connection_assign(
     if voided or "api_token" in changed:
         # The sign-in changed: verdicts and token writes made for the old one no longer count.
         changed += connection.credential_change()
-    return [("oauth_client" if f == "oauth_client_id" else "owner" if f == "owner_id" else f)
-            for f in dict.fromkeys(changed)], verdict  # fmt: skip
+    renamed = {"oauth_client_id": "oauth_client", "owner_id": "owner", "team_id": "team"}
+    return [renamed.get(f, f) for f in dict.fromkeys(changed)], verdict
 
 
 # Columns a change writes as a consequence, not as input: history entries list only the input.
@@ -363,6 +400,7 @@ def changes_write(
     now: datetime,
     imported: bool = False,
     checks_in_request: bool = False,
+    message: str = "",
 ) -> None:
     """Write assigned changes, one (a form, the API) or a batch (the import), in one way.
 
@@ -372,6 +410,7 @@ def changes_write(
     checked yet is checked once the transaction commits: by the caller right away when it says
     so (``checks_in_request``: the form tests after saving), else by the worker, which checks
     them concurrently within each company's rate budget (``tasks.connections_check_queue``).
+    ``message`` is the history entry's sentence for every changed row (a move, an offboarding).
     Call inside a transaction.
     """
     from connections.events import event_build, events_record
@@ -424,12 +463,13 @@ def changes_write(
     def entry(change: Change) -> Any:
         if imported:
             action = Action.IMPORTED
-            message = "Created by import." if change.created else "Updated by import."
+            sentence = "Created by import." if change.created else "Updated by import."
         else:
-            action, message = (Action.CREATED if change.created else Action.UPDATED), ""
+            action = Action.CREATED if change.created else Action.UPDATED
+            sentence = "" if change.created else message
         return event_build(
             connection=change.connection, action=action, source=source, actor=actor,
-            message=message, fields=input_fields(change.fields), created_at=now,
+            message=sentence, fields=input_fields(change.fields), created_at=now,
         )  # fmt: skip
 
     events_record([entry(c) for c in [*new, *changed]])
@@ -459,6 +499,7 @@ def connection_apply(
     actor: Actor,
     source: str,
     checks_in_request: bool = False,
+    message: str = "",
 ) -> ChangeResult:
     """Validate, apply and save a change (scopes and history included); ValidationError if invalid.
 
@@ -484,7 +525,7 @@ def connection_apply(
             if created or changed:
                 changes_write(
                     [change], actor=actor, source=source, now=now,
-                    checks_in_request=checks_in_request,
+                    checks_in_request=checks_in_request, message=message,
                 )  # fmt: skip
     except IntegrityError:
         # Two submissions of one new name: the loser hears "name taken", as if it came second.
@@ -492,9 +533,8 @@ def connection_apply(
             connection.pk = None
         if not _name_taken(connection=connection, data=data):
             raise
-        raise ValidationError(
-            {"name": [ValidationError(MESSAGES["name_taken"], code="name_taken")]}
-        ) from None
+        code = "name_taken_in_team" if data.team_for(connection) is not None else "name_taken"
+        raise ValidationError({"name": [ValidationError(MESSAGES[code], code=code)]}) from None
     return ChangeResult(
         connection=connection, created=created, changed=tuple(input_fields(changed))
     )

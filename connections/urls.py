@@ -13,6 +13,7 @@ member_patterns = [
     path("<int:pk>/", pages.connection_detail, name="detail"),
     path("<int:pk>/edit/", pages.connection_edit, name="edit"),
     path("<int:pk>/delete/", pages.connection_confirm_delete, name="delete"),
+    path("<int:pk>/move/", pages.connection_move_page, name="move"),
     path("<int:pk>/test/", actions.test, name="test"),
     path("<int:pk>/authorize/", actions.authorize, name="authorize"),
     path("<int:pk>/disconnect/", actions.disconnect, name="disconnect"),

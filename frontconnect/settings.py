@@ -231,6 +231,7 @@ INSTALLED_APPS = [
     "oauthclients",
     "connections",
     "alerts",
+    "teams",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     # The demo's help page: 404 unless demo mode is on (frontconnect.demo_settings).
     path("demo/", include("demo.urls")),
+    path("teams/", include("teams.urls")),
     path("", include("connections.urls")),
     # The scopes selector (FilteredSelectMultiple) reads its texts from this catalog.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Exists, OuterRef
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
 from common.crypto import secret_state
 from common.http import AuthenticatedHttpRequest
-from connections import flows
+from connections import access, flows
 from connections.forms import ConnectionForm
 from connections.models import Connection, Source, Status
+from connections.moves import connection_move
 from connections.selectors import (
     connection_changeable_for,
     connection_history,
@@ -44,7 +47,9 @@ def form_page(
 
 
 def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    connections = connection_list_for(request.user)
+    connections = connection_list_for(request.user).annotate(
+        changeable=Exists(connection_changeable_for(request.user).filter(pk=OuterRef("pk")))
+    )
     page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "connections/connection_list.html", {"page": page})
 
@@ -69,13 +74,17 @@ def connection_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         "can_disconnect": connection.is_oauth
         and (connection.status != Status.NOT_AUTHORIZED or tokens_stored(connection)),
         **member_links_context(request, connection),
+        "can_change": access.user_may_change(request.user, connection, as_operator=False),
+        "move_choices": move_choices(request.user, connection),
     }
     return render(request, "connections/connection_detail.html", context)
 
 
 @sensitive_post_parameters("api_token")
 def connection_new(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = ConnectionForm(request.POST or None, owner=request.user)
+    # "Add a connection" on a team's page preselects that team under "Belongs to".
+    initial = {"team": request.GET["team"]} if request.GET.get("team", "").isdigit() else {}
+    form = ConnectionForm(request.POST or None, owner=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         with suppress(ValidationError):  # a name taken meanwhile: the form says so
             return save_and_follow_up(request, form)
@@ -100,3 +109,49 @@ def connection_confirm_delete(request: AuthenticatedHttpRequest, pk: int) -> Htt
         messages.success(request, f"“{name}” is deleted.")
         return redirect("connections:list")
     return render(request, "connections/connection_confirm_delete.html", {"connection": connection})
+
+
+def move_choices(user: Any, connection: Connection) -> list[Any]:
+    """Where ``user`` may move ``connection``: a team (or None, its owner's own) other than
+    where it is, for someone administering both sides (``access.user_may_move``)."""
+    sides: list[Any] = [None, *access.teams_of(user, admin=True).order_by("name", "pk")]
+    return [
+        side
+        for side in sides
+        if (side.pk if side is not None else None) != connection.team_id
+        and access.user_may_move(user, connection, side, as_operator=False)
+    ]
+
+
+def connection_move_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Move a connection into, out of or between teams: an explicit action, with its entry in
+    the history. Offered only to someone administering both sides; anyone else gets 404."""
+    connection = get_object_or_404(connection_list_for(request.user), pk=pk)
+    choices = move_choices(request.user, connection)
+    if not choices:
+        raise Http404
+    error = ""
+    if request.method == "POST":
+        wanted = request.POST.get("team", "")
+        chosen = [c for c in choices if str(c.pk if c is not None else "") == wanted]
+        if not chosen:
+            error = "Choose where the connection goes: one of the places listed."
+        else:
+            try:
+                connection_move(
+                    connection=connection,
+                    team=chosen[0],
+                    actor=request.user,
+                    source=Source.SELF_SERVICE,
+                )
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                where = f"team \u201c{chosen[0].name}\u201d" if chosen[0] else "your own"
+                messages.success(request, f"\u201c{connection.name}\u201d moved to {where}.")
+                return redirect(connection)
+    return render(
+        request,
+        "connections/connection_move.html",
+        {"connection": connection, "choices": choices, "error": error},
+    )

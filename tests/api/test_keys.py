@@ -17,7 +17,15 @@ def test_the_proxys_lookup_reaches_exactly_what_the_api_reaches(
 ):
     theirs = Connection.objects.create(name="Theirs", company_name="X", owner=stranger)
     other = Connection.objects.create(name="Other", company_name="X", owner=owner)
-    made = make_key(scope=scope, key_owner=operator, users=[owner], connections=[token_connection])
+    reach: dict = {"users": [owner], "connections": [token_connection]}
+    if scope == KeyScope.TEAM:
+        from teams.models import Membership, Role, Team
+
+        team = Team.objects.create(name="Ops")
+        Membership.objects.create(team=team, user=operator, role=Role.ADMIN)
+        Connection.objects.filter(pk=token_connection.pk).update(team=team)
+        reach = {"team": team, "created_by": operator}
+    made = make_key(scope=scope, key_owner=operator, **reach)
     for connection in (token_connection, theirs, other):
         reachable = keys.connections_for_key(made.key).filter(pk=connection.pk).exists()
         found = keys.connection_in_reach(made.key, connection.pk, ["name", "api_token"])

@@ -33,6 +33,7 @@ def test_csv_has_every_column_and_no_secret(token_connection, oauth_connection):
         "oauth_client",
         "scopes",
         "owner",
+        "team",
     ]
     assert rows[0] == {
         "name": "Sales inbox",
@@ -42,6 +43,7 @@ def test_csv_has_every_column_and_no_secret(token_connection, oauth_connection):
         "oauth_client": "Front app",
         "scopes": "contacts:read conversations:read",
         "owner": "alice",
+        "team": "",
     }
     assert rows[1]["name"] == "Support inbox" and rows[1]["api_token"] == ""
     for secret in (API_TOKEN, CLIENT_SECRET, "access-SECRET-4444", "refresh-SECRET-5555"):
@@ -66,6 +68,7 @@ def test_json_format_and_owner_filter(token_connection, stranger):
             "oauth_client": "",
             "scopes": "",
             "owner": "alice",
+            "team": "",
         }
     ]
 
@@ -73,7 +76,7 @@ def test_json_format_and_owner_filter(token_connection, stranger):
 def test_empty_export_is_valid(db):
     assert json.loads(export(format="json")) == []
     assert export().splitlines() == [
-        "name,company_name,auth_type,api_token,oauth_client,scopes,owner"
+        "name,company_name,auth_type,api_token,oauth_client,scopes,owner,team"
     ]
 
 

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from connections import services
@@ -109,26 +110,22 @@ def test_the_command_refuses_more_days_than_a_date_can_go_back(aged_history):
     assert Event.objects.count() == 6
 
 
-def test_deleting_the_owner_records_each_connection_as_deleted(
+def test_deleting_the_owner_is_refused_and_deletes_nothing(
     owner, token_connection, oauth_connection
 ):
-    owner.delete()
-    assert not Connection.objects.exists()
-    deleted = Event.objects.filter(action=Action.DELETED).order_by("connection_name")
-    assert [e.connection_name for e in deleted] == ["Sales inbox", "Support inbox"]
-    assert all(e.connection is None for e in deleted)
-    assert "owner\u2019s account (alice)" in deleted[0].message
+    # Issue 17: nobody's departure deletes anything (Connection.owner is PROTECT).
+    with pytest.raises(ProtectedError):
+        owner.delete()
+    assert Connection.objects.count() == 2
+    assert not Event.objects.filter(action=Action.DELETED).exists()
 
 
-def test_deleting_owners_in_bulk_records_each_connection(owner, stranger, token_connection):
-    other = Connection.objects.create(name="Other", company_name="B", owner=stranger)
-    get_user_model().objects.filter(pk__in=[owner.pk, stranger.pk]).delete()
-    assert sorted(
-        Event.objects.filter(action=Action.DELETED).values_list("connection_name", flat=True)
-    ) == [
-        other.name,
-        token_connection.name,
-    ]
+def test_deleting_owners_in_bulk_is_refused(owner, stranger, token_connection):
+    Connection.objects.create(name="Other", company_name="B", owner=stranger)
+    with pytest.raises(ProtectedError):
+        get_user_model().objects.filter(pk__in=[owner.pk, stranger.pk]).delete()
+    assert Connection.objects.count() == 2
+    assert get_user_model().objects.filter(pk__in=[owner.pk, stranger.pk]).count() == 2
 
 
 def test_connection_delete_records_the_deletion_once(owner, operator, token_connection):
@@ -137,9 +134,15 @@ def test_connection_delete_records_the_deletion_once(owner, operator, token_conn
     assert deleted.actor == operator and deleted.source == Source.ADMIN
 
 
-def test_deleting_a_user_in_the_admin_records_the_deletion(
+def test_deleting_a_user_in_the_admin_is_refused_with_what_to_move(
     operator_client, owner, token_connection
 ):
-    response = operator_client.post(f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"})
-    assert response.status_code == 302
-    assert Event.objects.filter(action=Action.DELETED, connection_name="Support inbox").count() == 1
+    response = operator_client.post(
+        f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    text = response.content.decode()
+    assert "cannot be deleted: they still own 1 connection (\u201cSupport inbox\u201d)" in text
+    assert "Offboard" in text
+    assert get_user_model().objects.filter(pk=owner.pk).exists()
+    assert Connection.objects.filter(pk=token_connection.pk).exists()
+    assert not Event.objects.filter(action=Action.DELETED).exists()

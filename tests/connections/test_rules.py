@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from unittest import mock
 
 import pytest
@@ -448,7 +449,9 @@ def test_the_form_only_translates_into_the_rules_input(owner, oauth_client, scop
         owner=owner,
     )
     assert form.is_valid(), form.errors
-    assert form.connection_input == oauth_input(owner, oauth_client, scopes, name="Sales")
+    # A new connection's form says where it belongs: "Just me" (team None) when none is chosen.
+    expected = oauth_input(owner, oauth_client, scopes, name="Sales")
+    assert form.connection_input == replace(expected, team=None)
     assert form.save(commit=False).pk is None and not Connection.objects.exists()
     connection = form.save(actor=owner, source=Source.SELF_SERVICE)
     assert Connection.objects.get() == connection

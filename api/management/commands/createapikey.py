@@ -17,7 +17,8 @@ MAX_DAYS = 3650
 class Command(BaseCommand):
     help = (
         "Create a service API key and print it once, alone on the last line. It reaches the "
-        "owner's connections, or every connection with --all-connections."
+        "owner's connections, every connection with --all-connections, or a team's connections "
+        "with --team (the key then belongs to the team and works while --owner stays in it)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -26,12 +27,19 @@ class Command(BaseCommand):
             "--owner",
             required=True,
             metavar="USERNAME",
-            help="The user accountable for the key; the key reaches this user's connections.",
+            help="The user accountable for the key; the key reaches this user's connections. "
+            "With --team: the team member who issues the key.",
         )
-        parser.add_argument(
+        reach = parser.add_mutually_exclusive_group()
+        reach.add_argument(
             "--all-connections",
             action="store_true",
             help="Reach every connection, not only the owner's.",
+        )
+        reach.add_argument(
+            "--team",
+            metavar="TEAM",
+            help="A team's key: it reaches the team's connections and belongs to the team.",
         )
         parser.add_argument(
             "--permission",
@@ -70,15 +78,38 @@ class Command(BaseCommand):
                 )
             expires_at = timezone.now() + timedelta(days=int(raw))
         scope = KeyScope.ALL if options["all_connections"] else KeyScope.USERS
+        team = None
+        if options["team"] is not None:
+            team = access.team_by_name(options["team"])
+            if team is None:
+                raise CommandError(f"--team: no team is named {options['team']!r}.")
+            if not access.user_administers_team(owner, team, as_operator=False):
+                raise CommandError(
+                    f"--owner: {owner.username} is not an admin of team {team.name!r}; a team's "
+                    "key is issued by one of its admins and works while they stay in the team."
+                )
+            scope = KeyScope.TEAM
         try:
             made = apikey_create(
-                name=name, owner=owner, permissions=permissions, scope=scope, expires_at=expires_at
+                name=name,
+                owner=None if team is not None else owner,
+                permissions=permissions,
+                scope=scope,
+                expires_at=expires_at,
+                team=team,
+                created_by=owner if team is not None else None,
             )
         except ValidationError as exc:
             # A key never reaches beyond its owner's rights (all connections: an operator).
             raise CommandError(" ".join(exc.messages)) from None
         key = made.key
-        reach = "every connection" if scope == KeyScope.ALL else f"{owner.username}'s connections"
+        reach = (
+            "every connection"
+            if scope == KeyScope.ALL
+            else f"team {team.name}'s connections"
+            if team is not None
+            else f"{owner.username}'s connections"
+        )
         until = f"until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "with no expiry"
         self.stdout.write(
             self.style.SUCCESS(
