@@ -185,6 +185,23 @@ def test_an_api_request_names_its_key_and_the_keys_owner(json_logs, owner, token
 
 
 @pytest.mark.django_db
+def test_a_teams_key_names_the_person_who_created_it(json_logs, operator, token_connection):
+    from teams.models import Membership, Role, Team
+
+    team = Team.objects.create(name="Ops")
+    Membership.objects.create(team=team, user=operator, role=Role.ADMIN)
+    Connection.objects.filter(pk=token_connection.pk).update(team=team)
+    key = apikey_create(
+        name="Team sync", owner=None, permissions=[Permission.READ], scope=KeyScope.TEAM,
+        team=team, created_by=operator,
+    )  # fmt: skip
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key.plaintext}")
+    assert client.get(f"/api/v1/connections/{token_connection.pk}/").status_code == 200
+    (line,) = json_logs.of("frontconnect.request")
+    assert (line["api_key_id"], line["user_id"]) == (key.key.pk, operator.pk)
+
+
+@pytest.mark.django_db
 def test_what_a_library_attaches_to_a_record_is_never_written(json_logs):
     """django.request attaches the request, whose text holds the query string (a code)."""
     response = Client().get("/oauth/callback/?code=CODE-SECRET-5555&state=STATE-SECRET-6666")
