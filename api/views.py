@@ -34,11 +34,10 @@ from api.serializers import (
     ConnectionWriteSerializer,
     ErrorSerializer,
 )
+from common.db import MAX_ID
 from common.text import name_key
 from connections import access, events, links, services
 from connections.models import Connection, Source
-
-MAX_ID = 2**63 - 1
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

@@ -7,6 +7,10 @@ from typing import Any
 
 from django.db import migrations
 
+# The largest id a database column holds (64-bit); a larger one is no id at all. SQLite cannot
+# even bind it as a parameter (OverflowError), so forms and URLs refuse it before any query.
+MAX_ID = 2**63 - 1
+
 
 def unlogged_table(model: str) -> migrations.RunPython:
     """A migration operation: on PostgreSQL, ``model``'s table skips the write-ahead log.

@@ -7,6 +7,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 
+from common.forms import IdsChoiceField
 from common.text import PlainTextValidator, SecretTextValidator
 from connections import access
 from connections.models import Connection, Source
@@ -69,6 +70,7 @@ class ConnectionForm(forms.ModelForm):
     class Meta:
         model = Connection
         fields = ["name", "company_name", "auth_type", "oauth_client", "scopes"]
+        field_classes = {"scopes": IdsChoiceField}
         widgets = {
             "auth_type": forms.Select(attrs={"data-connection-auth-type": ""}),
             "scopes": FilteredSelectMultiple("Scopes", is_stacked=False),

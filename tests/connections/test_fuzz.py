@@ -120,3 +120,22 @@ def test_the_import_parser_refuses_or_imports_whole_never_half(
         assert Connection.objects.count() == before
     else:
         assert Connection.objects.count() == before + result.created
+
+
+def test_a_scope_id_beyond_any_column_is_an_invalid_choice(owner, oauth_client):
+    # Found by the property test above: SQLite cannot even bind such an id, and the form failed.
+    form = ConnectionForm(
+        data={
+            "name": "Support",
+            "company_name": "Acme",
+            "auth_type": "oauth2",
+            "oauth_client": str(oauth_client.pk),
+            "scopes": ["99999999999999999999"],
+        },
+        owner=owner,
+    )
+    assert not form.is_valid()
+    assert form.errors["scopes"] == [
+        "Select a valid choice. 99999999999999999999 is not one of the available choices."
+    ]
+    assert Connection.objects.count() == 0
