@@ -9,7 +9,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +19,11 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db import connections as db_connections
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from api.models import KEY_PREFIX, ApiKey, ApiKeyUsage, KeyScope, Permission, url_origin
+from common.statements import CompiledQuery, Mark
 from connections import access
 from connections.access import connection_in_reach, connections_for_key, key_reaches_owner
 from connections.models import Connection
@@ -267,6 +268,24 @@ def apikey_create(
     return NewKey(key=key, plaintext=plaintext)
 
 
+def _key_by_public_id(marks: Mapping[str, Any]) -> QuerySet[ApiKey]:
+    """A usable key by its public id, with its owner and creator, whether it reaches beyond the
+    owner's own connections, and the role its creator holds in its team."""
+    return (
+        ApiKey.objects.filter(Q(owner__is_active=True) | Q(scope=KeyScope.TEAM))
+        .select_related("owner", "created_by")
+        .annotate(
+            beyond_owner=access.key_reach_beyond_owner(ApiKey),
+            creator_role=access.team_key_creator_role(ApiKey),
+        )
+        .filter(public_id=marks["public_id"])
+    )
+
+
+# Every API request starts here: compiled once per process (``common.statements``).
+_KEY_BY_PUBLIC_ID = CompiledQuery(_key_by_public_id, Mark("public_id", "\x00public id\x00"))
+
+
 def apikey_authenticate(plaintext: str) -> ApiKey | None:
     """The active key that ``plaintext`` is, or None: one indexed lookup and one hash compare.
 
@@ -278,29 +297,21 @@ def apikey_authenticate(plaintext: str) -> ApiKey | None:
     match = KEY_PATTERN.match(plaintext)
     if match is None:
         return None
-    try:
-        key = (
-            ApiKey.objects.filter(Q(owner__is_active=True) | Q(scope=KeyScope.TEAM))
-            .select_related("owner", "created_by")
-            .annotate(
-                beyond_owner=access.key_reach_beyond_owner(ApiKey),
-                creator_role=access.team_key_creator_role(ApiKey),
-            )
-            .get(public_id=match.group(1))
-        )
-    except ApiKey.DoesNotExist:
+    key = _KEY_BY_PUBLIC_ID.first(public_id=match.group(1))
+    if key is None:
         return None
     if not hmac.compare_digest(key.key_hash, key_hash(plaintext)):
         return None
     if not key.is_active():
         return None
+    annotated: Any = key  # with _key_by_public_id's annotations
     if key.scope == KeyScope.TEAM:
         in_force = access.team_key_in_force(
-            key.creator_role,
+            annotated.creator_role,
             change=Permission.WRITE.value in key.permissions,
         )
         return key if in_force else None
-    if key.beyond_owner and not access.user_is_operator(
+    if annotated.beyond_owner and not access.user_is_operator(
         key.owner, change=needs_change(key.permissions)
     ):
         return None
