@@ -409,9 +409,13 @@ def _learn(key: str, *, limit: int | None, remaining: int | None, reset: object)
         rows.update(updated_at=now, **changes)
     if "limit" in changes and limit is not None:
         # Each API key's part follows the company's limit at once, not from its next window.
+        part = _allowance(limit, _key_part())
         RateBudget.objects.filter(key__endswith=f"@{key}").update(
-            limit=limit, allowance=_allowance(limit, _key_part()), updated_at=now
+            limit=limit, allowance=part, updated_at=now
         )
+        # This process claims the parts it knows in blocks of the new size from now on too.
+        for known in [known for known in _allowances if known.endswith(f"@{key}")]:
+            _allowances[known] = part
 
 
 def budget_report(key: str, rate: RateLimit, *, route: str = "") -> float | None:

@@ -468,6 +468,23 @@ def test_a_keys_part_grows_as_soon_as_front_reports_a_higher_limit():
     assert granted == 50
 
 
+def test_a_keys_part_is_claimed_in_blocks_once_front_reports_a_higher_limit(
+    django_assert_max_num_queries,
+):
+    """After the first answer raises the limit, the key's part is claimed in blocks in this
+    process too: its proxied calls stop writing the part's row on every call."""
+    from connections.ratelimit import proxy_acquire
+
+    key = "company:cmp_grown"
+    assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+    learn_limit(key, 2000)  # share 1000: one key 500, claimed 25 at a time
+    assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+    # The next calls spend what the blocks hold: only the route's hold is read.
+    with django_assert_max_num_queries(10):
+        for _ in range(10):
+            assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+
+
 # --- The window's rollover and the permits a process holds ---------------------------------
 
 
