@@ -24,10 +24,14 @@ M = TypeVar("M", bound=Model)
 
 
 class Mark:
-    """A stand-in for one per-call value; its ``value`` must not occur in the query otherwise."""
+    """A stand-in for one per-call value; its ``value`` must not occur in the query otherwise.
 
-    def __init__(self, name: str, value: Any) -> None:
-        self.name, self.value = name, value
+    A query that never uses a mark is refused (the ORM may have changed its value on the way,
+    which would leave the stand-in in the statement), unless the mark is ``optional``.
+    """
+
+    def __init__(self, name: str, value: Any, *, optional: bool = False) -> None:
+        self.name, self.value, self.optional = name, value, optional
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,8 @@ class CompiledQuery(Generic[M]):
                     by_value.get(value) if isinstance(value, (int, str)) else None
                     for value in params
                 )
-                missing = set(self._marks) - {role for role in roles if role}
+                used = {role for role in roles if role}
+                missing = {name for name, mark in self._marks.items() if not mark.optional} - used
                 if missing:
                     raise RuntimeError(f"The compiled query never uses {sorted(missing)}.")
                 self._compiled[alias] = _Compiled(sql, roles, tuple(params), compiler)

@@ -32,7 +32,7 @@ reaches teams through the relation names (``Connection.team``, ``Team.membership
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, cast
 
 from django.contrib.auth import get_user_model
@@ -40,6 +40,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
 
+from common.statements import CompiledQuery, Mark
 from common.text import is_plain_text, name_key
 from connections.models import Connection
 
@@ -454,38 +455,28 @@ class _Stand:
 
 
 @functools.lru_cache(maxsize=64)
-def _reach_statement(
-    alias: str, key_type: type, scope: str, fields: tuple[str, ...]
-) -> tuple[str, tuple[str, ...]]:
-    """``connections_for_key(...).filter(pk=...).only(fields)`` compiled to SQL, once per process.
+def _reach_query(key_type: type, scope: str, fields: tuple[str, ...]) -> CompiledQuery[Connection]:
+    """``connections_for_key(...).filter(pk=...).only(fields)``, compiled once per process."""
 
-    Returns the SQL and, for each parameter, which value it takes ("pk" or "key").
-    """
-    stand = cast(KeyLike, _Stand(key_type, scope))
-    query = connections_for_key(stand).filter(pk=_PK_MARK).only(*fields).order_by()
-    sql, params = query.query.get_compiler(alias).as_sql()
-    roles = []
-    for value in params:
-        if value == _PK_MARK:
-            roles.append("pk")
-        elif value == _KEY_MARK:
-            roles.append("key")
-        else:  # pragma: no cover - the reach rule took a value this compiler does not know
-            raise RuntimeError(f"Unexpected parameter in the key reach statement: {value!r}")
-    return sql, tuple(roles)
+    def build(marks: Mapping[str, Any]) -> QuerySet[Connection]:
+        stand = cast(KeyLike, _Stand(key_type, scope))
+        return connections_for_key(stand).filter(pk=marks["pk"]).only(*fields).order_by()
+
+    # A key reaching every connection needs no key in its statement.
+    return CompiledQuery(
+        build, Mark("pk", _PK_MARK), Mark("key", _KEY_MARK, optional=scope == KeyReach.ALL)
+    )
 
 
 def connection_in_reach(key: KeyLike, pk: int, fields: Iterable[str]) -> Connection | None:
     """One connection within the key's reach, with only ``fields`` loaded: the proxy's hot path.
 
     The statement is ``connections_for_key``'s own query, compiled once per process and per
-    reach kind, so the rule is written once and the hot path skips the ORM's query building.
+    reach kind (``common.statements``), so the rule is written once and the hot path skips the
+    ORM's query building.
     """
-    alias = "default"
-    sql, roles = _reach_statement(alias, type(key), key.scope, tuple(sorted(set(fields))))
-    values = {"pk": pk, "key": key.pk}
-    found = list(Connection.objects.using(alias).raw(sql, [values[role] for role in roles]))
-    return found[0] if found else None
+    query = _reach_query(type(key), key.scope, tuple(sorted(set(fields))))
+    return query.first(pk=pk, key=key.pk)
 
 
 __all__ = [

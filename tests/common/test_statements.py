@@ -67,3 +67,11 @@ def test_a_mark_the_query_never_uses_is_refused(two_keys):
     query = CompiledQuery(by_public_id, Mark("public_id", "\x00public id\x00"), Mark("pk", -71))
     with pytest.raises(RuntimeError, match="never uses \\['pk'\\]"):
         query.first(public_id=two_keys[0].public_id, pk=1)
+
+
+def test_an_optional_mark_may_go_unused(two_keys):
+    query = CompiledQuery(
+        by_public_id, Mark("public_id", "\x00public id\x00"), Mark("pk", -71, optional=True)
+    )
+    found = query.first(public_id=two_keys[0].public_id, pk=1)
+    assert found is not None and found.pk == two_keys[0].pk
