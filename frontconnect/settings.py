@@ -356,6 +356,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
     }
     # The pool keeps the connections; Django must hand each back at the end of a request.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Pooled connections are checked on checkout without a round trip (common/postgresql).
+    DATABASES["default"]["ENGINE"] = "common.postgresql"
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

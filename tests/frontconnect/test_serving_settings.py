@@ -17,7 +17,8 @@ SHOW = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "d = s.DATABASES['default']; print(json.dumps({'pool': d.get('OPTIONS', {}).get('pool'), "
     "'age': d['CONN_MAX_AGE'], 'per_key': s.FRONTCONNECT_PROXY_MAX_PER_KEY, "
-    "'idle': s.FRONTCONNECT_CLIENT_IDLE_TIMEOUT}))"
+    "'idle': s.FRONTCONNECT_CLIENT_IDLE_TIMEOUT, 'engine': d['ENGINE'], "
+    "'checks': d['CONN_HEALTH_CHECKS'], 'turns': s.FRONTCONNECT_PROXY_WORKING_PER_PROCESS}))"
 )
 POSTGRES = "postgres://frontconnect:secret@db.internal:5432/frontconnect"
 
@@ -51,6 +52,10 @@ def test_postgresql_gets_a_bounded_pool_by_default(tmp_path):
     assert seen["age"] == 0
     assert seen["per_key"] == 4
     assert seen["idle"] == 30.0
+    # Checked on checkout without a round trip (common/postgresql), not by Django's query.
+    assert (seen["engine"], seen["checks"]) == ("common.postgresql", False)
+    # The proxy's own work never takes the whole pool.
+    assert seen["turns"] == 6
 
 
 def test_the_pool_is_sized_from_the_environment_or_turned_off(tmp_path):
@@ -61,6 +66,7 @@ def test_the_pool_is_sized_from_the_environment_or_turned_off(tmp_path):
     off = shown(tmp_path, DATABASE_URL=POSTGRES, DATABASE_POOL_SIZE="0")
     assert off["pool"] is None
     assert off["age"] == 60
+    assert (off["engine"], off["checks"]) == ("django.db.backends.postgresql", True)
 
 
 def test_sqlite_has_no_pool(tmp_path):
