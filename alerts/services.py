@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.mail import EmailMessage
 from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -32,6 +30,7 @@ from alerts.models import (
     Webhook,
 )
 from common import metrics
+from common.mail import Alert, alert_send, one_line
 from connections import access
 from connections.models import Connection, Status, Transition
 from connections.services import REAUTHORIZE_INTERRUPTED
@@ -50,13 +49,6 @@ N = TypeVar("N", bound=Notice)
 
 class OutageNoticeInFlight(Exception):
     """The outage email a recovery email follows is being sent right now: try again shortly."""
-
-
-@dataclass(frozen=True)
-class Alert:
-    subject: str
-    body: str
-    to: str
 
 
 def transition_alert_kind(transition: Transition) -> NoticeKind | None:
@@ -167,11 +159,6 @@ def fix_url(connection: Connection, user: User) -> str:
     return settings.FRONTCONNECT_BASE_URL + path
 
 
-def one_line(text: str) -> str:
-    # A header may not contain line breaks; names are validated, but older rows may predate that.
-    return " ".join(text.split())
-
-
 def notice_alert(notice: Notification, transition: Transition) -> Alert:
     """The email for one notice: name, what happened in words, and where to fix it; no secret."""
     connection = transition.connection
@@ -243,16 +230,6 @@ def _claim(notice: Notice) -> bool:
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .update(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
     )
-
-
-def alert_send(alert: Alert) -> None:
-    """Send one alert through the configured email backend (EMAIL_URL)."""
-    EmailMessage(
-        subject=alert.subject,
-        body=alert.body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[alert.to],
-    ).send()
 
 
 def transition_notify(*, transition_id: int) -> int:

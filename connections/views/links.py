@@ -25,12 +25,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from alerts.linkmail import link_email_send
 from common.crypto import decrypt, encrypt
 from common.http import AuthenticatedHttpRequest
 from connections import access, links
 from connections.authorization import AuthorizationError
 from connections.forms import AuthorizationLinkForm
+from connections.linkmail import link_email_send
 from connections.models import AuthorizationLink, Connection, Source
 from connections.selectors import connection_changeable_for
 from connections.views.oauth import LINK_RESULT_SESSION

@@ -1,4 +1,5 @@
-"""The email that carries an authorization link to a Front admin, sent as every alert is.
+"""The email that carries an authorization link to a Front admin, sent as every alert is
+(``common.mail``).
 
 The link's URL holds its secret: it is put in this one email body and nowhere else (no log, no
 history entry, no notice row), and the email is sent at once rather than queued, so the secret
@@ -13,7 +14,7 @@ from smtplib import SMTPException
 from django.template.loader import render_to_string
 from django.views.decorators.debug import sensitive_variables
 
-from alerts.services import Alert, alert_send, one_line
+from common.mail import Alert, alert_send, one_line
 from connections.links import NewLink, scopes_in_words
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def link_email(made: NewLink) -> Alert:
     link = made.link
     connection = link.connection
     body = render_to_string(
-        "alerts/email/authorization_link.txt",
+        "connections/email/authorization_link.txt",
         {
             "requester": one_line(link.requester_name),
             "name": one_line(connection.name),
