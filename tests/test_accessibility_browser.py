@@ -131,6 +131,9 @@ def test_operator_pages_dashboard_admin_lists_forms_and_api_keys(
         "/alerts/",
         "/auth/user/",
         "/auth/user/add/",
+        "/teams/team/",
+        "/teams/team/add/",
+        "/alerts/webhook/",
     ):
         visit(page, admin + path)
     # The page that shows a new API key once.
@@ -159,3 +162,24 @@ def test_member_pages_on_a_phone_sized_screen(page, live_server, owner, checks_n
     token = with_status(owner, "Support inbox", Status.ONLINE)
     for path in ("/connections/", f"/connections/{token.pk}/", "/connections/new/"):
         visit(page, live_server.url + path)
+
+
+def test_team_and_authorization_link_pages(
+    page, live_server, owner, stranger, oauth_connection, settings
+):
+    """The pages issues 17 and 18 added: teams (member pages and admin) and authorization links
+    (the maker's page and the recipient's, who has no account)."""
+    from connections.links import authorization_link_create
+    from teams.services import team_create
+
+    team = team_create(name="Support team", admins=[owner], members=[stranger])
+    made = authorization_link_create(
+        connection=oauth_connection, created_by=owner, source=Source.SELF_SERVICE, note="Please accept."
+    )
+    # The recipient needs no account: the link's page, then a result page.
+    visit(page, made.url.replace(settings.FRONTCONNECT_BASE_URL, live_server.url))
+    sign_in(page, live_server, owner)
+    visit(page, f"{live_server.url}/teams/")
+    visit(page, f"{live_server.url}/teams/{team.pk}/")
+    visit(page, f"{live_server.url}/connections/{oauth_connection.pk}/")  # with its open link
+    visit(page, f"{live_server.url}/connections/{oauth_connection.pk}/move/")
