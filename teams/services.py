@@ -42,7 +42,10 @@ def person_by_username_or_email(text: str) -> User:
     text = text.strip()
     if not text or len(text) > MAX_LOOKUP_LENGTH or not is_plain_text(text):
         raise ValidationError(NO_SUCH_PERSON)
-    people = get_user_model().objects.filter(Q(username=text) | Q(email__iexact=text))
+    # A deactivated account (someone who left) is nobody to add.
+    people = get_user_model().objects.filter(
+        Q(username=text) | Q(email__iexact=text), is_active=True
+    )
     by_name = [p for p in people if p.username == text]
     found = by_name or list(people[:2])
     if not found:

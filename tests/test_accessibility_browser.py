@@ -174,7 +174,10 @@ def test_team_and_authorization_link_pages(
 
     team = team_create(name="Support team", admins=[owner], members=[stranger])
     made = authorization_link_create(
-        connection=oauth_connection, created_by=owner, source=Source.SELF_SERVICE, note="Please accept."
+        connection=oauth_connection,
+        created_by=owner,
+        source=Source.SELF_SERVICE,
+        note="Please accept.",
     )
     # The recipient needs no account: the link's page, then a result page.
     visit(page, made.url.replace(settings.FRONTCONNECT_BASE_URL, live_server.url))

@@ -123,3 +123,14 @@ def test_createteam_creates_and_updates_members(ann, bob, cat, capsys):
     with pytest.raises(CommandError, match="no user is named 'zed'"):
         call_command("createteam", "Other", "--admin", "zed")
     assert Team.objects.count() == 1
+
+
+def test_a_deactivated_person_cannot_be_added(signed_in, dan, ann, sales):
+    ann.is_active = False
+    ann.save(update_fields=["is_active"])
+    refused = signed_in(dan).post(
+        reverse("teams:member_add", args=[sales.pk]), {"person": "ann", "role": "member"},
+        follow=True,
+    )  # fmt: skip
+    assert "Nobody has this username or email address." in refused.content.decode()
+    assert not Membership.objects.filter(team=sales, user=ann).exists()
