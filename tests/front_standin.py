@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -17,8 +19,25 @@ __all__ = [
     "StandinFront",
     "front_settings",
     "front_standin",
+    "standin_accept",
     "standin_serve",
 ]
+
+
+def standin_accept(authorize_url: str) -> str:
+    """A person accepting on the stand-in's consent page: the callback's path and query.
+
+    Made without FrontConnect's client or logging: the browser's visit to Front is not
+    FrontConnect's traffic.
+    """
+    decide = urlsplit(authorize_url.replace("/oauth/authorize", "/oauth/decide"))
+    browser = http.client.HTTPConnection(decide.netloc, timeout=5)
+    try:
+        browser.request("GET", f"{decide.path}?{decide.query}&decision=accept")
+        callback = urlsplit(browser.getresponse().getheader("Location") or "")
+    finally:
+        browser.close()
+    return f"{callback.path}?{callback.query}"
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ into a buffer, and reads the lines back as JSON.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import logging
@@ -41,6 +40,7 @@ from common.logs import _context as log_context_var
 from connections import authorization, services
 from connections.models import Connection, PendingAuthorization, Source, Status
 from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.front_standin import standin_accept
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -368,12 +368,8 @@ def test_no_secret_in_any_field_with_every_logger_at_debug(
     )
     verifier = PendingAuthorization.objects.get().code_verifier
     state = parse_qs(urlsplit(url).query)["state"][0]
-    decide = urlsplit(url.replace("/oauth/authorize", "/oauth/decide") + "&decision=accept")
-    browser = http.client.HTTPConnection(decide.netloc, timeout=5)
-    browser.request("GET", f"{decide.path}?{decide.query}")
-    callback = urlsplit(browser.getresponse().getheader("Location"))
-    browser.close()
-    assert client.get(callback.path + "?" + callback.query).status_code == 303
+    callback = standin_accept(url)
+    assert client.get(callback).status_code == 303
     oauth_connection.refresh_from_db()
     assert oauth_connection.status == Status.ONLINE
     first_access, first_refresh = oauth_connection.access_token, oauth_connection.refresh_token

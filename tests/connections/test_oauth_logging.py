@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +13,7 @@ from django.utils import timezone
 from connections import authorization, services
 from connections.models import PendingAuthorization, Source, Status
 from tests.conftest import API_TOKEN, CLIENT_SECRET
+from tests.front_standin import standin_accept
 
 
 @pytest.fixture
@@ -43,14 +43,9 @@ def test_no_secret_reaches_the_logs_at_debug(
     )
     verifier = PendingAuthorization.objects.get().code_verifier
     state = parse_qs(urlsplit(url).query)["state"][0]
-    # The browser's visit to Front is not FrontConnect's traffic: made without any logging.
-    decide = urlsplit(url.replace("/oauth/authorize", "/oauth/decide") + "&decision=accept")
-    browser = http.client.HTTPConnection(decide.netloc, timeout=5)
-    browser.request("GET", f"{decide.path}?{decide.query}")
-    callback = urlsplit(browser.getresponse().getheader("Location"))
-    browser.close()
-    assert client.get(callback.path + "?" + callback.query).status_code == 303
-    assert client.get(callback.path + "?" + callback.query).status_code == 303  # reused: refused
+    callback = standin_accept(url)
+    assert client.get(callback).status_code == 303
+    assert client.get(callback).status_code == 303  # reused: refused
     assert client.get("/oauth/callback/?code=x&state=unknown").status_code == 403
 
     oauth_connection.refresh_from_db()
