@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ExpressionWrapper, F, FloatField, PositiveIntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from common import metrics
 from common.crypto import UndecryptableSecret
+from common.statements import CompiledQuery, Mark
 from common.text import name_key, seconds_text
 from connections import front
 from connections.front_types import FrontError, FrontErrorKind, RateLimit
@@ -276,16 +277,19 @@ def proxy_acquire(key: str, *, caller: str, route: str, wait: float = 0.0) -> Pe
     return _waiting(lambda: _proxy_try(key, caller, route), wait)
 
 
-# Asked before every proxied call, so written out: the ORM took longer to build it than to run it.
-ROUTE_BLOCKED = "SELECT id, blocked_until FROM {table} WHERE key = %s AND blocked_until > %s"
+# Asked before every proxied call: compiled once per process (``common.statements``).
+_ROUTE_ROW = CompiledQuery(
+    lambda marks: RateBudget.objects.filter(key=marks["key"]).only("blocked_until"),
+    Mark("key", "\x00route key\x00"),
+)
 
 
 def _route_blocked_until(key: str, now: datetime) -> datetime | None:
     """Until when Front limits the route of row ``key`` on its own, if it does now."""
-    ops = connections[RateBudget.objects.db].ops
-    sql = ROUTE_BLOCKED.format(table=ops.quote_name(RateBudget._meta.db_table))
-    rows = list(RateBudget.objects.raw(sql, [key, ops.adapt_datetimefield_value(now)]))
-    return rows[0].blocked_until if rows else None
+    row = _ROUTE_ROW.first(RateBudget.objects.db, key=key)
+    if row is None or row.blocked_until is None or row.blocked_until <= now:
+        return None
+    return row.blocked_until
 
 
 def _proxy_try(key: str, caller: str, route: str) -> Permit | Deferred:
