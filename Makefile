@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run demo test lint install install-dev requirements clean
+.PHONY: run demo test lint install install-dev requirements messages translations clean
 
 # The SQLite database of `make run` holds password hashes and encrypted secrets: only this user
 # may read it, as .env. umask makes SQLite create it (and its WAL files) 0600; chmod fixes older
 # files. runall serves the web app with the worker and scheduler beside it; Ctrl-C stops all.
 SQLITE_DB := db.sqlite3
 
-run: $(VENV)/.installed .env
+run: $(VENV)/.installed messages .env
 	umask 077 && $(MANAGE) migrate --noinput
 	@chmod 600 .env; if [ -e $(SQLITE_DB) ]; then chmod 600 $(SQLITE_DB); fi
 	$(MANAGE) check --database default
@@ -20,10 +20,10 @@ run: $(VENV)/.installed .env
 
 # The demo: FrontConnect against a local stand-in for Front, no Front account needed. Its own
 # database and broker under .demo/ (make run's db.sqlite3 is never opened); DEBUG on, 127.0.0.1.
-demo: $(VENV)/.installed .env
+demo: $(VENV)/.installed messages .env
 	umask 077 && DJANGO_DEBUG=true $(MANAGE) rundemo --settings=frontconnect.demo_settings
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev messages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
@@ -31,7 +31,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed messages
 install-dev: $(VENV)/.installed-dev
 
 $(BIN)/python:
@@ -45,6 +45,19 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(VENV)/.installed $@
+
+# The translations: each app's catalogue (<app>/locale) and the project's (locale/), compiled
+# by Babel whenever a .po changes. `make translations` gathers new texts from the code into the
+# .po files (it needs gettext's xgettext); tests/test_translations.py fails while any text is
+# untranslated or fuzzy.
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po */locale/*/LC_MESSAGES/django.po)
+messages: $(PO_FILES:.po=.mo)
+
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+translations: $(VENV)/.installed-dev
+	DJANGO_SETTINGS_MODULE=frontconnect.test_settings $(MANAGE) makemessages -l fr
 
 # Written once with fresh random keys, readable by this user only; never overwritten.
 .env:
