@@ -16,7 +16,8 @@ import unicodedata
 from confusable_homoglyphs.confusables import confusables_data
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
-from django.utils.translation import ngettext
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy, ngettext
 
 # Printable ASCII from "!" to "~": no space, no control character, nothing HTTP headers refuse.
 _SECRET_TEXT = re.compile(r"[\x21-\x7e]*")
@@ -30,18 +31,20 @@ _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 class SecretTextValidator:
     """Accept only what Front issues as a credential: printable ASCII, no spaces."""
 
-    message = (
+    message = gettext_lazy(
         "%(label)s may contain only printable ASCII characters without spaces (letters, digits "
         "and punctuation); paste it again exactly as Front shows it."
     )
     code = "secret_text"
 
-    def __init__(self, label: str = "This value") -> None:
+    # ``label`` begins the sentence: pass it translatable (gettext_lazy("The API token")).
+    def __init__(self, label: str | Promise | None = None) -> None:
         self.label = label
 
     def __call__(self, value: str) -> None:
         if value and not _SECRET_TEXT.fullmatch(value):
-            raise ValidationError(self.message, code=self.code, params={"label": self.label})
+            label = gettext_lazy("This value") if self.label is None else self.label
+            raise ValidationError(self.message, code=self.code, params={"label": label})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SecretTextValidator) and other.label == self.label
@@ -51,7 +54,9 @@ class SecretTextValidator:
 class PlainTextValidator:
     """Refuse control characters (and direction overrides) in a one-line text field."""
 
-    message = "Remove the control characters (such as tabs, line breaks or escape codes)."
+    message = gettext_lazy(
+        "Remove the control characters (such as tabs, line breaks or escape codes)."
+    )
     code = "control_characters"
 
     def __call__(self, value: str) -> None:
