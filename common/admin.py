@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList, ChangeListSearchForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +23,8 @@ from django.utils.text import smart_split
 from django.utils.translation import gettext, gettext_lazy
 
 from common.crypto import EncryptedTextField
+from common.forms import PreferencesForm
+from common.models import Preferences
 
 MAX_SEARCH_LENGTH = 200
 MAX_SEARCH_TERMS = 10
@@ -47,9 +50,12 @@ class BoundedSearchForm(ChangeListSearchForm):
             self.add_error(
                 SEARCH_VAR,
                 ValidationError(
-                    f"Search for at most {MAX_SEARCH_TERMS} words and {MAX_SEARCH_LENGTH} "
-                    "characters; this search was not run.",
+                    gettext(
+                        "Search for at most %(words)s words and %(characters)s characters; "
+                        "this search was not run."
+                    ),
                     code="search_too_long",
+                    params={"words": MAX_SEARCH_TERMS, "characters": MAX_SEARCH_LENGTH},
                 ),
             )
         return self.cleaned_data
@@ -110,6 +116,25 @@ def strict_lists_everywhere(site: admin.AdminSite) -> None:
         )
         site.unregister(model)
         site.register(model, strict)
+
+
+class PreferencesInline(admin.StackedInline):
+    """A person's language and time zone, on their page of the user admin."""
+
+    model = Preferences
+    form = PreferencesForm
+    can_delete = False
+    # One row per person: the admin titles it with verbose_name.
+    verbose_name = verbose_name_plural = gettext_lazy("Language and time zone")
+
+
+def user_admin_with_preferences(site: admin.AdminSite) -> None:
+    """Show the language and time zone on the user admin's page, whichever app registered it
+    last (alerts, then teams, subclass Django's)."""
+    user_admin = site._registry.get(get_user_model())
+    if user_admin is not None and PreferencesInline not in user_admin.inlines:
+        # This instance's own list: the class (and Django's UserAdmin) keep theirs.
+        user_admin.inlines = [*user_admin.inlines, PreferencesInline]
 
 
 class FrontConnectAdmin(StrictListMixin, admin.ModelAdmin):

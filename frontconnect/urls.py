@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
-from common import accounts
+from common import accounts, preferences
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
@@ -39,6 +39,10 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    # The reader's language and time zone (common.preferences). The language switcher posts to
+    # Django's set_language, wrapped to save a signed-in person's choice as well.
+    path("accounts/preferences/", preferences.preferences_edit, name="preferences"),
+    path("i18n/setlang/", preferences.language_set, name="set_language"),
     path("api/", include("api.urls")),
     # The demo's help page: 404 unless demo mode is on (frontconnect.demo_settings).
     path("demo/", include("demo.urls")),
