@@ -113,6 +113,9 @@ def test_an_operator_subscribes_to_every_alert_on_the_user_page(operator_client,
         "alert_preference-0-email_enabled": "on",
         "alert_preference-0-all_connections": "on",
         "alert_preference-0-user": str(operator.pk),
+        # The language and time zone inline (common.admin.PreferencesInline), left out.
+        "preferences-TOTAL_FORMS": "0",
+        "preferences-INITIAL_FORMS": "0",
     }
     response = operator_client.post(f"/admin/auth/user/{operator.pk}/change/", data)
 
@@ -184,6 +187,8 @@ def test_the_admin_add_user_form_asks_for_the_email_alerts_need(operator_client)
         "password2": "a-long-passphrase-for-bob-5",
         "alert_preference-TOTAL_FORMS": "0",
         "alert_preference-INITIAL_FORMS": "0",
+        "preferences-TOTAL_FORMS": "0",
+        "preferences-INITIAL_FORMS": "0",
     }
     refused = operator_client.post("/admin/auth/user/add/", base)
     assert refused.status_code == 200
