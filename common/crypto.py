@@ -21,6 +21,8 @@ from django.conf import settings
 from django.core.signing import BadSignature
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_cryptography.core.signing import FernetSigner
 from django_cryptography.utils.crypto import FernetBytes, InvalidToken
 
@@ -86,9 +88,9 @@ class SecretState(models.TextChoices):
     Code compares members (``state is SecretState.SET``); pages render a state as its label.
     """
 
-    SET = "set", "Set"
-    NOT_SET = "not_set", "Not set"
-    UNREADABLE = "unreadable", "Cannot be decrypted: enter it again."
+    SET = "set", pgettext_lazy("secret", "Set")
+    NOT_SET = "not_set", pgettext_lazy("secret", "Not set")
+    UNREADABLE = "unreadable", _("Cannot be decrypted: enter it again.")
 
     def __str__(self) -> str:
         return str(self.label)
