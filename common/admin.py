@@ -131,10 +131,17 @@ class PreferencesInline(admin.StackedInline):
 def user_admin_with_preferences(site: admin.AdminSite) -> None:
     """Show the language and time zone on the user admin's page, whichever app registered it
     last (alerts, then teams, subclass Django's)."""
-    user_admin = site._registry.get(get_user_model())
-    if user_admin is not None and PreferencesInline not in user_admin.inlines:
-        # This instance's own list: the class (and Django's UserAdmin) keep theirs.
-        user_admin.inlines = [*user_admin.inlines, PreferencesInline]
+    user_model = get_user_model()
+    user_admin = site._registry.get(user_model)
+    if user_admin is None or PreferencesInline in user_admin.inlines:
+        return
+    with_preferences = type(
+        type(user_admin).__name__,
+        (type(user_admin),),
+        {"inlines": [*user_admin.inlines, PreferencesInline]},
+    )
+    site.unregister(user_model)
+    site.register(user_model, with_preferences)
 
 
 class FrontConnectAdmin(StrictListMixin, admin.ModelAdmin):

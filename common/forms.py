@@ -29,7 +29,7 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)  # type: ignore[misc]
 
 
-def time_zone_choices() -> list[tuple[str, Any]]:
+def time_zone_choices() -> list[tuple[Any, Any]]:
     """UTC, then every zone grouped by its region ("Europe": Europe/Paris, ...), for a <select>."""
     regions: dict[str, list[tuple[str, str]]] = {}
     others: list[tuple[str, str]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -33,7 +34,7 @@ def time_zone_validate(value: str) -> None:
         )
 
 
-def language_choices() -> list[tuple[str, str]]:
+def language_choices() -> list[tuple[str, Any]]:
     """The languages offered, each in its own name, after "the browser's language"."""
     return [("", _("The browser's language")), *settings.LANGUAGES]
 

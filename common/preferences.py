@@ -12,12 +12,12 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
@@ -32,12 +32,12 @@ from common.forms import PreferencesForm
 from common.models import DEFAULT_TIME_ZONE, Preferences, time_zone_names
 
 
-def preferences_of(user: AbstractBaseUser | AnonymousUser | None) -> Preferences | None:
+def preferences_of(user: User | AnonymousUser | None) -> Preferences | None:
     """The person's saved preferences, or None (anonymous, or never saved)."""
     if user is None or not user.is_authenticated:
         return None
     try:
-        return user.preferences  # type: ignore[union-attr]
+        return cast(User, user).preferences
     except Preferences.DoesNotExist:
         return None
 
@@ -54,7 +54,7 @@ def zone_of(preferences: Preferences | None) -> zoneinfo.ZoneInfo:
 
 
 def preferences_save(
-    *, user: AbstractBaseUser, language: str | None = None, time_zone: str | None = None
+    *, user: User, language: str | None = None, time_zone: str | None = None
 ) -> Preferences:
     """Save the given preference(s) of ``user``, creating their row on first use; an unknown
     language or time zone raises ValidationError and nothing is saved."""
@@ -65,13 +65,13 @@ def preferences_save(
         preferences.time_zone = time_zone
     preferences.full_clean()
     preferences.save()
-    user.preferences = preferences  # type: ignore[attr-defined]
+    user.preferences = preferences
     return preferences
 
 
 @contextmanager
 def reading_as(
-    user: AbstractBaseUser | AnonymousUser | None, *, language_default: str | None = None
+    user: User | AnonymousUser | None, *, language_default: str | None = None
 ) -> Iterator[None]:
     """Render what is sent to ``user`` in their language and time zone.
 
@@ -98,7 +98,7 @@ class PreferencesMiddleware:
         language = offered_language(preferences.language if preferences else None)
         if language:
             translation.activate(language)
-            request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+            request.LANGUAGE_CODE = language
         timezone.activate(zone_of(preferences))
         try:
             return self.get_response(request)
@@ -109,6 +109,7 @@ class PreferencesMiddleware:
 
 def language_cookie_set(response: HttpResponse, language: str) -> None:
     """Remember ``language`` in the browser as Django's set_language does."""
+    samesite: Any = settings.LANGUAGE_COOKIE_SAMESITE
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
         language,
@@ -117,16 +118,13 @@ def language_cookie_set(response: HttpResponse, language: str) -> None:
         domain=settings.LANGUAGE_COOKIE_DOMAIN,
         secure=settings.LANGUAGE_COOKIE_SECURE,
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        samesite=samesite,
     )
 
 
 def csrf_passes(request: HttpRequest) -> bool:
     """Whether ``request`` passes Django's CSRF check (without answering 403 when not)."""
-    return (
-        CsrfViewMiddleware(lambda request: HttpResponse()).process_view(request, None, (), {})
-        is None
-    )
+    return CsrfViewMiddleware(HttpResponse).process_view(request, HttpResponse, (), {}) is None
 
 
 # The CSRF check is made in the view: pages whose address holds a secret (an authorization
@@ -170,11 +168,12 @@ def preferences_edit(request: HttpRequest) -> HttpResponse:
         if preferences.language:
             language_cookie_set(response, preferences.language)
         else:
+            samesite: Any = settings.LANGUAGE_COOKIE_SAMESITE
             response.delete_cookie(
                 settings.LANGUAGE_COOKIE_NAME,
                 path=settings.LANGUAGE_COOKIE_PATH,
                 domain=settings.LANGUAGE_COOKIE_DOMAIN,
-                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                samesite=samesite,
             )
         return response
     context: dict[str, Any] = {"form": form}
