@@ -8,6 +8,7 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self) -> None:
+        from alerts import wording  # noqa: F401  (registers the sentences stored as codes)
         from alerts.tasks import lifecycle_dispatch, transition_dispatch
         from connections.lifecycle import lifecycle_subscribe
         from connections.status import transition_subscribe

@@ -12,6 +12,7 @@ from django.utils import timezone
 from alerts.destinations import webhook_url_validate
 from common.crypto import EncryptedTextField, sealed_value
 from common.text import PlainTextValidator
+from common.wording import SaidField
 from connections import lifecycle
 from connections.models import Connection, Status, Transition
 
@@ -150,7 +151,7 @@ class Webhook(models.Model):
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     paused_at = models.DateTimeField("paused", null=True, blank=True, editable=False)
-    pause_reason = models.CharField(max_length=200, blank=True, editable=False)
+    pause_reason = SaidField(editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

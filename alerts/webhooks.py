@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from django.conf import settings
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from alerts.destinations import (
@@ -43,6 +43,7 @@ from alerts.destinations import (
 )
 from alerts.models import Webhook, WebhookDelivery, WebhookEvent
 from common import metrics
+from common.wording import said
 from connections import lifecycle
 from connections.models import Status, Transition
 
@@ -71,15 +72,24 @@ def _json(value: object) -> bytes:
 
 
 def transition_data(transition: Transition) -> dict[str, object]:
-    """What a status change says: ids, name, statuses, reason, time; never a secret."""
+    """What a status change says: ids, name, statuses, reason, time; never a secret.
+
+    Receivers are scripts: the words are English whoever caused the change, beside stable codes.
+    """
+    with translation.override("en"):
+        return _transition_data(transition)
+
+
+def _transition_data(transition: Transition) -> dict[str, object]:
     return {
         "transition_id": transition.pk,
         "connection": {"id": transition.connection_id, "name": transition.connection_name},
         "old_status": transition.old_status,
-        "old_status_label": Status(transition.old_status).label,
+        "old_status_label": str(Status(transition.old_status).label),
         "new_status": transition.new_status,
-        "new_status_label": Status(transition.new_status).label,
-        "reason": transition.reason,
+        "new_status_label": str(Status(transition.new_status).label),
+        "reason": transition.reason.english(),
+        "reason_code": transition.reason.code,
         "source": transition.source,
         "created_at": transition.created_at.isoformat(),
     }
@@ -290,7 +300,7 @@ def _failure_count(webhook: Webhook, error: str) -> bool:
         pk=webhook.pk, paused_at__isnull=True, consecutive_failures__gte=limit
     ).update(
         paused_at=timezone.now(),
-        pause_reason=f"Paused after {limit} failed calls in a row (the last: {error}).",
+        pause_reason=said("webhook.paused", limit=limit, error=error),
     )
     if paused:
         logger.warning("Webhook %s paused after %s failed calls in a row.", webhook.pk, limit)

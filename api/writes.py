@@ -18,6 +18,7 @@ from common.text import name_key
 from connections import access, rules, services
 from connections.models import Connection, Scope, Source
 from connections.moves import moved_sentence
+from connections.wording import Said
 from oauthclients.models import OAuthClient
 
 OWNER_OUT_OF_REACH = "No user with this username is within this API key's reach."
@@ -143,7 +144,7 @@ def _input(
 def _apply(*, key: ApiKey, connection: Connection | None, data: dict[str, Any]) -> Connection:
     requested = _input(key, connection, data)
     owner_id = connection.owner_id if connection is not None else None
-    moved = ""
+    moved = Said()
     if connection is not None and requested.team is not rules.KEEP_TEAM:
         new_team = requested.team.pk if requested.team is not None else None
         if new_team != connection.team_id:

@@ -16,13 +16,12 @@ from common.oauth import site_origin
 from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.models import Connection
 from connections.services import (
-    UNCHECKED_PREFIX,
     CheckOutcome,
     CheckResult,
     connection_check,
     connection_disconnect,
 )
-from connections.wording import status_predicate
+from connections.wording import check_reason, status_predicate
 
 # The POST key of the "Save and authorize" button. Templates get it from
 # ``submit_names()``, so the name is written here only.
@@ -50,7 +49,7 @@ def report_test(request: HttpRequest, outcome: CheckOutcome) -> None:
         )
     else:
         # Front could not be asked (outage, timeout, rate limit): nothing was accepted or refused.
-        reason = outcome.message.removeprefix(UNCHECKED_PREFIX)
+        reason = check_reason(outcome.message)
         messages.warning(request, f"Could not check \u201c{name}\u201d: {reason} It {status}.")
 
 

@@ -21,6 +21,7 @@ from connections.rules import (
     connection_validate,
     token_policy_for,
 )
+from connections.wording import Said
 
 API_TOKEN_HELP = (
     "In Front: Settings > Company > Developers > API tokens. Create a token and paste it here. "
@@ -177,7 +178,7 @@ class ConnectionForm(forms.ModelForm):
             return self.instance
         if self.connection_input is None:
             raise ValueError("ConnectionForm.save() needs a form that is_valid().")
-        moved = ""
+        moved = Said()
         team = self.connection_input.team
         if (
             self.instance.pk

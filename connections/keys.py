@@ -21,6 +21,7 @@ from connections.models import (
     Event,
     Source,
 )
+from connections.wording import said
 
 BATCH_SIZE = 500
 # A web process re-reads the stored fingerprint this often: one small query a minute notices a
@@ -124,7 +125,7 @@ def secrets_rotate(
                                 connection=Connection.objects.only("pk", "name").get(pk=pk),
                                 action=Action.KEY_ROTATED,
                                 source=Source.COMMAND,
-                                message="Secrets re-encrypted under the current key.",
+                                message=said("history.reencrypted"),
                                 fields=updates,
                             )
                         )

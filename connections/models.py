@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from common.crypto import EncryptedTextField, UndecryptableSecret
 from common.text import PlainTextValidator, name_key
+from common.wording import SaidField
 from oauthclients.models import OAuthClient
 
 
@@ -109,7 +110,8 @@ class Connection(models.Model):
     front_company_id = models.CharField("Front company ID", max_length=100, blank=True)
     front_company_name = models.CharField("Front company", max_length=200, blank=True)
     last_checked_at = models.DateTimeField("last check", null=True, blank=True)
-    last_check_result = models.CharField("last check result", max_length=500, blank=True)
+    # A sentence stored as a code and its parameters (common.wording), shown in the reader's words.
+    last_check_result = SaidField("last check result")
     # Set by the access-token and proxy paths: the worker refreshes ahead only what is in use.
     last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
     # Front's refresh token lives 6 months from here; the worker keeps the grant alive near its end.
@@ -272,7 +274,7 @@ class Event(models.Model):
     action = models.CharField(max_length=20, choices=Action.choices)
     source = models.CharField(max_length=20, choices=Source.choices)
     success = models.BooleanField(default=True)
-    message = models.CharField(max_length=500, blank=True)
+    message = SaidField()
     fields = models.JSONField("changed fields", default=list, blank=True)
     # The API key an action was done with (actor: the key's creator); plain values, so the
     # history keeps naming a key that was deleted, and connections never depends on the api app.
@@ -307,7 +309,7 @@ class Transition(models.Model):
     connection_name = models.CharField(max_length=100)
     old_status = models.CharField(max_length=20, choices=Status.choices)
     new_status = models.CharField(max_length=20, choices=Status.choices)
-    reason = models.CharField(max_length=500, blank=True)
+    reason = SaidField()
     source = models.CharField(max_length=20, choices=Source.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -420,7 +422,7 @@ class AuthorizationLink(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     result = models.CharField(max_length=20, choices=LinkResult.choices, blank=True)
-    result_reason = models.CharField(max_length=500, blank=True)
+    result_reason = SaidField()
     finished_at = models.DateTimeField(null=True, blank=True)
     # Set once the expiry was announced (webhook connection.authorization_link.expired).
     expiry_announced_at = models.DateTimeField(null=True, blank=True)

@@ -56,6 +56,7 @@ from connections.models import (
     Source,
     Status,
 )
+from connections.wording import NOTHING, Said, said
 from oauthclients.models import OAuthClient
 
 
@@ -74,8 +75,8 @@ def _max_length(name: str) -> int:
 API_TOKEN_MAX_LENGTH = _max_length("api_token")
 NAME_MAX_LENGTH = _max_length("name")
 COMPANY_NAME_MAX_LENGTH = _max_length("company_name")
-VOIDED_REASON = "The way of signing in changed (auth type or OAuth 2.0 client): authorize again."
-UNCHECKED_REASON = "Not checked yet: the API token is new or changed; Front is asked shortly."
+VOIDED_REASON = said("sign_in.voided")
+UNCHECKED_REASON = said("sign_in.unchecked")
 # Rows per statement when many changes are written at once (the import).
 BULK_SIZE = 1000
 
@@ -274,7 +275,7 @@ class Verdict:
     """The status a change decides by itself, through the status door, with its reason."""
 
     status: Status
-    reason: str
+    reason: Said
 
 
 def connection_build(data: ConnectionInput, *, now: datetime) -> Connection:
@@ -400,7 +401,7 @@ def changes_write(
     now: datetime,
     imported: bool = False,
     checks_in_request: bool = False,
-    message: str = "",
+    message: Said = NOTHING,
 ) -> None:
     """Write assigned changes, one (a form, the API) or a batch (the import), in one way.
 
@@ -463,10 +464,12 @@ def changes_write(
     def entry(change: Change) -> Any:
         if imported:
             action = Action.IMPORTED
-            sentence = "Created by import." if change.created else "Updated by import."
+            sentence = said(
+                "history.imported_new" if change.created else "history.imported_changed"
+            )
         else:
             action = Action.CREATED if change.created else Action.UPDATED
-            sentence = "" if change.created else message
+            sentence = Said() if change.created else message
         return event_build(
             connection=change.connection, action=action, source=source, actor=actor,
             message=sentence, fields=input_fields(change.fields), created_at=now,
@@ -499,7 +502,7 @@ def connection_apply(
     actor: Actor,
     source: str,
     checks_in_request: bool = False,
-    message: str = "",
+    message: Said = NOTHING,
 ) -> ChangeResult:
     """Validate, apply and save a change (scopes and history included); ValidationError if invalid.
 

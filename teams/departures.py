@@ -27,6 +27,7 @@ from api.models import ApiKey, KeyScope
 from common.text import name_key
 from connections.models import Connection
 from connections.moves import connection_move
+from connections.wording import Said, said
 from teams.models import Membership, Role, Team
 
 ONE_TARGET = "Give exactly one of: a person or a team to hand everything to."
@@ -102,6 +103,20 @@ class Offboarded:
         return text
 
 
+def _handed_over(user: User, recipient: User, connection: Connection, to_team: Team | None) -> Said:
+    """The history's sentence for a connection handed over in an offboarding."""
+    if connection.team is not None:
+        return said(
+            "move.offboarded_in_team",
+            user=user.get_username(),
+            team=connection.team.name,
+            owner=recipient.get_username(),
+        )
+    if to_team is not None:
+        return said("move.offboarded_to_team", user=user.get_username(), team=to_team.name)
+    return said("move.offboarded_to_user", user=user.get_username(), owner=recipient.get_username())
+
+
 def _first_admin(team: Team, *, besides: User) -> User | None:
     membership = (
         Membership.objects.filter(team=team, role=Role.ADMIN, user__is_active=True)
@@ -166,7 +181,6 @@ def offboard(
         clashes = _clashes(user, to_user=to_user, to_team=to_team)
         if clashes:
             raise ValidationError(NAME_CLASH.format(target=target, names=_listed(clashes)))
-        leaving = f"Handed over when {user.get_username()} was offboarded."
         for connection in Connection.objects.filter(owner=user).select_for_update():
             in_team = connection.team_id is not None
             connection_move(
@@ -175,12 +189,7 @@ def offboard(
                 owner=recipient,
                 actor=actor,
                 source=source,
-                message=(
-                    f"{leaving} Stays in team \u201c{connection.team.name}\u201d; now "  # type: ignore[union-attr]
-                    f"recorded as created by {recipient.get_username()}."
-                    if in_team
-                    else f"{leaving} Moved to {target}."
-                ),
+                message=_handed_over(user, recipient, connection, to_team),
             )
             if in_team:
                 done.team_connections += 1

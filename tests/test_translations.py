@@ -79,7 +79,7 @@ def test_translations_keep_their_placeholders(gathered: Path) -> None:
 
 
 def test_the_checkout_catalogues_are_the_gathered_ones(gathered: Path) -> None:
-    """A text changed in the code is changed in the committed catalogue too (run make translations)."""
+    """A text changed in the code is changed in the committed catalogue (`make translations`)."""
 
     def entries(path: Path) -> dict[object, object]:
         with path.open("rb") as handle:

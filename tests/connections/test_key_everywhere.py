@@ -283,11 +283,11 @@ def test_an_undecryptable_api_token_is_not_checked_and_the_status_stays(online, 
         connection=Connection.objects.get(pk=online.pk), actor=None, source=Source.WORKER
     )
     assert outcome.result == CheckResult.UNCHECKED and not outcome.retryable
-    assert outcome.message.startswith("Could not check: cannot decrypt")
+    assert str(outcome.message).startswith("Could not check: cannot decrypt")
     stored = Connection.objects.get(pk=online.pk)
     assert stored.status == Status.ONLINE
     assert stored.unreachable_since is None
-    assert stored.last_check_result.startswith("Could not check: cannot decrypt")
+    assert str(stored.last_check_result).startswith("Could not check: cannot decrypt")
     assert not Transition.objects.exists()
     assert len(responses.calls) == 0
 
@@ -304,7 +304,7 @@ def test_an_undecryptable_oauth_secret_is_not_checked_and_the_status_stays(
         source=Source.WORKER,
     )
     assert outcome.result == CheckResult.UNCHECKED and not outcome.retryable
-    assert outcome.message.startswith("Could not check: cannot decrypt")
+    assert str(outcome.message).startswith("Could not check: cannot decrypt")
     stored = Connection.objects.get(pk=online_oauth.pk)
     assert stored.status == Status.ONLINE
     assert not Transition.objects.exists()

@@ -116,7 +116,12 @@ class Command(SecretsCommand):
             return
         table = [("NAME", "OWNER", "STATUS", "REASON")]
         table += [
-            (terminal_safe(r.name), terminal_safe(r.owner), r.status_label, terminal_safe(r.result))
+            (
+                terminal_safe(r.name),
+                terminal_safe(r.owner),
+                r.status_label,
+                terminal_safe(str(r.result)),
+            )
             for r in results
         ]
         widths = [max(len(row[i]) for row in table) for i in range(3)]
