@@ -55,6 +55,8 @@ def test_no_text_is_untranslated_or_fuzzy(gathered: Path) -> None:
     for path in catalogues(gathered):
         with path.open("rb") as handle:
             catalogue = read_po(handle, locale="fr")
+        if catalogue.fuzzy:  # a fuzzy header: the whole catalogue is skipped when compiled
+            missing.append(f"{path.relative_to(gathered)} is marked fuzzy as a whole")
         for message in catalogue:
             if not message.id:
                 continue
