@@ -42,6 +42,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ExpressionWrapper, F, FloatField, PositiveIntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from common import metrics
 from common.crypto import UndecryptableSecret
@@ -506,8 +507,11 @@ class DatabaseBudget:
         if scope is not None:
             scope.retry_after = outcome.retry_after
         raise FrontError(
-            "FrontConnect's share of this company's Front rate limit is used up: try again in "
-            f"{seconds_text(max(1, round(outcome.retry_after)))}.",
+            _(
+                "FrontConnect's share of this company's Front rate limit is used up: try again "
+                "in %(wait)s."
+            )
+            % {"wait": seconds_text(max(1, round(outcome.retry_after)))},
             kind=FrontErrorKind.RATE_LIMITED,
             retry_after=outcome.retry_after,
         )

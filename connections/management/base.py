@@ -1,15 +1,29 @@
-"""The base of every command that reads secrets: it refuses to act on a key mismatch."""
+"""The bases of FrontConnect's commands: translated help, and the refusal on a key mismatch."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.keys import KeyMismatchError, encryption_key_require
 
 
-class SecretsCommand(BaseCommand):
+class TranslatedCommand(BaseCommand):
+    """A command whose ``help`` may be a lazy translation (``gettext_lazy``).
+
+    argparse formats the description with regular expressions, which refuse Django's lazy
+    strings; the parser gets it as text, in the language active when the command runs.
+    """
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if parser.description is not None:
+            parser.description = str(parser.description)
+        return parser
+
+
+class SecretsCommand(TranslatedCommand):
     """A command that decrypts stored secrets (and may act on them against Front).
 
     With an encryption key that cannot read this database it stops before doing anything, with
