@@ -5,21 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext
 
 from connections.keys import KeyMismatchError, encryption_key_require
 
 
 class TranslatedCommand(BaseCommand):
-    """A command whose ``help`` may be a lazy translation (``gettext_lazy``).
+    """A command whose ``help`` is shown in the active language.
 
-    argparse formats the description with regular expressions, which refuse Django's lazy
-    strings; the parser gets it as text, in the language active when the command runs.
+    ``help`` is the English text, marked with ``gettext_noop``; it is translated when the parser
+    is made, in the language active when the command runs (argparse cannot format lazy texts).
     """
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        if parser.description is not None:
-            parser.description = str(parser.description)
+        if self.help:
+            parser.description = gettext(self.help)
         return parser
 
 

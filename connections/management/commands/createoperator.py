@@ -6,13 +6,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from connections.management.base import TranslatedCommand
 
 
 class Command(TranslatedCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Create the first operator (a superuser) with a random password, printed once."
     )
 

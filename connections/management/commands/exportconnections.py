@@ -5,7 +5,7 @@ from typing import IO, Any
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from common.text import terminal_safe
 from connections import access
@@ -17,7 +17,7 @@ USAGE = 2
 
 
 class Command(TranslatedCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Export connections in the import format (CSV or JSON) with every secret left blank; "
         "importing the output again with --update changes nothing."
     )

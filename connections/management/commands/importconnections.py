@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext
+from django.utils.translation import gettext_noop, ngettext, pgettext
 from tqdm import tqdm
 
 from common.text import terminal_safe
@@ -32,7 +32,7 @@ TEST_PATIENCE = 300.0
 
 
 class Command(SecretsCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Import connections from a CSV or JSON file (- for stdin). The whole input is checked "
         "first: one bad row means nothing is written and exit status 1."
     )

@@ -6,14 +6,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from connections.history import MAX_RETENTION_DAYS, history_prune
 from connections.management.base import TranslatedCommand
 
 
 class Command(TranslatedCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Delete connection history entries and status transitions older than a number of days "
         "(default: FRONTCONNECT_HISTORY_RETENTION_DAYS)."
     )

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from common.text import terminal_safe
 from connections import upkeep
@@ -22,7 +22,7 @@ USAGE = 2
 
 
 class Command(SecretsCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Refresh the OAuth 2.0 tokens the worker's refresh policy finds due, with its own window: "
         "recently used connections whose access token expires within the window, and grants in "
         "the last 7 days of their refresh token's life. Safe to run on "

@@ -6,14 +6,14 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from connections.keys import KeyMismatchError, secrets_rotate
 from connections.management.base import TranslatedCommand
 
 
 class Command(TranslatedCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Re-encrypt every stored secret under FRONTCONNECT_ENCRYPTION_KEY. Put the old key in "
         "FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS first; safe to stop and run again."
     )

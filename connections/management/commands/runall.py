@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from connections.management.base import TranslatedCommand
 
@@ -26,7 +26,7 @@ DELIVERY_CONCURRENCY = "2"
 
 
 class Command(TranslatedCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Serve FrontConnect with its background workers and scheduler beside it (what make run "
         "does): runserver, 'celery -A frontconnect worker --beat -Q celery' and a worker for "
         "the 'deliveries' queue (emails, webhooks). Ctrl-C stops them all."

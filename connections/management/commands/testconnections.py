@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from django.db.models import QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext
+from django.utils.translation import gettext_noop, ngettext, pgettext
 from tqdm import tqdm
 
 from common.text import name_key, terminal_safe
@@ -20,7 +20,7 @@ USAGE = 2
 
 
 class Command(SecretsCommand):
-    help = gettext_lazy(
+    help = gettext_noop(
         "Test connections against Front, as the Test connection button does, and print name, "
         "status and reason. Exit status 1 if any connection is not online. Checks run "
         "concurrently within each Front company's rate budget, shared with the worker."
