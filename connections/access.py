@@ -39,6 +39,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
+from django.utils.translation import gettext as _
 
 from common.statements import CompiledQuery, Mark
 from common.text import is_plain_text, name_key
@@ -243,7 +244,10 @@ def owner_by_username(username: str) -> User | None:
 
 def no_such_owner(username: str, *, option: str = "--owner") -> str:
     """The sentence a command prints for an owner nobody is named."""
-    return f"{option}: no user is named {username!r}."
+    return _("%(option)s: no user is named %(username)s.") % {
+        "option": option,
+        "username": repr(username),
+    }
 
 
 # --- connections --------------------------------------------------------------------------
