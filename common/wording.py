@@ -174,21 +174,29 @@ class _Any(dict):
 def said_from_english(text: str) -> Said:
     """The code and parameters of a sentence stored as English text before codes existed.
 
-    Used once, by the migrations that turned text columns into codes; text that matches no
+    Used once, by the migrations that turned text columns into codes. When several sentences
+    match, the one with the most fixed words wins ("Front refused X (HTTP 404: Not found)." is
+    a refusal with a detail, not one whose status reads "404: Not found"); text that matches no
     sentence is kept as it was (code ``text``).
     """
     if not text:
         return Said()
+    best: tuple[int, str, dict[str, Any]] | None = None
     for code in _catalogue:
         try:
-            found = _pattern(code).match(text)
+            pattern = _pattern(code)
         except (KeyError, TypeError, ValueError, re.error):
             continue
-        if found:
-            return Said(
-                code, {k: (int(v) if v.isdigit() else v) for k, v in found.groupdict().items()}
-            )
-    return Said.of(text)
+        found = pattern.match(text)
+        if found is None:
+            continue
+        fixed = len(text) - sum(len(value) for value in found.groupdict().values())
+        if best is None or fixed > best[0]:
+            params = {k: int(v) if v.isdigit() else v for k, v in found.groupdict().items()}
+            best = (fixed, code, params)
+    if best is None:
+        return Said.of(text)
+    return Said(best[1], best[2])
 
 
 def column_to_codes(model_name: str, name: str, old: models.Field) -> list[Any]:
@@ -256,11 +264,16 @@ class SaidField(models.JSONField):
         super().__init__(*args, **kwargs)
 
     def get_prep_value(self, value: Any) -> Any:
+        # Plain strings pass: they are the right-hand side of lookups such as field__code="…".
         if isinstance(value, Said):
             value = value.stored()
-        elif isinstance(value, str):
-            value = Said.of(value).stored()
         return super().get_prep_value(value)
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        # Text written with .update(field="…") is kept as text, like an assigned one.
+        if isinstance(value, str):
+            value = Said.of(value)
+        return super().get_db_prep_save(value, connection)
 
     def value_to_string(self, obj: models.Model) -> Any:
         return Said.of(self.value_from_object(obj)).stored()
