@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from connections import services, upkeep
@@ -41,14 +42,20 @@ def _api_token_accepted(connection: Connection, *, actor: User | None) -> None:
             return
         if outcome.result == services.CheckResult.UNCHECKED:
             raise FrontError(
-                "The API token is not checked yet and Front could not be asked now "
-                f"({outcome.message}); try again later.",
+                _(
+                    "The API token is not checked yet and Front could not be asked now "
+                    "(%(problem)s); try again later."
+                )
+                % {"problem": outcome.message},
                 kind=outcome.error_kind or FrontErrorKind.UNAVAILABLE,
                 retry_after=outcome.retry_after,
             )
     raise FrontError(
-        f"Front refused this connection's API token (it {status_predicate(connection.status)}): "
-        "enter a new one before asking for it.",
+        _(
+            "Front refused this connection's API token (it %(predicate)s): enter a new one "
+            "before asking for it."
+        )
+        % {"predicate": status_predicate(connection.status)},
         kind=FrontErrorKind.UNAUTHORIZED,
     )
 
