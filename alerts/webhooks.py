@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from django.conf import settings
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
@@ -73,14 +73,20 @@ def _json(value: object) -> bytes:
 
 
 def transition_data(transition: Transition) -> dict[str, object]:
-    """What a status change says: ids, name, statuses, reason, time; never a secret."""
+    """What a status change says: ids, name, statuses, reason, time; never a secret.
+
+    The labels are English whatever the language in force: a payload is a contract.
+    """
+    with translation.override(None):
+        old_label = str(Status(transition.old_status).label)
+        new_label = str(Status(transition.new_status).label)
     return {
         "transition_id": transition.pk,
         "connection": {"id": transition.connection_id, "name": transition.connection_name},
         "old_status": transition.old_status,
-        "old_status_label": Status(transition.old_status).label,
+        "old_status_label": old_label,
         "new_status": transition.new_status,
-        "new_status_label": Status(transition.new_status).label,
+        "new_status_label": new_label,
         "reason": transition.reason,
         "source": transition.source,
         "created_at": transition.created_at.isoformat(),
