@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UsernameField
@@ -36,7 +36,8 @@ class WebhookForm(forms.ModelForm):
         strip=True,
         min_length=SECRET_MIN_LENGTH,
         max_length=256,
-        validators=[SecretTextValidator(_("The signing secret"))],
+        # A lazy text: the label is read in the language of the request that validates.
+        validators=[SecretTextValidator(cast(str, _("The signing secret")))],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     url = forms.URLField(

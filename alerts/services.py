@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
@@ -173,7 +174,7 @@ def email_time(moment: datetime) -> str:
 
 
 # Whole subject sentences, one per status an outage email is about (not a name plus a predicate).
-OUTAGE_SUBJECTS = {
+OUTAGE_SUBJECTS: dict[str, Promise] = {
     Status.OFFLINE: gettext_lazy("FrontConnect: %(name)s is Offline"),
     Status.REAUTHORIZE: gettext_lazy("FrontConnect: %(name)s needs reauthorization"),
 }

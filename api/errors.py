@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -176,7 +177,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(body, status=exc.status_code, headers=headers)
 
 
-def _json_error(sentence: str, status_code: int, **headers: str) -> JsonResponse:
+def _json_error(sentence: str | Promise, status_code: int, **headers: str) -> JsonResponse:
     return JsonResponse({"error": str(sentence), "fields": {}}, status=status_code, headers=headers)
 
 

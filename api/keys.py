@@ -82,7 +82,7 @@ def return_origins_parse(text: str) -> list[str]:
         if not origin or parts.path or parts.query or parts.fragment:
             raise ValidationError(
                 gettext(
-                    "\u201c%(origin)s\u201d is not an origin: enter a scheme and host (and port), "
+                    "“%(origin)s” is not an origin: enter a scheme and host (and port), "
                     "such as https://app.example.com, without a path."
                 )
                 % {"origin": typed[:100]},
@@ -91,7 +91,7 @@ def return_origins_parse(text: str) -> list[str]:
         if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
             raise ValidationError(
                 gettext(
-                    "\u201c%(origin)s\u201d is not https: only a loopback address (localhost, "
+                    "“%(origin)s” is not https: only a loopback address (localhost, "
                     "127.0.0.1) may use http."
                 )
                 % {"origin": typed[:100]},

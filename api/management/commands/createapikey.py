@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -17,10 +17,14 @@ MAX_DAYS = 3650
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
-        "Create a service API key and print it once, alone on the last line. It reaches the "
-        "owner's connections, every connection with --all-connections, or a team's connections "
-        "with --team (the key then belongs to the team and works while --owner stays in it)."
+    # A lazy text, read when the help is printed, in the language in force then.
+    help = cast(
+        str,
+        gettext_lazy(
+            "Create a service API key and print it once, alone on the last line. It reaches the "
+            "owner's connections, every connection with --all-connections, or a team's connections "
+            "with --team (the key then belongs to the team and works while --owner stays in it)."
+        ),
     )
 
     def add_arguments(self, parser: Any) -> None:
