@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
+from api.management.commands.createapikey import Command as CreateApiKey
 from api.models import KeyScope
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +124,12 @@ def test_createapikey_speaks_french_under_french(owner):
     assert "les connexions de alice" in lines[0] and "sans expiration" in lines[0]
     assert lines[1] == f"Conservez la clé maintenant{NBSP}: elle n'est affichée que cette fois-ci."
     assert lines[2].startswith("fc_live_")
+
+
+def test_createapikey_help_is_french_under_french():
+    with translation.override("fr"):
+        text = CreateApiKey().create_parser("manage.py", "createapikey").format_help()
+
+    assert "Crée une clé d'API de service" in text
+    assert "Atteindre toutes les connexions" in text
+    assert "Create a service API key" not in text

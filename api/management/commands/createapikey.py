@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from api.keys import apikey_create
 from api.models import KeyScope, Permission
@@ -17,15 +17,18 @@ MAX_DAYS = 3650
 
 
 class Command(BaseCommand):
-    # A lazy text, read when the help is printed, in the language in force then.
-    help = cast(
-        str,
-        gettext_lazy(
-            "Create a service API key and print it once, alone on the last line. It reaches the "
-            "owner's connections, every connection with --all-connections, or a team's connections "
-            "with --team (the key then belongs to the team and works while --owner stays in it)."
-        ),
+    # English, marked with gettext_noop; translated when the parser is made (argparse cannot
+    # format a lazy text), as connections.management.base.TranslatedCommand does on main.
+    help = gettext_noop(
+        "Create a service API key and print it once, alone on the last line. It reaches the "
+        "owner's connections, every connection with --all-connections, or a team's connections "
+        "with --team (the key then belongs to the team and works while --owner stays in it)."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.description = _(self.help)
+        return parser
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("name", metavar="NAME", help=_("What the key is for, e.g. 'CRM sync'."))
