@@ -32,6 +32,7 @@ import requests
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from alerts.destinations import (
@@ -54,7 +55,8 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
 CLAIM_SECONDS = 60
-SKIPPED = "skipped: the webhook is paused"
+# Delivery log sentences are stored in English; the admin shows them translated (stored_sentence).
+SKIPPED = gettext_noop("skipped: the webhook is paused")
 # Refusals that no retry can change: the call is logged once and not retried.
 FINAL_ERRORS = (REFUSED_NOT_PUBLIC, REFUSED_URL)
 ID_HEADER = "webhook-id"
@@ -255,12 +257,12 @@ def _post(webhook: Webhook, event: WebhookEvent, body: bytes) -> int:
 def _failure_sentence(exc: requests.RequestException) -> str:
     """A fixed sentence for a failed call: no address, port, banner or URL from the exception."""
     if isinstance(exc, requests.ConnectTimeout):
-        return "could not connect (timed out)"
+        return gettext_noop("could not connect (timed out)")
     if isinstance(exc, requests.ConnectionError):
-        return "could not connect"
+        return gettext_noop("could not connect")
     if isinstance(exc, requests.Timeout):
-        return "no answer in time"
-    return "the call failed"
+        return gettext_noop("no answer in time")
+    return gettext_noop("the call failed")
 
 
 def _claim(delivery: WebhookDelivery) -> bool:
