@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 
 from api import keys
@@ -21,14 +22,14 @@ from connections.moves import moved_sentence
 from connections.wording import Said
 from oauthclients.models import OAuthClient
 
-OWNER_OUT_OF_REACH = "No user with this username is within this API key's reach."
-NAME_THE_OWNER = "This API key does not reach its owner's connections: name the owner."
-UNKNOWN_CLIENT = "No OAuth 2.0 client has this id."
-CHOSEN_CONNECTIONS_ONLY = (
+OWNER_OUT_OF_REACH = _("No user with this username is within this API key's reach.")
+NAME_THE_OWNER = _("This API key does not reach its owner's connections: name the owner.")
+UNKNOWN_CLIENT = _("No OAuth 2.0 client has this id.")
+CHOSEN_CONNECTIONS_ONLY = _(
     "This API key reaches only chosen connections, so it cannot create new ones."
 )
-TEAM_OUT_OF_REACH = "No team with this name is within this API key's reach."
-MOVE_NEEDS_ALL = (
+TEAM_OUT_OF_REACH = _("No team with this name is within this API key's reach.")
+MOVE_NEEDS_ALL = _(
     "Moving a connection into, out of or between teams needs an API key that reaches every "
     "connection."
 )

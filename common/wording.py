@@ -234,9 +234,7 @@ def column_to_codes(model_name: str, name: str, old: models.Field) -> list[Any]:
 
     lower = model_name.split(".")[1].lower()
     return [
-        migrations.AddField(
-            lower, temporary, SaidField(old.verbose_name, editable=old.editable)
-        ),
+        migrations.AddField(lower, temporary, SaidField(old.verbose_name, editable=old.editable)),
         migrations.RunPython(forward, backward, elidable=True),
         migrations.RemoveField(lower, name),
         migrations.RenameField(lower, temporary, name),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import User
 from django.db import connections as db_connections
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from connections.models import Connection, Source, Status
 from connections.ratelimit import Deferred, budget_acquire, budget_key, budget_scope
@@ -86,7 +87,13 @@ class CheckReport:
 
     def summary(self) -> str:
         """The counts in words, as every caller that tests many reports them."""
-        return f"{self.online} online, {self.not_online} not online, {self.not_checked} not checked"
+        return gettext(
+            "%(online)s online, %(not_online)s not online, %(not_checked)s not checked"
+        ) % {
+            "online": self.online,
+            "not_online": self.not_online,
+            "not_checked": self.not_checked,
+        }
 
 
 def deferred_reason(retry_after: float) -> Said:

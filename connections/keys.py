@@ -21,7 +21,7 @@ from connections.models import (
     Event,
     Source,
 )
-from connections.wording import said
+from connections.wording import Said, said
 
 BATCH_SIZE = 500
 # A web process re-reads the stored fingerprint this often: one small query a minute notices a
@@ -183,14 +183,10 @@ def _stored_secrets_problem() -> str | None:
             sampled += len(values)
     if not sampled:
         return None
-    return (
-        "FRONTCONNECT_ENCRYPTION_KEY cannot decrypt any of the "
-        f"{sampled} secrets sampled from this database, so it is not the key they were written "
-        "with: restore that key, or list it in FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS."
-    )
+    return said("key.sample_unreadable", sampled=sampled)
 
 
-def encryption_key_check() -> str | None:
+def encryption_key_check() -> Said | None:
     """A sentence saying why the configured keys cannot read this database, or None if they can.
 
     The first call records the current key's fingerprint, once a sample of the stored secrets
@@ -213,11 +209,7 @@ def encryption_key_check() -> str | None:
                 fingerprint=crypto.key_fingerprint(key)
             )
             return None
-    return (
-        "FRONTCONNECT_ENCRYPTION_KEY is not the key this database's secrets were written with "
-        f"(expected the key with fingerprint {stored.fingerprint}): restore that key, or list "
-        "it in FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS while you rotate."
-    )
+    return said("key.not_this_one", fingerprint=stored.fingerprint)
 
 
 def encryption_key_record() -> None:

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from connections import access, lifecycle
@@ -153,8 +154,14 @@ def authorization_link_create(
     lifetime = expires_in if expires_in is not None else most
     if lifetime <= timedelta(0) or lifetime > most:
         raise ValidationError(
-            f"A link lasts more than 0 seconds and at most {link_hours_max()} hours "
-            f"({int(most.total_seconds())} seconds).",
+            ngettext(
+                "A link lasts more than 0 seconds and at most %(hours)d hour "
+                "(%(seconds)d seconds).",
+                "A link lasts more than 0 seconds and at most %(hours)d hours "
+                "(%(seconds)d seconds).",
+                link_hours_max(),
+            )
+            % {"hours": link_hours_max(), "seconds": int(most.total_seconds())},
             code="expires_in",
         )
     secret = secrets.token_urlsafe(32)

@@ -43,6 +43,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from common.crypto import sealed_value
 from common.text import PlainTextValidator, SecretTextValidator, name_key
@@ -84,24 +85,32 @@ Actor = User | AnonymousUser | None
 Errors = dict[str, list[ValidationError]]
 
 MESSAGES = {
-    "name_required": "Enter a name for the connection.",
-    "company_name_required": "Enter the company name.",
-    "max_length": "Use at most %(limit)d characters (it has %(length)d).",
-    "auth_type_invalid": "Choose the auth type: token (Token) or oauth2 (OAuth 2.0).",
-    "api_token_required": "Enter the API token from Front. A Token connection needs an API token.",
-    "api_token_required_on_edit": "Enter the API token from Front. For your security it must be "
-    "entered again every time a Token connection is saved.",
-    "oauth_client_required": "Choose the OAuth 2.0 client (the Front app) to sign in with.",
-    "scopes_required": "Choose at least one scope.",
-    "name_taken": "A connection with this name already exists for this owner. Names are unique "
-    "per owner, ignoring upper and lower case and look-alike characters.",
-    "name_taken_in_team": "This team already has a connection with this name. Names are unique "
-    "within a team, ignoring upper and lower case and look-alike characters.",
-    "owner_required": "Choose the owner of the connection.",
+    "name_required": _("Enter a name for the connection."),
+    "company_name_required": _("Enter the company name."),
+    "max_length": _("Use at most %(limit)d characters (it has %(length)d)."),
+    "auth_type_invalid": _("Choose the auth type: token (Token) or oauth2 (OAuth 2.0)."),
+    "api_token_required": _(
+        "Enter the API token from Front. A Token connection needs an API token."
+    ),
+    "api_token_required_on_edit": _(
+        "Enter the API token from Front. For your security it must be "
+        "entered again every time a Token connection is saved."
+    ),
+    "oauth_client_required": _("Choose the OAuth 2.0 client (the Front app) to sign in with."),
+    "scopes_required": _("Choose at least one scope."),
+    "name_taken": _(
+        "A connection with this name already exists for this owner. Names are unique "
+        "per owner, ignoring upper and lower case and look-alike characters."
+    ),
+    "name_taken_in_team": _(
+        "This team already has a connection with this name. Names are unique "
+        "within a team, ignoring upper and lower case and look-alike characters."
+    ),
+    "owner_required": _("Choose the owner of the connection."),
 }
 
 _plain_text = PlainTextValidator()
-_api_token_text = SecretTextValidator("The API token")
+_api_token_text = SecretTextValidator(_("The API token"))
 
 
 class TokenPolicy(enum.Enum):

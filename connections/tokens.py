@@ -77,7 +77,7 @@ class RefreshBusy(FrontError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Another process is refreshing this connection's access token right now.",
+            said("token.refresh_busy_now"),
             kind=FrontErrorKind.UNAVAILABLE,
         )
 

@@ -129,6 +129,9 @@ SENTENCES = sentences(
         "secret.refresh_token": _("refresh token"),
         "secret.client_secret": _("client secret of the OAuth 2.0 client"),
         "secret.api_token": _("API token"),
+        "token.refresh_busy_now": _(
+            "Another process is refreshing this connection's access token right now."
+        ),
         "token.refresh_busy": _(
             "This connection's access token is being refreshed by another process; try again in "
             "a moment."
@@ -144,6 +147,21 @@ SENTENCES = sentences(
         "budget.used_up": _(
             "FrontConnect's share of this company's Front rate limit is used up: try again in "
             "%(seconds)s."
+        ),
+        # The encryption key (connections.keys): shown on the refusal page and by commands.
+        "key.sample_unreadable": ngettext_lazy(
+            "FRONTCONNECT_ENCRYPTION_KEY cannot decrypt the %(sampled)d secret sampled from this "
+            "database, so it is not the key it was written with: restore that key, or list it in "
+            "FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS.",
+            "FRONTCONNECT_ENCRYPTION_KEY cannot decrypt any of the %(sampled)d secrets sampled "
+            "from this database, so it is not the key they were written with: restore that key, "
+            "or list it in FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS.",
+            "sampled",
+        ),
+        "key.not_this_one": _(
+            "FRONTCONNECT_ENCRYPTION_KEY is not the key this database's secrets were written with "
+            "(expected the key with fingerprint %(fingerprint)s): restore that key, or list it in "
+            "FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS while you rotate."
         ),
         # Checks (connections.health, connections.checking).
         "check.online": _("Online: Front company %(company)s."),

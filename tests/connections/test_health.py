@@ -82,7 +82,9 @@ def test_an_outage_keeps_the_status_and_starts_the_clock(online, failure, kind, 
     assert outcome.error_kind == kind and outcome.transition is None
     online.refresh_from_db()
     assert online.status == Status.ONLINE
-    assert str(online.last_check_result).startswith("Could not check: ") and words in outcome.message
+    assert (
+        str(online.last_check_result).startswith("Could not check: ") and words in outcome.message
+    )
     assert online.unreachable_since is not None and online.last_checked_at is not None
     assert not Transition.objects.exists()
 
