@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
@@ -19,7 +20,9 @@ from connections.models import LinkResult
 
 logger = logging.getLogger(__name__)
 
-CANCELLED = (
+# The reasons a link's flow ends with are stored in English (AuthorizationLink.result_reason);
+# the person reads them translated (gettext at the time of the message).
+CANCELLED = gettext_noop(
     "Front did not authorize the connection: the sign-in was cancelled, or the Front user is not "
     "a company admin (only Front admins can authorize apps). Nothing was changed."
 )
@@ -41,10 +44,11 @@ def _back_to(url: str) -> HttpResponse:
     return _private(HttpResponseSeeOther(safe))
 
 
-FAILED = (
+FAILED = gettext_noop(
     "Something went wrong on FrontConnect's side while finishing the authorization; it has been "
     "logged and nothing was changed. Start again from the connection's page."
 )
+REFUSED = gettext_noop("Front refused the authorization (%(error)s). Nothing was changed.")
 
 
 def _refused(
@@ -74,14 +78,14 @@ def callback(request: HttpRequest) -> HttpResponse:
             url = authorization.connection_authorize_cancel(
                 request_user=request.user, session=request.session, state=state, error=error
             )
-            said = (
-                CANCELLED
-                if error == "access_denied"
-                else (f"Front refused the authorization ({error[:40]}). Nothing was changed.")
-            )
+            if error == "access_denied":
+                said, said_here = CANCELLED, gettext(CANCELLED)
+            else:
+                said = REFUSED % {"error": error[:40]}
+                said_here = gettext(REFUSED) % {"error": error[:40]}
             if link_id is not None:
                 return link_result(request, link_id, LinkResult.CANCELLED, said)
-            messages.warning(request, said)
+            messages.warning(request, said_here)
             return _back_to(url)
         connection = authorization.connection_authorize_complete(
             request_user=request.user,
@@ -106,13 +110,15 @@ def callback(request: HttpRequest) -> HttpResponse:
         if link_id is not None:
             return link_result(request, link_id, LinkResult.FAILED, FAILED_LINK)
         # Our failure, not a refusal: a 500 that says so, without the request's code and state.
-        return _refused(request, FAILED, status=500, heading="Authorization not finished")
+        return _refused(
+            request, gettext(FAILED), status=500, heading=gettext("Authorization not finished")
+        )
     if link_id is not None:
         return link_result(request, link_id, LinkResult.AUTHORIZED, "")
     messages.success(
         request,
-        f"\u201c{connection.name}\u201d is authorized and Online: Front company "
-        f"{connection.front_company_name}.",
+        gettext("“%(name)s” is authorized and Online: Front company %(company)s.")
+        % {"name": connection.name, "company": connection.front_company_name},
     )
     return_url = authorization.pending_authorization_return_url(
         state=state, request_user=request.user, session=request.session
@@ -120,7 +126,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     return _back_to(return_url or "/")
 
 
-FAILED_LINK = (
+FAILED_LINK = gettext_noop(
     "Something went wrong on FrontConnect's side while finishing the authorization; it has been "
     "logged and nothing was changed."
 )
