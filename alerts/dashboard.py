@@ -257,7 +257,7 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
         counts=[
             StatusCount(
                 status.value,
-                status.label,
+                str(status.label),
                 counts[status.value],
                 f"{base}?status__exact={status.value}",
             )

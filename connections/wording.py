@@ -278,6 +278,17 @@ SENTENCES = sentences(
         ),
         "authorize.not_from_front": _("The reply did not come from Front's sign-in page; refused."),
         "authorize.no_code": _("Front's reply carries no authorization code. Start again."),
+        "authorize.cancelled": _(
+            "Front did not authorize the connection: the sign-in was cancelled, or the Front user "
+            "is not a company admin (only Front admins can authorize apps). Nothing was changed."
+        ),
+        "authorize.refused_nothing_changed": _(
+            "Front refused the authorization (%(error)s). Nothing was changed."
+        ),
+        "authorize.failed_here": _(
+            "Something went wrong on FrontConnect's side while finishing the authorization; it "
+            "has been logged and nothing was changed."
+        ),
         "authorize.incomplete": _("The authorization did not complete: %(error)s"),
         "authorize.wrong_company": _(
             "You authorized Front company “%(company)s”, but this connection belongs to "
