@@ -20,6 +20,7 @@ from alerts.webhooks import delivery_redeliver, webhook_resume
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.broker import task_dispatch
 from common.crypto import SecretState, secret_state
+from common.dates import moment_text
 from connections import access, lifecycle
 
 # A delivery answered with a redirect, as webhooks.webhook_deliver records it.
@@ -183,8 +184,8 @@ class WebhookAdmin(FrontConnectAdmin):
     def pause_status(self, obj: Webhook | None) -> str:
         if obj is None or obj.paused_at is None:
             return _("No")
-        return _("Since %(when)s UTC: %(reason)s") % {
-            "when": f"{obj.paused_at:%Y-%m-%d %H:%M}",
+        return _("Since %(when)s: %(reason)s") % {
+            "when": moment_text(obj.paused_at),
             "reason": obj.pause_reason,
         }
 
@@ -213,9 +214,7 @@ class WebhookAdmin(FrontConnectAdmin):
         state = secret_state(obj.secret)
         if state is not SecretState.SET or obj.secret_changed_at is None:
             return str(state)
-        return _("Set, last changed %(when)s UTC") % {
-            "when": f"{obj.secret_changed_at:%Y-%m-%d %H:%M}"
-        }
+        return _("Set, last changed %(when)s") % {"when": moment_text(obj.secret_changed_at)}
 
     @sensitive_webhook_fields
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts.models import OUTAGE_STATUSES
+from common.dates import moment_text
 from connections.models import Connection, Removal, Status, Transition
 from connections.upkeep import LAPSE_WARNING, grant_lapses_at, grants_lapsing_by
 from connections.views.health import CHECKS
@@ -170,8 +171,8 @@ def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[Atten
             reasons.append(
                 _("Never checked")
                 if connection.last_checked_at is None
-                else _("Not checked since %(when)s UTC")
-                % {"when": f"{connection.last_checked_at:%Y-%m-%d %H:%M}"}
+                else _("Not checked since %(when)s")
+                % {"when": moment_text(connection.last_checked_at)}
             )
         items.append(AttentionItem(connection, reasons, _change_url(connection.pk)))
     return items

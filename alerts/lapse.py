@@ -21,12 +21,12 @@ from alerts.models import LapseWarning, NoticeState
 from alerts.services import (
     Alert,
     connection_recipients,
-    email_time,
     fix_url,
     fixes_in_admin,
     notices_send,
     one_line,
 )
+from common.dates import moment_text
 from connections import access
 from connections.links import connection_may_get_link
 from connections.models import Connection, Status
@@ -92,7 +92,7 @@ def lapse_alert(warning: LapseWarning) -> Alert:
         "alerts/email/lapse.txt",
         {
             "name": name,
-            "lapses_at": email_time(warning.lapses_at),
+            "lapses_at": moment_text(warning.lapses_at),
             "url": fix_url(connection, warning.user),
             "in_admin": fixes_in_admin(connection, warning.user),
             "link_page": link_page_url(connection, warning.user),

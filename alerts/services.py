@@ -19,7 +19,6 @@ from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
@@ -34,6 +33,7 @@ from alerts.models import (
     Webhook,
 )
 from common import metrics
+from common.dates import moment_text
 from common.mail import Alert, alert_send, one_line
 from connections import access
 from connections.models import Connection, Status, Transition
@@ -168,11 +168,6 @@ def fix_url(connection: Connection, user: User) -> str:
     return settings.FRONTCONNECT_BASE_URL + path
 
 
-def email_time(moment: datetime) -> str:
-    """A moment as an email states it, in the time zone in force, named: "2026-01-05 14:00 UTC"."""
-    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
-
-
 # Whole subject sentences, one per status an outage email is about (not a name plus a predicate).
 OUTAGE_SUBJECTS: dict[str, Promise] = {
     Status.OFFLINE: gettext_lazy("FrontConnect: %(name)s is Offline"),
@@ -211,7 +206,7 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
             "old_label": Status(transition.old_status).label,
             "new_label": new_label,
             "reason": transition.reason,
-            "when": email_time(transition.created_at),
+            "when": moment_text(transition.created_at),
             "url": url,
             "in_admin": connection is not None and fixes_in_admin(connection, notice.user),
             # A grant lost to a refresh that died before its write-back (connections.tokens).

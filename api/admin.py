@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from api.keys import apikey_create, apikey_grant_refusals, apikey_revoke, return_origins_parse
 from api.models import ApiKey, ApiKeyUsage, KeyScope, Permission
 from common.crypto import decrypt, encrypt
+from common.dates import moment_text
 from common.http import admin_user
 from connections import access
 
@@ -291,7 +292,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Revoked"), ordering="revoked_at")
     def revoked(self, obj: ApiKey) -> str:
-        return f"{obj.revoked_at:%Y-%m-%d %H:%M}" if obj.revoked_at else "-"
+        return moment_text(obj.revoked_at) if obj.revoked_at else "-"
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:

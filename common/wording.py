@@ -23,10 +23,10 @@ from typing import Any
 
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
-from django.utils import timezone, translation
-from django.utils.formats import date_format
+from django.utils import translation
 from django.utils.functional import Promise
 
+from common.dates import moment_text
 from common.text import seconds_text
 
 # A code for a sentence that was stored as free text before codes existed (or by an old worker).
@@ -72,10 +72,7 @@ def _shown(name: str, value: Any) -> Any:
             moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, timezone.utc)
-        local = timezone.localtime(moment)
-        return f"{date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
+        return moment_text(moment)
     if name == "seconds" and isinstance(value, int | float) and not isinstance(value, bool):
         return seconds_text(value)
     return value

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import secret_state
+from common.dates import moment_text
 from common.http import admin_user
 from connections import access, flows, services
 from connections.checking import connections_check
@@ -152,10 +153,10 @@ class ConnectionAdmin(FrontConnectAdmin):
             return gettext("Never")
         # The sentence wraps inside the column instead of widening the table past the screen.
         return format_html(
-            '<span class="fc-last-check"><time datetime="{}">{} UTC</time>'
+            '<span class="fc-last-check"><time datetime="{}">{}</time>'
             '<span class="fc-last-check-result">{}</span></span>',
             obj.last_checked_at.isoformat(),
-            f"{obj.last_checked_at:%Y-%m-%d %H:%M}",
+            moment_text(obj.last_checked_at),
             check_note(obj),
         )
 
@@ -170,16 +171,16 @@ class ConnectionAdmin(FrontConnectAdmin):
     @admin.display(description=gettext_lazy("API token"))
     def api_token_status(self, obj: Connection) -> str:
         if obj.api_token and obj.api_token_changed_at:
-            return gettext("Set, last changed %(time)s UTC") % {
-                "time": f"{obj.api_token_changed_at:%Y-%m-%d %H:%M}"
+            return gettext("Set, last changed %(time)s") % {
+                "time": moment_text(obj.api_token_changed_at)
             }
         return secret_state(obj.api_token)
 
     @admin.display(description=gettext_lazy("OAuth 2.0 tokens"))
     def oauth_token_status(self, obj: Connection) -> str:
         if obj.access_token and obj.access_token_expires_at:
-            return gettext("Set, access token expires %(time)s UTC") % {
-                "time": f"{obj.access_token_expires_at:%Y-%m-%d %H:%M}"
+            return gettext("Set, access token expires %(time)s") % {
+                "time": moment_text(obj.access_token_expires_at)
             }
         return secret_state(obj.access_token)
 

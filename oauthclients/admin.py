@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from common.admin import FrontConnectAdmin
 from common.crypto import secret_state
+from common.dates import moment_text
 from common.http import admin_user
 from common.oauth import oauth_redirect_uri
 from oauthclients.forms import OAuthClientForm
@@ -66,13 +67,13 @@ class OAuthClientAdmin(FrontConnectAdmin):
             return secret_state("")
         if not obj.client_secret or obj.secret_changed_at is None:
             return secret_state(obj.client_secret)
-        when = f"{obj.secret_changed_at:%Y-%m-%d %H:%M}"
+        when = moment_text(obj.secret_changed_at)
         if obj.secret_changed_by_id:
-            return gettext("Set, last changed %(when)s UTC by %(user)s") % {
+            return gettext("Set, last changed %(when)s by %(user)s") % {
                 "when": when,
                 "user": obj.secret_changed_by,
             }
-        return gettext("Set, last changed %(when)s UTC") % {"when": when}
+        return gettext("Set, last changed %(when)s") % {"when": when}
 
     @admin.display(description=_("Used by"))
     def used_by(self, obj: OAuthClient | None) -> str:

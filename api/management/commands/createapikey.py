@@ -11,6 +11,7 @@ from django.utils.translation import gettext_noop
 
 from api.keys import apikey_create
 from api.models import KeyScope, Permission
+from common.dates import moment_text
 from connections import access
 
 MAX_DAYS = 3650
@@ -129,7 +130,7 @@ class Command(BaseCommand):
         else:
             reach = _("%(owner)s's connections") % {"owner": owner.username}
         if expires_at:
-            until = _("until %(when)s UTC") % {"when": f"{expires_at:%Y-%m-%d %H:%M}"}
+            until = _("until %(when)s") % {"when": moment_text(expires_at)}
         else:
             until = _("with no expiry")
         self.stdout.write(

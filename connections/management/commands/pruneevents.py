@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
+from common.dates import moment_text
 from connections.history import MAX_RETENTION_DAYS, history_prune
 from connections.management.base import TranslatedCommand
 
@@ -55,16 +56,15 @@ class Command(TranslatedCommand):
             )
             % {"count": report.transitions},
             "days": ngettext("%(count)s day", "%(count)s days", days) % {"count": days},
-            "cutoff": f"{report.cutoff:%Y-%m-%d %H:%M}",
+            "cutoff": moment_text(report.cutoff),
         }
         if dry_run:
             summary = _(
                 "Would delete %(entries)s and %(transitions)s older than %(days)s "
-                "(before %(cutoff)s UTC)."
+                "(before %(cutoff)s)."
             )
         else:
             summary = _(
-                "Deleted %(entries)s and %(transitions)s older than %(days)s "
-                "(before %(cutoff)s UTC)."
+                "Deleted %(entries)s and %(transitions)s older than %(days)s (before %(cutoff)s)."
             )
         self.stdout.write(self.style.SUCCESS(summary % counts))
