@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 
@@ -35,8 +36,8 @@ MOVE_NEEDS_ALL = _(
 )
 
 
-def _refused(field: str, message: str) -> ValidationError:
-    return ValidationError({field: [ValidationError(message, code="invalid")]})
+def _refused(field: str, message: str | Promise) -> ValidationError:
+    return ValidationError({field: [ValidationError(str(message), code="invalid")]})
 
 
 def _owner(key: ApiKey, username: str) -> User:

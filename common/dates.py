@@ -7,7 +7,7 @@ taken for UTC. The digits are the same in every language: "2026-01-05 14:00 CET"
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -18,5 +18,5 @@ FORMAT = "Y-m-d H:i T"
 def moment_text(moment: datetime) -> str:
     """``moment`` in the time zone in force, with the zone's name: "2026-01-05 14:00 UTC"."""
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.utc)
+        moment = timezone.make_aware(moment, UTC)
     return date_format(timezone.localtime(moment), FORMAT)

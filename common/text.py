@@ -16,6 +16,7 @@ import unicodedata
 from confusable_homoglyphs.confusables import confusables_data
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
+from django.utils.functional import Promise
 from django.utils.translation import ngettext
 
 # Printable ASCII from "!" to "~": no space, no control character, nothing HTTP headers refuse.
@@ -36,7 +37,7 @@ class SecretTextValidator:
     )
     code = "secret_text"
 
-    def __init__(self, label: str = "This value") -> None:
+    def __init__(self, label: str | Promise = "This value") -> None:
         self.label = label
 
     def __call__(self, value: str) -> None:

@@ -110,7 +110,8 @@ class Said:
             return str(self) == other
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  (its parameters are a dict)
+    # Not hashable: its parameters are a dict.
+    __hash__ = None  # type: ignore[assignment]
 
     def __contains__(self, text: str) -> bool:
         """Whether the sentence, as it reads now, contains ``text``."""

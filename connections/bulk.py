@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 
 from common.crypto import UndecryptableSecret
 from common.text import name_key
+from common.wording import Said
 from connections import access, rules
 from connections.bulk_formats import (
     COLUMNS,
@@ -336,7 +337,7 @@ def _write_batch(
 
 def import_check_key() -> None:
     """Refuse to import when the configured key cannot read the secrets already stored (F5)."""
-    problem = encryption_key_check()
+    problem: Said | str | None = encryption_key_check()
     if problem is None:
         for model, field_name in ((Connection, "api_token"), (OAuthClient, "client_secret")):
             sample = model.objects.only(field_name).order_by("-pk")[:20]
@@ -351,7 +352,7 @@ def import_check_key() -> None:
                 ) % {"model": model._meta.verbose_name, "id": unreadable.pk}
                 break
     if problem is not None:
-        raise ImportRefused([RowError(input_where(), "", problem)])
+        raise ImportRefused([RowError(input_where(), "", str(problem))])
 
 
 def connection_import(

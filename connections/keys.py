@@ -156,7 +156,7 @@ def secrets_verify() -> list[tuple[str, int, str]]:
 FIRST_CHECK_SAMPLE = 20
 
 
-def _stored_secrets_problem() -> str | None:
+def _stored_secrets_problem() -> Said | None:
     """Why the configured keys cannot be the ones the stored secrets were written with, if so.
 
     Reads a sample of the newest values of every encrypted column: a wrong key reads none of
@@ -221,7 +221,7 @@ def encryption_key_record() -> None:
 @dataclass(frozen=True)
 class _KeyVerdict:
     keys: tuple[str, ...]
-    problem: str | None
+    problem: Said | None
     checked_at: float
 
 
@@ -229,7 +229,7 @@ _verdict: _KeyVerdict | None = None
 _verdict_lock = threading.Lock()
 
 
-def encryption_key_problem() -> str | None:
+def encryption_key_problem() -> Said | None:
     """``encryption_key_check``, remembered by this process and re-checked once a minute.
 
     Raises DatabaseError when the database cannot answer; nothing is remembered then.

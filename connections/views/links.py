@@ -110,7 +110,7 @@ def link_open(request: HttpRequest, secret: str) -> HttpResponse:
         try:
             url = links.link_authorize_start(secret=secret, session=request.session)
         except AuthorizationError as exc:
-            refusal = str(exc)
+            refusal = exc.said
         else:
             return _recipient(HttpResponseRedirect(url))
     context = {

@@ -144,7 +144,7 @@ def test_the_rate_budget_refusal_is_french(monkeypatch):
     with translation.override("fr"), pytest.raises(FrontError) as excinfo:
         ratelimit.DatabaseBudget().acquire("company:x")
     assert str(excinfo.value).startswith(
-        "La part de FrontConnect dans la limite de requêtes Front de cette entreprise est "
+        "La part de FrontConnect dans la limite de débit Front de cette entreprise est "
         f"épuisée{NBSP}: réessayez dans 3 "
     )
 

@@ -144,7 +144,7 @@ def test_on_an_older_database_a_wrong_key_does_not_become_the_key(token_connecti
     right = settings.FRONTCONNECT_ENCRYPTION_KEY
     settings.FRONTCONNECT_ENCRYPTION_KEY = new_key()
     problem = keys.encryption_key_check()
-    assert problem is not None and problem.startswith(KEY_NAME)
+    assert problem is not None and str(problem).startswith(KEY_NAME)
     assert not EncryptionKeyFingerprint.objects.exists()
     with pytest.raises(CommandError, match=KEY_NAME):
         call_command("testconnections", stdout=StringIO())
