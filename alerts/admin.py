@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from alerts.forms import UserAddForm, WebhookForm
@@ -17,14 +20,27 @@ from alerts.webhooks import delivery_redeliver, webhook_resume
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.broker import task_dispatch
 from common.crypto import SecretState, secret_state
+from common.dates import moment_text
 from connections import access, lifecycle
+
+# A delivery answered with a redirect, as webhooks.webhook_deliver records it.
+REDIRECT_ERROR = re.compile(r"HTTP (\d{3}) \(redirects are not followed\)")
+
+
+def stored_sentence(text: str) -> str:
+    """A fixed English sentence stored in a log row (marked with gettext_noop where it is
+    written), in the reader's language; any other text as it was stored."""
+    redirect = REDIRECT_ERROR.fullmatch(text)
+    if redirect is not None:
+        return _("HTTP %(status)s (redirects are not followed)") % {"status": redirect.group(1)}
+    return _(text) if text else text
 
 
 class AlertPreferenceInline(admin.StackedInline):
     model = AlertPreference
     can_delete = False
     fields = ["email_enabled", "all_connections"]
-    verbose_name_plural = "alerts"
+    verbose_name_plural = gettext_lazy("alerts")
 
 
 admin.site.unregister(User)
@@ -77,7 +93,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         "state",
         "attempts",
         "error",
-        "note",
+        "note_text",
         "created_at",
         "sent_at",
     ]
@@ -86,9 +102,13 @@ class NotificationAdmin(ReadOnlyAdmin):
         rows = super().get_queryset(request)
         return access.rows_about_visible_connections(request.user, rows, "transition__connection")
 
-    @admin.display(description="Connection", ordering="transition__connection_name")
+    @admin.display(description=gettext_lazy("Connection"), ordering="transition__connection_name")
     def connection_name(self, obj: Notification) -> str:
         return obj.transition.connection_name
+
+    @admin.display(description=gettext_lazy("note"))
+    def note_text(self, obj: Notification) -> str:
+        return stored_sentence(obj.note)
 
 
 @admin.register(LapseWarning)
@@ -104,7 +124,7 @@ class LapseWarningAdmin(ReadOnlyAdmin):
         "state",
         "attempts",
         "error",
-        "note",
+        "note_text",
         "created_at",
         "sent_at",
     ]
@@ -112,16 +132,20 @@ class LapseWarningAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[LapseWarning]:
         return access.rows_about_visible_connections(request.user, super().get_queryset(request))
 
+    @admin.display(description=gettext_lazy("note"))
+    def note_text(self, obj: LapseWarning) -> str:
+        return stored_sentence(obj.note)
+
 
 sensitive_webhook_fields = method_decorator(sensitive_post_parameters("signing_secret", "url"))
 
 
 class PausedFilter(admin.SimpleListFilter):
-    title = "paused"
+    title = gettext_lazy("paused")
     parameter_name = "paused"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Paused"), ("no", "Not paused")]
+        return [("yes", _("Paused")), ("no", _("Not paused"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> QuerySet[Webhook]:
         if self.value() in ("yes", "no"):
@@ -140,42 +164,57 @@ class WebhookAdmin(FrontConnectAdmin):
     actions = ["resume"]
     fieldsets = [
         (None, {"fields": ["name", "url", "url_status", "is_active", "events", "statuses"]}),
-        ("Deliveries", {"fields": ["pause_status"]}),
-        ("Signature", {"fields": ["signing_secret", "secret_status"]}),
+        (gettext_lazy("Deliveries"), {"fields": ["pause_status"]}),
+        (gettext_lazy("Signature"), {"fields": ["signing_secret", "secret_status"]}),
     ]
 
-    @admin.display(description="URL", ordering="host")
+    @admin.display(description=gettext_lazy("URL"), ordering="host")
     def url_status(self, obj: Webhook | None) -> str:
         # The path and query may hold the receiver's token: the host and whether it is stored.
         if obj is None or obj.pk is None:
-            return "Not set"
+            return str(SecretState.NOT_SET)
         state = secret_state(obj.url)
         if state is SecretState.SET:
-            return f"{obj.host} (path and query stored encrypted)"
-        return f"{obj.host}: {state}" if obj.host else str(state)
+            return _("%(host)s (path and query stored encrypted)") % {"host": obj.host}
+        if obj.host:
+            return _("%(host)s: %(state)s") % {"host": obj.host, "state": state}
+        return str(state)
 
-    @admin.display(description="Paused", ordering="paused_at")
+    @admin.display(description=gettext_lazy("Paused"), ordering="paused_at")
     def pause_status(self, obj: Webhook | None) -> str:
         if obj is None or obj.paused_at is None:
-            return "No"
-        return f"Since {obj.paused_at:%Y-%m-%d %H:%M} UTC: {obj.pause_reason}"
+            return _("No")
+        return _("Since %(when)s: %(reason)s") % {
+            "when": moment_text(obj.paused_at),
+            "reason": obj.pause_reason,
+        }
 
-    @admin.action(description="Resume selected paused webhooks", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Resume selected paused webhooks"), permissions=["change"]
+    )
     def resume(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
         resumed = 0
         for webhook in queryset.filter(paused_at__isnull=False):
             webhook_resume(webhook=webhook)
             resumed += 1
-        self.message_user(request, f"Resumed {resumed} webhook(s); new status changes are sent.")
+        self.message_user(
+            request,
+            ngettext(
+                "Resumed %(count)s webhook; new status changes are sent.",
+                "Resumed %(count)s webhooks; new status changes are sent.",
+                resumed,
+            )
+            % {"count": resumed},
+        )
 
-    @admin.display(description="Signing secret status")
+    @admin.display(description=gettext_lazy("Signing secret status"))
     def secret_status(self, obj: Webhook | None) -> str:
         if obj is None or obj.pk is None:
-            return "Not set"
+            return str(SecretState.NOT_SET)
         state = secret_state(obj.secret)
         if state is not SecretState.SET or obj.secret_changed_at is None:
-            return state
-        return f"Set, last changed {obj.secret_changed_at:%Y-%m-%d %H:%M} UTC"
+            return str(state)
+        return _("Set, last changed %(when)s") % {"when": moment_text(obj.secret_changed_at)}
 
     @sensitive_webhook_fields
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -191,7 +230,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "connection_name",
         "attempts",
         "http_status",
-        "error",
+        "error_text",
         "delivered_at",
         "skipped_at",
     ]
@@ -209,7 +248,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "connection_name",
         "attempts",
         "http_status",
-        "error",
+        "error_text",
         "created_at",
         "last_attempt_at",
         "delivered_at",
@@ -224,13 +263,17 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         by_event = access.rows_about_visible_connections(request.user, rows, "event__connection")
         return by_transition | by_event
 
-    @admin.display(description="Connection")
+    @admin.display(description=gettext_lazy("Connection"))
     def connection_name(self, obj: WebhookDelivery) -> str:
         if obj.event is not None and obj.event.connection_name:
             return obj.event.connection_name
         return obj.transition.connection_name if obj.transition is not None else "-"
 
-    @admin.display(description="Event")
+    @admin.display(description=gettext_lazy("error"))
+    def error_text(self, obj: WebhookDelivery) -> str:
+        return stored_sentence(obj.error)
+
+    @admin.display(description=gettext_lazy("Event"))
     def event_type(self, obj: WebhookDelivery) -> str:
         return obj.event.type if obj.event is not None else lifecycle.STATUS_CHANGED
 
@@ -241,7 +284,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("alerts.change_webhook")
 
-    @admin.action(description="Redeliver selected deliveries", permissions=["redeliver"])
+    @admin.action(
+        description=gettext_lazy("Redeliver selected deliveries"), permissions=["redeliver"]
+    )
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         queued = refused = 0
         for delivery in queryset.select_related("webhook", "event", "transition"):
@@ -251,7 +296,23 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
                 continue
             task_dispatch(webhook_deliver, delivery.webhook_id, event.pk)
             queued += 1
-        message = f"Queued {queued} deliver{'y' if queued == 1 else 'ies'} again, same webhook-id."
+        self.message_user(
+            request,
+            ngettext(
+                "Queued %(count)s delivery again, same webhook-id.",
+                "Queued %(count)s deliveries again, same webhook-id.",
+                queued,
+            )
+            % {"count": queued},
+        )
         if refused:
-            message += f" {refused} not queued: their webhook is paused or inactive."
-        self.message_user(request, message)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s delivery not queued: its webhook is paused or inactive.",
+                    "%(count)s deliveries not queued: their webhook is paused or inactive.",
+                    refused,
+                )
+                % {"count": refused},
+                messages.WARNING,
+            )

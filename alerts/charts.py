@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
 from alerts.dashboard import DayCounts
 from connections.models import Status
@@ -57,7 +59,8 @@ def status_chart_svg(history: Sequence[DayCounts]) -> SafeString:
         "",
         '<text x="{}" y="{}" text-anchor="{}" font-size="11" fill="#475467">{}</text>',
         (
-            (f"{x(i):.1f}", HEIGHT - 8, anchor, history[i].day.strftime("%b %d"))
+            # The month's short name in the reader's language ("Jan 05", "jan 05").
+            (f"{x(i):.1f}", HEIGHT - 8, anchor, date_format(history[i].day, "M d"))
             for i, anchor in zip(ticks, ("start", "middle", "end"), strict=True)
         ),
     )
@@ -82,11 +85,11 @@ def status_chart_svg(history: Sequence[DayCounts]) -> SafeString:
     return format_html(
         '<svg class="fc-chart" role="img" viewBox="0 0 {} {}" width="100%" '
         'preserveAspectRatio="xMidYMid meet" aria-labelledby="fc-chart-title">'
-        '<title id="fc-chart-title">Connections by status, {} to {}</title>{}{}{}</svg>',
+        '<title id="fc-chart-title">{}</title>{}{}{}</svg>',
         WIDTH,
         HEIGHT,
-        first.isoformat(),
-        last.isoformat(),
+        _("Connections by status, %(first)s to %(last)s")
+        % {"first": first.isoformat(), "last": last.isoformat()},
         grid,
         dates,
         lines,

@@ -22,8 +22,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from alerts.models import OUTAGE_STATUSES
+from common.dates import moment_text
 from connections.models import Connection, Removal, Status, Transition
 from connections.upkeep import LAPSE_WARNING, grant_lapses_at, grants_lapsing_by
 from connections.views.health import CHECKS
@@ -159,14 +161,18 @@ def attention_list(*, now: datetime, limit: int = ATTENTION_LIMIT) -> list[Atten
             reasons.append(connection.get_status_display())
         lapses = grant_lapses_at(connection)
         if connection.status == Status.ONLINE and lapses is not None and lapses <= lapse_by:
-            reasons.append(f"Authorization lapses around {lapses:%Y-%m-%d}: authorize it again")
+            reasons.append(
+                _("Authorization lapses around %(date)s: authorize it again")
+                % {"date": f"{lapses:%Y-%m-%d}"}
+            )
         if connection.status == Status.ONLINE and (
             connection.last_checked_at is None or connection.last_checked_at < stale_before
         ):
             reasons.append(
-                "Never checked"
+                _("Never checked")
                 if connection.last_checked_at is None
-                else f"Not checked since {connection.last_checked_at:%Y-%m-%d %H:%M} UTC"
+                else _("Not checked since %(when)s")
+                % {"when": moment_text(connection.last_checked_at)}
             )
         items.append(AttentionItem(connection, reasons, _change_url(connection.pk)))
     return items
@@ -252,7 +258,7 @@ def dashboard_build(*, now: datetime | None = None) -> Dashboard:
         counts=[
             StatusCount(
                 status.value,
-                status.label,
+                str(status.label),
                 counts[status.value],
                 f"{base}?status__exact={status.value}",
             )

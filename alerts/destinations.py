@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
@@ -32,18 +34,25 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.ar
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 # What the delivery log says: fixed sentences, so it never tells which ports or hosts answer.
-REFUSED_NOT_PUBLIC = "refused: not a public address"
-REFUSED_URL = "refused: the URL is not allowed for webhooks"
-NOT_RESOLVED = "could not resolve the host name"
+# Stored in English; the admin shows them in the reader's language (alerts.admin.stored_sentence).
+REFUSED_NOT_PUBLIC = gettext_noop("refused: not a public address")
+REFUSED_URL = gettext_noop("refused: the URL is not allowed for webhooks")
+NOT_RESOLVED = gettext_noop("could not resolve the host name")
 
 ERROR_MESSAGES = {
-    "webhook_url_insecure": "Enter an https:// URL: webhooks carry connection names and "
-    "statuses, so they are never sent unencrypted.",
-    "webhook_url_userinfo": "Remove the user name and password (user:password@) from the URL: "
-    "the receiver checks each call's signature instead.",
-    "webhook_url_not_public": "Enter the URL of a public address: webhooks never call "
-    "private, loopback, link-local or other internal addresses.",
-    "webhook_url_invalid": "Enter a valid URL with a host name.",
+    "webhook_url_insecure": _(
+        "Enter an https:// URL: webhooks carry connection names and statuses, so they are "
+        "never sent unencrypted."
+    ),
+    "webhook_url_userinfo": _(
+        "Remove the user name and password (user:password@) from the URL: the receiver checks "
+        "each call's signature instead."
+    ),
+    "webhook_url_not_public": _(
+        "Enter the URL of a public address: webhooks never call private, loopback, link-local "
+        "or other internal addresses."
+    ),
+    "webhook_url_invalid": _("Enter a valid URL with a host name."),
 }
 
 

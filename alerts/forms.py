@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UsernameField
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alerts.destinations import webhook_url_validate
@@ -30,41 +31,47 @@ class WebhookForm(forms.ModelForm):
     """
 
     signing_secret = forms.CharField(
-        label="Signing secret",
+        label=_("Signing secret"),
         required=False,
         strip=True,
         min_length=SECRET_MIN_LENGTH,
         max_length=256,
-        validators=[SecretTextValidator("The signing secret")],
+        # A lazy text: the label is read in the language of the request that validates.
+        validators=[SecretTextValidator(cast(str, _("The signing secret")))],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     url = forms.URLField(
-        label="URL",
+        label=_("URL"),
         required=False,
         max_length=500,
         assume_scheme="https",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     events = forms.MultipleChoiceField(
-        label="Send these events",
+        label=_("Send these events"),
         choices=lifecycle.EVENT_TYPES,
         widget=forms.CheckboxSelectMultiple,
         initial=[lifecycle.STATUS_CHANGED],
-        help_text="Each call is one event (Standard Webhooks: webhook-id, webhook-timestamp, "
-        "webhook-signature headers).",
+        help_text=_(
+            "Each call is one event (Standard Webhooks: webhook-id, webhook-timestamp, "
+            "webhook-signature headers)."
+        ),
     )
     statuses = forms.MultipleChoiceField(
-        label="Send when a connection becomes",
+        label=_("Send when a connection becomes"),
         choices=Status.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="With “Status changed”: one call is made for each change of status into one "
-        "of these.",
+        help_text=_(
+            "With “Status changed”: one call is made for each change of status into one of these."
+        ),
     )
 
     error_messages = {
-        "signing_secret_required": "Enter a signing secret: the receiver checks each call's "
-        f"signature with it. Generate one with: {SECRET_HOWTO}",
-        "url_required": "Enter the webhook's https:// URL.",
+        "signing_secret_required": _(
+            "Enter a signing secret: the receiver checks each call's signature with it. "
+            "Generate one with: %(howto)s"
+        ),
+        "url_required": _("Enter the webhook's https:// URL."),
     }
 
     class Meta:
@@ -73,21 +80,26 @@ class WebhookForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        url_help = (
-            "A public https:// address that accepts a JSON POST (no user:password@; redirects "
-            "are not followed). Stored encrypted: only its host is shown"
-        )
         if self.instance.pk:
-            url_help += f" (now {self.instance.host or 'unknown'}). Leave blank to keep it."
-        self.fields["url"].help_text = url_help + ("" if self.instance.pk else ".")
+            url_help = gettext(
+                "A public https:// address that accepts a JSON POST (no user:password@; "
+                "redirects are not followed). Stored encrypted: only its host is shown (now "
+                "%(host)s). Leave blank to keep it."
+            ) % {"host": self.instance.host or gettext("unknown")}
+        else:
+            url_help = gettext(
+                "A public https:// address that accepts a JSON POST (no user:password@; "
+                "redirects are not followed). Stored encrypted: only its host is shown."
+            )
+        self.fields["url"].help_text = url_help
         field = self.fields["signing_secret"]
         if self.instance.pk:
-            field.help_text = "Stored encrypted and never shown. Leave blank to keep it."
+            field.help_text = gettext("Stored encrypted and never shown. Leave blank to keep it.")
         else:
-            field.help_text = (
-                "At least 24 characters, shared with the receiver; stored encrypted and never "
-                f"shown again. Generate one with: {SECRET_HOWTO}"
-            )
+            field.help_text = gettext(
+                "At least %(min_length)s characters, shared with the receiver; stored encrypted "
+                "and never shown again. Generate one with: %(howto)s"
+            ) % {"min_length": SECRET_MIN_LENGTH, "howto": SECRET_HOWTO}
 
     def clean_url(self) -> str:
         url: str = self.cleaned_data["url"]
@@ -108,7 +120,9 @@ class WebhookForm(forms.ModelForm):
         secret: str = self.cleaned_data["signing_secret"]
         if not secret and not self.instance.pk:
             raise ValidationError(
-                self.error_messages["signing_secret_required"], code="signing_secret_required"
+                self.error_messages["signing_secret_required"],
+                code="signing_secret_required",
+                params={"howto": SECRET_HOWTO},
             )
         return secret
 

@@ -14,9 +14,19 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from alerts.models import LapseWarning, NoticeState
-from alerts.services import Alert, connection_recipients, fix_url, notices_send, one_line
+from alerts.services import (
+    Alert,
+    connection_recipients,
+    fix_url,
+    fixes_in_admin,
+    notices_send,
+    one_line,
+)
+from common.dates import moment_text
 from connections import access
 from connections.links import connection_may_get_link
 from connections.models import Connection, Status
@@ -45,13 +55,18 @@ def grants_lapsing_soon(*, now: datetime) -> dict[int, tuple[Connection, datetim
 
 def lapse_skip_reason(warning: LapseWarning, *, now: datetime) -> str:
     """Why this warning should not be sent any more (empty when it should)."""
+    # Stored in English, shown in the reader's language by the admin (stored_sentence).
     connection = warning.connection
     if warning.lapses_at <= now:
-        return "The authorization lapsed before this email went out."
+        return gettext_noop("The authorization lapsed before this email went out.")
     if connection.status in SETTLED_STATUSES:
-        return "Front no longer accepts this authorization; its status change was alerted."
+        return gettext_noop(
+            "Front no longer accepts this authorization; its status change was alerted."
+        )
     if grant_lapses_at(connection) != warning.lapses_at:
-        return "The connection was authorized again, or got a new refresh token, before this went."
+        return gettext_noop(
+            "The connection was authorized again, or got a new refresh token, before this went."
+        )
     return ""
 
 
@@ -67,21 +82,27 @@ def link_page_url(connection: Connection, user: User) -> str:
 
 
 def lapse_alert(warning: LapseWarning) -> Alert:
-    """The warning email: name, when the authorization lapses, and where to renew it; no secret."""
+    """The warning email: name, when the authorization lapses, and where to renew it; no secret.
+
+    Subject and body are in the language in force (the caller picks the recipient's).
+    """
     connection = warning.connection
     name = one_line(connection.name)
-    is_owner = warning.user.pk == connection.owner_id
     body = render_to_string(
         "alerts/email/lapse.txt",
         {
             "name": name,
-            "lapses_at": warning.lapses_at,
+            "lapses_at": moment_text(warning.lapses_at),
             "url": fix_url(connection, warning.user),
-            "is_owner": is_owner,
+            "in_admin": fixes_in_admin(connection, warning.user),
             "link_page": link_page_url(connection, warning.user),
+            "warning_days": LAPSE_WARNING.days,
         },
     )
-    subject = f"FrontConnect: authorize {name} again before {warning.lapses_at:%Y-%m-%d}"
+    subject = _("FrontConnect: authorize %(name)s again before %(date)s") % {
+        "name": name,
+        "date": f"{timezone.localtime(warning.lapses_at):%Y-%m-%d}",
+    }
     return Alert(subject=subject, body=body, to=warning.user.email)
 
 

@@ -8,10 +8,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from alerts.destinations import webhook_url_validate
 from common.crypto import EncryptedTextField, sealed_value
 from common.text import PlainTextValidator
+from common.wording import SaidField
 from connections import lifecycle
 from connections.models import Connection, Status, Transition
 
@@ -32,49 +35,59 @@ class AlertPreference(models.Model):
     """One user's alert settings; users without a row get their own connections' emails."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preference"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="alert_preference",
+        verbose_name=_("user"),
     )
     email_enabled = models.BooleanField(
-        "Email alerts",
+        _("Email alerts"),
         default=True,
-        help_text="Send this user an email when one of their connections stops or starts working.",
+        help_text=_(
+            "Send this user an email when one of their connections stops or starts working."
+        ),
     )
     all_connections = models.BooleanField(
-        "Alerts for every connection",
+        _("Alerts for every connection"),
         default=False,
-        help_text="Operators only: also email this user about every other user's connections.",
+        help_text=_("Operators only: also email this user about every other user's connections."),
     )
 
     class Meta:
-        verbose_name = "alert preference"
+        verbose_name = _("alert preference")
+        verbose_name_plural = _("alert preferences")
 
     def __str__(self) -> str:
-        return f"Alerts for {self.user}"
+        return gettext("Alerts for %(user)s") % {"user": self.user}
 
 
 class NoticeKind(models.TextChoices):
-    OUTAGE = "outage", "Stopped working"
-    RECOVERY = "recovery", "Working again"
+    OUTAGE = "outage", _("Stopped working")
+    RECOVERY = "recovery", _("Working again")
 
 
 class NoticeState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    SKIPPED = "skipped", "Skipped"
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class Notice(models.Model):
     """One email to one user, sent at most once: claimed by a worker, sent, and recorded."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    state = models.CharField(max_length=10, choices=NoticeState.choices, default="pending")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=NoticeState.choices, default="pending"
+    )
     # A worker sending this email holds it until then; a crashed worker's claim runs out.
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.CharField(max_length=200, blank=True)
-    note = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    error = models.CharField(_("error"), max_length=200, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -84,11 +97,16 @@ class Notification(Notice):
     """One email about one transition to one user; the unique pair is what stops a second send."""
 
     transition = models.ForeignKey(
-        Transition, on_delete=models.CASCADE, related_name="notifications"
+        Transition,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("transition"),
     )
-    kind = models.CharField(max_length=10, choices=NoticeKind.choices)
+    kind = models.CharField(_("kind"), max_length=10, choices=NoticeKind.choices)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
@@ -97,7 +115,11 @@ class Notification(Notice):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} email to {self.user} about {self.transition}"
+        return gettext("%(kind)s email to %(user)s about %(transition)s") % {
+            "kind": self.get_kind_display(),
+            "user": self.user,
+            "transition": self.transition,
+        }
 
 
 class LapseWarning(Notice):
@@ -108,11 +130,16 @@ class LapseWarning(Notice):
     """
 
     connection = models.ForeignKey(
-        Connection, on_delete=models.CASCADE, related_name="lapse_warnings"
+        Connection,
+        on_delete=models.CASCADE,
+        related_name="lapse_warnings",
+        verbose_name=_("connection"),
     )
-    lapses_at = models.DateTimeField("authorization lapses")
+    lapses_at = models.DateTimeField(_("authorization lapses"))
 
     class Meta:
+        verbose_name = _("lapse warning")
+        verbose_name_plural = _("lapse warnings")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
@@ -121,7 +148,11 @@ class LapseWarning(Notice):
         ]
 
     def __str__(self) -> str:
-        return f"Lapse warning to {self.user} about {self.connection} ({self.lapses_at:%Y-%m-%d})"
+        return gettext("Lapse warning to %(user)s about %(connection)s (%(date)s)") % {
+            "user": self.user,
+            "connection": self.connection,
+            "date": f"{self.lapses_at:%Y-%m-%d}",
+        }
 
 
 class Webhook(models.Model):
@@ -132,29 +163,37 @@ class Webhook(models.Model):
     an operator resumes it.
     """
 
-    name = models.CharField(max_length=100, unique=True, validators=[PlainTextValidator()])
-    url = EncryptedTextField("URL", validators=[webhook_url_validate])
-    host = models.CharField(max_length=300, blank=True, editable=False)
-    secret = EncryptedTextField("signing secret")
-    secret_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    is_active = models.BooleanField("Active", default=True)
+    name = models.CharField(
+        _("name"), max_length=100, unique=True, validators=[PlainTextValidator()]
+    )
+    url = EncryptedTextField(_("URL"), validators=[webhook_url_validate])
+    host = models.CharField(_("host"), max_length=300, blank=True, editable=False)
+    secret = EncryptedTextField(_("signing secret"))
+    secret_changed_at = models.DateTimeField(
+        _("secret changed at"), null=True, blank=True, editable=False
+    )
+    is_active = models.BooleanField(_("Active"), default=True)
     statuses = models.JSONField(
-        "Send when a connection becomes",
+        _("Send when a connection becomes"),
         default=webhook_statuses_default,
-        help_text="A call is made for each change of status into one of these.",
+        help_text=_("A call is made for each change of status into one of these."),
     )
     events = models.JSONField(
-        "Send these events",
+        _("Send these events"),
         default=webhook_events_default,
-        help_text="The event types this webhook subscribes to.",
+        help_text=_("The event types this webhook subscribes to."),
     )
-    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
-    paused_at = models.DateTimeField("paused", null=True, blank=True, editable=False)
-    pause_reason = models.CharField(max_length=200, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    consecutive_failures = models.PositiveIntegerField(
+        _("consecutive failures"), default=0, editable=False
+    )
+    paused_at = models.DateTimeField(_("paused"), null=True, blank=True, editable=False)
+    pause_reason = SaidField(_("pause reason"), editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -186,18 +225,30 @@ class WebhookEvent(models.Model):
     """
 
     msg_id = models.CharField("webhook-id", max_length=40, unique=True)
-    type = models.CharField(max_length=60, choices=lifecycle.EVENT_TYPES, db_index=True)
+    type = models.CharField(_("type"), max_length=60, choices=lifecycle.EVENT_TYPES, db_index=True)
     connection = models.ForeignKey(
-        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("connection"),
     )
-    connection_name = models.CharField(max_length=100, blank=True)
+    connection_name = models.CharField(_("connection name"), max_length=100, blank=True)
     transition = models.OneToOneField(
-        Transition, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_event"
+        Transition,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_event",
+        verbose_name=_("transition"),
     )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
@@ -207,9 +258,15 @@ class WebhookEvent(models.Model):
 class WebhookDelivery(models.Model):
     """The calls made to one webhook for one transition: how many, and how the last one went."""
 
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("webhook")
+    )
     event = models.ForeignKey(
-        WebhookEvent, null=True, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEvent,
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("event"),
     )
     # Set for status changes (the sweep and the admin find them by it); older rows have no event.
     transition = models.ForeignKey(
@@ -218,20 +275,22 @@ class WebhookDelivery(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="webhook_deliveries",
+        verbose_name=_("transition"),
     )
-    attempts = models.PositiveIntegerField(default=0)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
-    error = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     # Not called because its webhook was paused: an operator resuming it does not send these.
-    skipped_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(_("skipped at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["webhook", "transition"], name="webhook_delivery_once_per_transition"
@@ -242,4 +301,7 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.webhook} about {self.event or self.transition}"
+        return gettext("%(webhook)s about %(subject)s") % {
+            "webhook": self.webhook,
+            "subject": self.event or self.transition,
+        }

@@ -19,6 +19,9 @@ from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from alerts.models import (
     OUTAGE_STATUSES,
@@ -30,6 +33,7 @@ from alerts.models import (
     Webhook,
 )
 from common import metrics
+from common.dates import moment_text
 from common.mail import Alert, alert_send, one_line
 from connections import access
 from connections.models import Connection, Status, Transition
@@ -150,17 +154,32 @@ def connection_recipients(connection: Connection) -> list[User]:
     return list(recipients.values())
 
 
+def fixes_in_admin(connection: Connection, user: User) -> bool:
+    """Whether this user fixes the connection in the admin (an operator who does not own it)."""
+    return user.pk != connection.owner_id and user.is_staff
+
+
 def fix_url(connection: Connection, user: User) -> str:
     """Where this user fixes the connection: its page for the owner, the admin for an operator."""
-    if user.pk != connection.owner_id and user.is_staff:
+    if fixes_in_admin(connection, user):
         path = reverse("admin:connections_connection_change", args=[connection.pk])
     else:
         path = reverse("connections:detail", args=[connection.pk])
     return settings.FRONTCONNECT_BASE_URL + path
 
 
+# Whole subject sentences, one per status an outage email is about (not a name plus a predicate).
+OUTAGE_SUBJECTS: dict[str, Promise] = {
+    Status.OFFLINE: gettext_lazy("FrontConnect: %(name)s is Offline"),
+    Status.REAUTHORIZE: gettext_lazy("FrontConnect: %(name)s needs reauthorization"),
+}
+
+
 def notice_alert(notice: Notification, transition: Transition) -> Alert:
-    """The email for one notice: name, what happened in words, and where to fix it; no secret."""
+    """The email for one notice: name, what happened in words, and where to fix it; no secret.
+
+    Subject and body are in the language in force (the caller picks the recipient's).
+    """
     connection = transition.connection
     # A connection deleted since the change: the member's list is the page that still exists.
     url = (
@@ -171,9 +190,14 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
     name = one_line(transition.connection_name)
     new_label = Status(transition.new_status).label
     if notice.kind == NoticeKind.RECOVERY:
-        subject = f"FrontConnect: {name} is back Online"
+        subject = _("FrontConnect: %(name)s is back Online") % {"name": name}
+    elif transition.new_status in OUTAGE_SUBJECTS:
+        subject = OUTAGE_SUBJECTS[transition.new_status] % {"name": name}
     else:
-        subject = f"FrontConnect: {name} {status_predicate(transition.new_status)}"
+        subject = _("FrontConnect: %(name)s %(predicate)s") % {
+            "name": name,
+            "predicate": status_predicate(transition.new_status),
+        }
     body = render_to_string(
         "alerts/email/transition.txt",
         {
@@ -182,9 +206,9 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
             "old_label": Status(transition.old_status).label,
             "new_label": new_label,
             "reason": transition.reason,
-            "when": transition.created_at,
+            "when": moment_text(transition.created_at),
             "url": url,
-            "is_owner": connection is not None and notice.user.pk == connection.owner_id,
+            "in_admin": connection is not None and fixes_in_admin(connection, notice.user),
             # A grant lost to a refresh that died before its write-back (connections.tokens).
             "reauthorize": transition.new_status == Status.REAUTHORIZE,
             "interrupted": transition.new_status == Status.REAUTHORIZE
@@ -198,7 +222,8 @@ def _skip_reason(notice: Notification, transition: Transition) -> str:
     """Why this notice should not be sent (empty when it should)."""
     later = Transition.objects.filter(connection=transition.connection, pk__gt=transition.pk)
     if later.exists():
-        return "The connection changed status again before this email went out."
+        # Stored in English, shown in the reader's language by the admin (stored_sentence).
+        return gettext_noop("The connection changed status again before this email went out.")
     if notice.kind != NoticeKind.RECOVERY:
         return ""
     outage = (
@@ -219,7 +244,7 @@ def _skip_reason(notice: Notification, transition: Transition) -> str:
         return ""
     if earlier is not None and earlier.state == NoticeState.PENDING:
         raise OutageNoticeInFlight(f"Outage notice {earlier.pk} is not settled yet.")
-    return "No email was sent about the outage, so none is sent about the recovery."
+    return gettext_noop("No email was sent about the outage, so none is sent about the recovery.")
 
 
 def _claim(notice: Notice) -> bool:

@@ -31,7 +31,8 @@ from datetime import UTC, datetime, timedelta
 import requests
 from django.conf import settings
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from alerts.destinations import (
@@ -43,6 +44,7 @@ from alerts.destinations import (
 )
 from alerts.models import Webhook, WebhookDelivery, WebhookEvent
 from common import metrics
+from common.wording import said
 from connections import lifecycle
 from connections.models import Status, Transition
 
@@ -53,7 +55,8 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
 CLAIM_SECONDS = 60
-SKIPPED = "skipped: the webhook is paused"
+# Delivery log sentences are stored in English; the admin shows them translated (stored_sentence).
+SKIPPED = gettext_noop("skipped: the webhook is paused")
 # Refusals that no retry can change: the call is logged once and not retried.
 FINAL_ERRORS = (REFUSED_NOT_PUBLIC, REFUSED_URL)
 ID_HEADER = "webhook-id"
@@ -71,15 +74,24 @@ def _json(value: object) -> bytes:
 
 
 def transition_data(transition: Transition) -> dict[str, object]:
-    """What a status change says: ids, name, statuses, reason, time; never a secret."""
+    """What a status change says: ids, name, statuses, reason, time; never a secret.
+
+    Receivers are scripts: the words are English whoever caused the change, beside stable codes.
+    """
+    with translation.override("en"):
+        return _transition_data(transition)
+
+
+def _transition_data(transition: Transition) -> dict[str, object]:
     return {
         "transition_id": transition.pk,
         "connection": {"id": transition.connection_id, "name": transition.connection_name},
         "old_status": transition.old_status,
-        "old_status_label": Status(transition.old_status).label,
+        "old_status_label": str(Status(transition.old_status).label),
         "new_status": transition.new_status,
-        "new_status_label": Status(transition.new_status).label,
-        "reason": transition.reason,
+        "new_status_label": str(Status(transition.new_status).label),
+        "reason": transition.reason.english(),
+        "reason_code": transition.reason.code,
         "source": transition.source,
         "created_at": transition.created_at.isoformat(),
     }
@@ -245,12 +257,12 @@ def _post(webhook: Webhook, event: WebhookEvent, body: bytes) -> int:
 def _failure_sentence(exc: requests.RequestException) -> str:
     """A fixed sentence for a failed call: no address, port, banner or URL from the exception."""
     if isinstance(exc, requests.ConnectTimeout):
-        return "could not connect (timed out)"
+        return gettext_noop("could not connect (timed out)")
     if isinstance(exc, requests.ConnectionError):
-        return "could not connect"
+        return gettext_noop("could not connect")
     if isinstance(exc, requests.Timeout):
-        return "no answer in time"
-    return "the call failed"
+        return gettext_noop("no answer in time")
+    return gettext_noop("the call failed")
 
 
 def _claim(delivery: WebhookDelivery) -> bool:
@@ -290,7 +302,7 @@ def _failure_count(webhook: Webhook, error: str) -> bool:
         pk=webhook.pk, paused_at__isnull=True, consecutive_failures__gte=limit
     ).update(
         paused_at=timezone.now(),
-        pause_reason=f"Paused after {limit} failed calls in a row (the last: {error}).",
+        pause_reason=said("webhook.paused", limit=limit, error=error),
     )
     if paused:
         logger.warning("Webhook %s paused after %s failed calls in a row.", webhook.pk, limit)

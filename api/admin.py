@@ -14,11 +14,13 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from api.keys import apikey_create, apikey_grant_refusals, apikey_revoke, return_origins_parse
 from api.models import ApiKey, ApiKeyUsage, KeyScope, Permission
 from common.crypto import decrypt, encrypt
+from common.dates import moment_text
 from common.http import admin_user
 from connections import access
 
@@ -26,7 +28,7 @@ from connections import access
 # it (POST-redirect-GET): reloading that page shows nothing new and never makes a second key.
 NEW_KEY_SESSION = "frontconnect_new_api_key"
 NEW_KEY_ATTRIBUTE = "_frontconnect_new_api_key"
-SHOWN_ONCE = "This key was shown once when it was created and cannot be shown again."
+SHOWN_ONCE = _("This key was shown once when it was created and cannot be shown again.")
 
 
 # Each permission with the call that needs it: the form's help and the created key's examples.
@@ -74,17 +76,20 @@ class ApiKeyForm(forms.ModelForm):
     issuer: User | AnonymousUser | None = None
 
     permissions = forms.MultipleChoiceField(
+        label=_("Permissions"),
         choices=Permission.choices,
         widget=forms.CheckboxSelectMultiple,
         help_text=PERMISSIONS_HELP,
     )
 
     return_origins = forms.CharField(
-        label="Allowed return origins",
+        label=_("Allowed return origins"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="With 'authorize': one origin a line, such as https://app.example.com. A "
-        "return_url given with an authorization link must have one of these origins.",
+        help_text=_(
+            "With 'authorize': one origin a line, such as https://app.example.com. A return_url "
+            "given with an authorization link must have one of these origins."
+        ),
     )
 
     class Meta:
@@ -116,12 +121,12 @@ class ApiKeyForm(forms.ModelForm):
         if cleaned.get("scope") != KeyScope.CONNECTIONS:
             cleaned["connections"] = []
         if cleaned.get("scope") == KeyScope.CONNECTIONS and not cleaned.get("connections"):
-            self.add_error("connections", "Choose the connections this key reaches.")
+            self.add_error("connections", gettext("Choose the connections this key reaches."))
         owner, scope = cleaned.get("owner"), cleaned.get("scope")
         if scope == KeyScope.TEAM:
             cleaned["owner"] = owner = None  # a team's key is owned by the team
         elif owner is None and "owner" in self.fields and "owner" not in self.errors:
-            self.add_error("owner", "Choose the person accountable for this key.")
+            self.add_error("owner", gettext("Choose the person accountable for this key."))
         elif scope is not None and cleaned.get("team") is not None:
             cleaned["team"] = None  # only a team's key names a team
         if scope is None or {"scope", "users", "connections", "permissions"} & set(self.errors):
@@ -149,7 +154,7 @@ class ApiKeyUsageInline(admin.TabularInline):
     readonly_fields = ("connection", "count", "last_used_at")
     extra = 0
     can_delete = False
-    verbose_name_plural = "Usage by connection"
+    verbose_name_plural = _("Usage by connection")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -260,7 +265,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return [
             (None, {"fields": ["prefix", *main]}),
             (
-                "Use and revocation",
+                _("Use and revocation"),
                 {
                     "fields": [
                         "created_by",
@@ -277,17 +282,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: ApiKey | None) -> Any:
         return self.inlines if obj is not None else []
 
-    @admin.display(description="Key starts with")
+    @admin.display(description=_("Key starts with"))
     def prefix(self, obj: ApiKey) -> str:
         return f"{obj.prefix}_…"
 
-    @admin.display(description="Permissions")
+    @admin.display(description=_("Permissions"))
     def allowed(self, obj: ApiKey) -> str:
         return ", ".join(obj.permissions) or "-"
 
-    @admin.display(description="Revoked", ordering="revoked_at")
+    @admin.display(description=_("Revoked"), ordering="revoked_at")
     def revoked(self, obj: ApiKey) -> str:
-        return f"{obj.revoked_at:%Y-%m-%d %H:%M}" if obj.revoked_at else "-"
+        return moment_text(obj.revoked_at) if obj.revoked_at else "-"
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
@@ -352,7 +357,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         add_never_cache_headers(response)
         return response
 
-    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = sum(apikey_revoke(key=key, actor=admin_user(request)) for key in queryset)
-        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+        message = ngettext("Revoked %(count)s API key.", "Revoked %(count)s API keys.", revoked)
+        self.message_user(request, message % {"count": revoked}, messages.SUCCESS)

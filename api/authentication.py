@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -13,10 +14,10 @@ from api.models import ApiKey
 from common.logs import log_context_update
 from common.proxy import client_ip
 
-INVALID_KEY = (
+INVALID_KEY = _(
     "This API key is not valid: it is unknown, revoked or expired. Ask an operator for a new one."
 )
-MALFORMED_HEADER = "Send the API key as 'Authorization: Bearer fc_live_…'."
+MALFORMED_HEADER = _("Send the API key as 'Authorization: Bearer fc_live_…'.")
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

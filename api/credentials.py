@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 from connections import services, upkeep
 from connections.front_types import FrontError, FrontErrorKind
 from connections.models import Connection, Source, Status
-from connections.wording import status_predicate
+from connections.wording import said
 
 
 @dataclass(frozen=True)
@@ -41,14 +41,12 @@ def _api_token_accepted(connection: Connection, *, actor: User | None) -> None:
             return
         if outcome.result == services.CheckResult.UNCHECKED:
             raise FrontError(
-                "The API token is not checked yet and Front could not be asked now "
-                f"({outcome.message}); try again later.",
+                said("token.api_unchecked", reason=outcome.message),
                 kind=outcome.error_kind or FrontErrorKind.UNAVAILABLE,
                 retry_after=outcome.retry_after,
             )
     raise FrontError(
-        f"Front refused this connection's API token (it {status_predicate(connection.status)}): "
-        "enter a new one before asking for it.",
+        said("token.api_refused", status=said(f"predicate.{connection.status}")),
         kind=FrontErrorKind.UNAUTHORIZED,
     )
 

@@ -10,6 +10,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -18,22 +20,23 @@ from rest_framework.views import set_rollback
 from common.text import seconds_text
 from connections import front
 
-NOT_FOUND = "No connection with this id is within this API key's reach."
-NO_SUCH_PATH = "There is nothing at this address in the API: see /api/docs/ for its paths."
-SERVER_ERROR = "The server failed to answer this request; it has been logged."
+# The sentences follow the request's language (Accept-Language); the status code is the contract.
+NOT_FOUND = _("No connection with this id is within this API key's reach.")
+NO_SUCH_PATH = _("There is nothing at this address in the API: see /api/docs/ for its paths.")
+SERVER_ERROR = _("The server failed to answer this request; it has been logged.")
 # Where the API is mounted: errors under it answer in the API's shape, pages keep their own.
 API_PREFIX = "/api/"
 # A database that is restarting or unreachable is worth retrying shortly, not a server bug.
 DATABASE_OUTAGES = (OperationalError, InterfaceError)
 DATABASE_RETRY_AFTER = 5
-INVALID_INPUT = "The request has errors: see the fields."
+INVALID_INPUT = _("The request has errors: see the fields.")
 # Codes a domain ValidationError carries when the request is valid but clashes with stored data.
 CONFLICT_CODES = frozenset({"name_taken", "unique"})
 
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the connection's current state."
+    default_detail = _("The request conflicts with the connection's current state.")
     default_code = "conflict"
 
 
@@ -43,23 +46,30 @@ class RateBudgetExhausted(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "rate_budget"
 
-    # What is held back, in words (connections.ratelimit.Deferred.held).
+    # What is held back, in words (connections.ratelimit.Deferred.held); %(wait)s is a duration.
     SENTENCES = {
-        "company": "This Front company's request budget is used up for now",
-        "part": "This API key has used its part of the Front company's request budget for now",
-        "route": "Front limits this route (method and path) on its own for now; the key's other "
-        "calls go on",
+        "company": _(
+            "This Front company's request budget is used up for now: try again in %(wait)s."
+        ),
+        "part": _(
+            "This API key has used its part of the Front company's request budget for now: try "
+            "again in %(wait)s."
+        ),
+        "route": _(
+            "Front limits this route (method and path) on its own for now; the key's other calls "
+            "go on: try again in %(wait)s."
+        ),
     }
 
     def __init__(self, retry_after: float, *, held: str = "company") -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         sentence = self.SENTENCES.get(held, self.SENTENCES["company"])
-        super().__init__(f"{sentence}: try again in {seconds_text(self.retry_after)}.")
+        super().__init__(str(sentence) % {"wait": seconds_text(self.retry_after)})
 
 
 class DatabaseUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = (
+    default_detail = _(
         "FrontConnect's database cannot be reached right now: try again in a few seconds."
     )
     default_code = "database_unavailable"
@@ -68,7 +78,7 @@ class DatabaseUnavailable(exceptions.APIException):
 
 class LengthRequired(exceptions.APIException):
     status_code = status.HTTP_411_LENGTH_REQUIRED
-    default_detail = (
+    default_detail = _(
         "Send the request body with a Content-Length header: chunked request bodies are "
         "not accepted."
     )
@@ -160,15 +170,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["Retry-After"] = str(math.ceil(exc.wait))  # type: ignore[attr-defined]
     body: dict[str, Any]
     if isinstance(exc, exceptions.ValidationError):
-        body = {"error": INVALID_INPUT, "fields": _field_errors(exc.detail)}
+        body = {"error": str(INVALID_INPUT), "fields": _field_errors(exc.detail)}
     else:
         body = {"error": str(exc.detail), "fields": {}}
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 
 
-def _json_error(sentence: str, status_code: int, **headers: str) -> JsonResponse:
-    return JsonResponse({"error": sentence, "fields": {}}, status=status_code, headers=headers)
+def _json_error(sentence: str | Promise, status_code: int, **headers: str) -> JsonResponse:
+    return JsonResponse({"error": str(sentence), "fields": {}}, status=status_code, headers=headers)
 
 
 def _under_api(request: HttpRequest) -> bool:

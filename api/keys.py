@@ -21,6 +21,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db import connections as db_connections
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from api.models import KEY_PREFIX, ApiKey, ApiKeyUsage, KeyScope, Permission, url_origin
 from common.statements import CompiledQuery, Mark
@@ -79,41 +81,54 @@ def return_origins_parse(text: str) -> list[str]:
         parts = urlsplit(typed)
         if not origin or parts.path or parts.query or parts.fragment:
             raise ValidationError(
-                f"\u201c{typed[:100]}\u201d is not an origin: enter a scheme and host (and "
-                "port), such as https://app.example.com, without a path.",
+                gettext(
+                    "“%(origin)s” is not an origin: enter a scheme and host (and port), "
+                    "such as https://app.example.com, without a path."
+                )
+                % {"origin": typed[:100]},
                 code="return_origin_invalid",
             )
         if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
             raise ValidationError(
-                f"\u201c{typed[:100]}\u201d is not https: only a loopback address "
-                "(localhost, 127.0.0.1) may use http.",
+                gettext(
+                    "“%(origin)s” is not https: only a loopback address (localhost, "
+                    "127.0.0.1) may use http."
+                )
+                % {"origin": typed[:100]},
                 code="return_origin_insecure",
             )
         if origin not in origins:
             origins.append(origin)
     if len(origins) > ORIGINS_MAX:
         raise ValidationError(
-            f"Enter at most {ORIGINS_MAX} return origins.", code="return_origins_too_many"
+            ngettext(
+                "Enter at most %(max)s return origin.",
+                "Enter at most %(max)s return origins.",
+                ORIGINS_MAX,
+            )
+            % {"max": ORIGINS_MAX},
+            code="return_origins_too_many",
         )
     return origins
 
 
-OWNER_NOT_YOURS = (
+# The permission codes ('token', ...) are the API's own words: a translation keeps them.
+OWNER_NOT_YOURS = _(
     "You may not make this user accountable for a key: choose yourself (only operators who may "
     "change users act for others)."
 )
-REACH_NOT_YOURS = "This key would reach connections you may not see."
-CHANGE_NOT_YOURS = (
+REACH_NOT_YOURS = _("This key would reach connections you may not see.")
+CHANGE_NOT_YOURS = _(
     "'token', 'proxy', 'write' and 'authorize' need that you may change every connection the "
     "key reaches."
 )
-REACH_NOT_OWNERS = "The owner may not see every connection this key would reach."
-CHANGE_NOT_OWNERS = (
+REACH_NOT_OWNERS = _("The owner may not see every connection this key would reach.")
+CHANGE_NOT_OWNERS = _(
     "The owner may not change every connection this key would reach, which 'token', 'proxy', "
     "'write' and 'authorize' need."
 )
-TEAM_NOT_YOURS = "Only the team's admins issue its API keys."
-TEAM_REQUIRED = "Choose the team whose connections the key reaches."
+TEAM_NOT_YOURS = _("Only the team's admins issue its API keys.")
+TEAM_REQUIRED = _("Choose the team whose connections the key reaches.")
 REACH_FIELD = {
     KeyScope.ALL: "scope",
     KeyScope.USERS: "users",
@@ -153,8 +168,8 @@ def apikey_grant_refusals(
     field = REACH_FIELD.get(KeyScope(scope), "scope")
     refusals: dict[str, list[str]] = {}
 
-    def refuse(name: str, message: str) -> None:
-        refusals.setdefault(name, []).append(message)
+    def refuse(name: str, message: Any) -> None:
+        refusals.setdefault(name, []).append(str(message))
 
     def within(user: User | AnonymousUser, *, change: bool = False) -> bool:
         return access.reach_within_rights(

@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from connections.access import KeyReach
 from connections.models import Connection
@@ -30,11 +32,11 @@ KEY_PREFIX = "fc_live_"
 
 
 class Permission(models.TextChoices):
-    READ = "read", "Read connection details"
-    TOKEN = "token", "Get an access token"
-    PROXY = "proxy", "Call Front through the proxy"
-    WRITE = "write", "Create, change and delete connections"
-    AUTHORIZE = "authorize", "Make authorization links"
+    READ = "read", _("Read connection details")
+    TOKEN = "token", _("Get an access token")
+    PROXY = "proxy", _("Call Front through the proxy")
+    WRITE = "write", _("Create, change and delete connections")
+    AUTHORIZE = "authorize", _("Make authorization links")
 
 
 # What a key reaches: defined with the rule itself, in connections.access.
@@ -44,10 +46,10 @@ KeyScope = KeyReach
 class ApiKey(models.Model):
     """A service's key to the API; only the SHA-256 of the key is stored."""
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
     # The readable part of the key (fc_live_<public_id>): how a key is found, and recognised.
-    public_id = models.CharField(max_length=24, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
+    public_id = models.CharField(_("public id"), max_length=24, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, editable=False)
     # A person's key has an owner; a team's key has a team instead (and its creator in
     # created_by: it works only while they are still in the team, connections.access).
     owner = models.ForeignKey(
@@ -56,7 +58,8 @@ class ApiKey(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="api_keys",
-        help_text="The person accountable for this key: it never reaches more than they may.",
+        verbose_name=_("owner"),
+        help_text=_("The person accountable for this key: it never reaches more than they may."),
     )
     team = models.ForeignKey(
         "teams.Team",
@@ -64,37 +67,44 @@ class ApiKey(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="api_keys",
-        help_text="A team's key: it reaches the team's connections, owned by the team.",
+        verbose_name=_("team"),
+        help_text=_("A team's key: it reaches the team's connections, owned by the team."),
     )
     scope = models.CharField(
-        "reaches", max_length=20, choices=KeyScope.choices, default=KeyScope.USERS
+        _("reaches"), max_length=20, choices=KeyScope.choices, default=KeyScope.USERS
     )
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="+",
-        help_text="With “The connections of chosen users”: whose connections the key reaches.",
+        verbose_name=_("users"),
+        help_text=_("With “The connections of chosen users”: whose connections the key reaches."),
     )
     connections = models.ManyToManyField(
         Connection,
         blank=True,
         related_name="+",
-        help_text="With “Chosen connections”: the connections the key reaches.",
+        verbose_name=_("connections"),
+        help_text=_("With “Chosen connections”: the connections the key reaches."),
     )
-    permissions = models.JSONField(default=list, help_text="What the key may do.")
+    permissions = models.JSONField(
+        _("permissions"), default=list, help_text=_("What the key may do.")
+    )
     return_origins = models.JSONField(
-        "allowed return origins",
+        _("allowed return origins"),
         default=list,
         blank=True,
-        help_text="With 'authorize': where a finished authorization link may send the browser "
-        "back to (its return_url's scheme, host and port must be one of these).",
+        help_text=_(
+            "With 'authorize': where a finished authorization link may send the browser back to "
+            "(its return_url's scheme, host and port must be one of these)."
+        ),
     )
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
     last_used_ip = models.GenericIPAddressField(
-        "last used from", null=True, blank=True, editable=False
+        _("last used from"), null=True, blank=True, editable=False
     )
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -102,6 +112,7 @@ class ApiKey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("revoked by"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -110,11 +121,13 @@ class ApiKey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at", "-pk"]
         constraints = [
             # Owned by a person, or by a team (and then reaching exactly that team).
@@ -153,20 +166,28 @@ class ApiKey(models.Model):
 class ApiKeyUsage(models.Model):
     """How often one key used one connection: a counter, not one history row per call."""
 
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
-    count = models.PositiveBigIntegerField(default=0)
-    last_used_at = models.DateTimeField(default=timezone.now)
+    key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="usage", verbose_name=_("API key")
+    )
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="+", verbose_name=_("connection")
+    )
+    count = models.PositiveBigIntegerField(_("count"), default=0)
+    last_used_at = models.DateTimeField(_("last used at"), default=timezone.now)
 
     class Meta:
-        verbose_name = "API key usage"
-        verbose_name_plural = "API key usage"
+        verbose_name = _("API key usage")
+        verbose_name_plural = _("API key usage")
         constraints = [
             models.UniqueConstraint(fields=["key", "connection"], name="apikeyusage_key_connection")
         ]
 
     def __str__(self) -> str:
-        return f"{self.key_id} used {self.connection_id}: {self.count}"
+        return gettext("%(key)s used %(connection)s: %(count)s") % {
+            "key": self.key_id,
+            "connection": self.connection_id,
+            "count": self.count,
+        }
 
 
 class ProxySlot(models.Model):

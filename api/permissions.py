@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from api.models import ApiKey, Permission
 
+# The permission codes ('read', ...) are the API's own words: a translation keeps them as they are.
 MISSING = {
-    Permission.READ: "This API key may not read connections (it lacks the 'read' permission).",
-    Permission.TOKEN: "This API key may not get access tokens (it lacks the 'token' permission).",
-    Permission.PROXY: "This API key may not call Front through the proxy (it lacks the 'proxy' "
-    "permission).",
-    Permission.WRITE: "This API key may not create, change, test or delete connections (it lacks "
-    "the 'write' permission).",
-    Permission.AUTHORIZE: "This API key may not make authorization links (it lacks the "
-    "'authorize' permission).",
+    Permission.READ: _("This API key may not read connections (it lacks the 'read' permission)."),
+    Permission.TOKEN: _(
+        "This API key may not get access tokens (it lacks the 'token' permission)."
+    ),
+    Permission.PROXY: _(
+        "This API key may not call Front through the proxy (it lacks the 'proxy' permission)."
+    ),
+    Permission.WRITE: _(
+        "This API key may not create, change, test or delete connections (it lacks the 'write' "
+        "permission)."
+    ),
+    Permission.AUTHORIZE: _(
+        "This API key may not make authorization links (it lacks the 'authorize' permission)."
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -153,7 +154,7 @@ class ProxyResponse(StreamingHttpResponse):
 
 class BodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large to pass on to Front."
+    default_detail = _("The request body is too large to pass on to Front.")
 
 
 class ServerBusy(exceptions.APIException):
@@ -161,7 +162,7 @@ class ServerBusy(exceptions.APIException):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "busy"
-    default_detail = "FrontConnect is busy with other proxied calls: try again in a second."
+    default_detail = _("FrontConnect is busy with other proxied calls: try again in a second.")
     wait = 1
 
 

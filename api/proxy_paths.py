@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext as _
+
 MAX_PATH_LENGTH = 2048
 MAX_QUERY_LENGTH = 8192
 # RFC 3986 unreserved and sub-delims, plus ":" and "@": every character a Front API path uses.
@@ -24,29 +26,33 @@ class PathRefused(ValueError):
 def front_path(path: str, *, raw: str | None = None) -> str:
     """The path to send to Front, relative to its API base, or PathRefused."""
     if raw is not None and RAW_ENCODED.search(raw):
-        raise PathRefused("The path contains an encoded '/', '\\', '.', '%' or control character.")
+        raise PathRefused(
+            _("The path contains an encoded '/', '\\', '.', '%' or control character.")
+        )
     if not path or len(path) > MAX_PATH_LENGTH:
-        raise PathRefused("The path is empty or too long.")
+        raise PathRefused(_("The path is empty or too long."))
     segments = path.split("/")
     # A trailing slash is a real difference for some APIs; an empty segment anywhere else is not.
     inner = segments[:-1] if len(segments) > 1 and segments[-1] == "" else segments
     for segment in inner:
         if not SEGMENT.fullmatch(segment):
             raise PathRefused(
-                "The path may contain only letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ "
-                "between single slashes."
+                _(
+                    "The path may contain only letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = "
+                    ": @ between single slashes."
+                )
             )
         if segment.strip(".") == "":
-            raise PathRefused("The path may not contain '.' or '..' segments.")
+            raise PathRefused(_("The path may not contain '.' or '..' segments."))
     if ":" in segments[0]:
-        raise PathRefused("The path must be relative to Front's API base, not a URL.")
+        raise PathRefused(_("The path must be relative to Front's API base, not a URL."))
     return path
 
 
 def front_query(query: str) -> str:
     """The query string to send to Front as it came, or PathRefused."""
     if len(query) > MAX_QUERY_LENGTH or not QUERY.fullmatch(query) or "#" in query:
-        raise PathRefused("The query string contains spaces, control characters or '#'.")
+        raise PathRefused(_("The query string contains spaces, control characters or '#'."))
     return query
 
 

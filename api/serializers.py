@@ -66,11 +66,25 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "authorized_at",
             "last_checked_at",
             "last_check_result",
+            "last_check_result_code",
             "created_at",
             "updated_at",
             "secrets",
         ]
         read_only_fields = fields
+
+    last_check_result = serializers.SerializerMethodField(
+        help_text="The last check's sentence, in English (for people; scripts read the code)."
+    )
+    last_check_result_code = serializers.SerializerMethodField(
+        help_text="The stable code of the last check's sentence, e.g. `check.online`."
+    )
+
+    def get_last_check_result(self, connection: Connection) -> str:
+        return connection.last_check_result.english()
+
+    def get_last_check_result_code(self, connection: Connection) -> str:
+        return connection.last_check_result.code
 
     @extend_schema_field(SecretStatesSerializer)
     def get_secrets(self, connection: Connection) -> dict[str, str]:

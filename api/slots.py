@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
+from django.utils.translation import ngettext
 from rest_framework import exceptions, status
 
 from api.models import ApiKey, ProxySlot
@@ -37,10 +38,14 @@ class TooManyInFlight(exceptions.APIException):
 
     def __init__(self, limit: int) -> None:
         self.wait = RETRY_AFTER
-        super().__init__(
-            f"This API key already has {limit} proxied calls in flight, its limit: "
-            f"wait for one to finish, then try again in {seconds_text(RETRY_AFTER)}."
+        message = ngettext(
+            "This API key already has %(limit)s proxied call in flight, its limit: wait for it "
+            "to finish, then try again in %(wait)s.",
+            "This API key already has %(limit)s proxied calls in flight, its limit: wait for one "
+            "to finish, then try again in %(wait)s.",
+            limit,
         )
+        super().__init__(message % {"limit": limit, "wait": seconds_text(RETRY_AFTER)})
 
 
 def _run(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:

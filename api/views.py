@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -126,7 +127,7 @@ PERMISSIONS = {
     "authorization_link": Permission.AUTHORIZE,
 }
 
-RETURN_URL_REFUSED = (
+RETURN_URL_REFUSED = _(
     "The return_url's origin (scheme, host and port) is not one of this API key's allowed "
     "return origins; add it to the key, or leave return_url out."
 )

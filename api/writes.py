@@ -10,6 +10,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import PermissionDenied
 
 from api import keys
@@ -18,23 +20,24 @@ from common.text import name_key
 from connections import access, rules, services
 from connections.models import Connection, Scope, Source
 from connections.moves import moved_sentence
+from connections.wording import Said
 from oauthclients.models import OAuthClient
 
-OWNER_OUT_OF_REACH = "No user with this username is within this API key's reach."
-NAME_THE_OWNER = "This API key does not reach its owner's connections: name the owner."
-UNKNOWN_CLIENT = "No OAuth 2.0 client has this id."
-CHOSEN_CONNECTIONS_ONLY = (
+OWNER_OUT_OF_REACH = _("No user with this username is within this API key's reach.")
+NAME_THE_OWNER = _("This API key does not reach its owner's connections: name the owner.")
+UNKNOWN_CLIENT = _("No OAuth 2.0 client has this id.")
+CHOSEN_CONNECTIONS_ONLY = _(
     "This API key reaches only chosen connections, so it cannot create new ones."
 )
-TEAM_OUT_OF_REACH = "No team with this name is within this API key's reach."
-MOVE_NEEDS_ALL = (
+TEAM_OUT_OF_REACH = _("No team with this name is within this API key's reach.")
+MOVE_NEEDS_ALL = _(
     "Moving a connection into, out of or between teams needs an API key that reaches every "
     "connection."
 )
 
 
-def _refused(field: str, message: str) -> ValidationError:
-    return ValidationError({field: [ValidationError(message, code="invalid")]})
+def _refused(field: str, message: str | Promise) -> ValidationError:
+    return ValidationError({field: [ValidationError(str(message), code="invalid")]})
 
 
 def _owner(key: ApiKey, username: str) -> User:
@@ -143,7 +146,7 @@ def _input(
 def _apply(*, key: ApiKey, connection: Connection | None, data: dict[str, Any]) -> Connection:
     requested = _input(key, connection, data)
     owner_id = connection.owner_id if connection is not None else None
-    moved = ""
+    moved = Said()
     if connection is not None and requested.team is not rules.KEEP_TEAM:
         new_team = requested.team.pk if requested.team is not None else None
         if new_team != connection.team_id:

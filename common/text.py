@@ -115,10 +115,18 @@ def name_key(name: str) -> str:
     return "".join(lookalikes.get(char, char) for char in text).casefold().strip()
 
 
+# The no-break spaces of French typography (before ":" and ";", inside guillemets) are spaces
+# to a terminal, not controls: escaping them would print "\xa0" in every French message.
+_TYPOGRAPHIC_SPACES = frozenset("\u00a0\u202f")
+
+
 def terminal_safe(text: str) -> str:
     """Text for a terminal: every non-printable character escaped, so output cannot be forged."""
     return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+        ch
+        if ch.isprintable() or ch in _TYPOGRAPHIC_SPACES
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
     )
 
 

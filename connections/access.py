@@ -39,6 +39,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from common.statements import CompiledQuery, Mark
 from common.text import is_plain_text, name_key
@@ -58,10 +60,10 @@ AnyUser = User | AnonymousUser
 class KeyReach(models.TextChoices):
     """What an API key reaches (``ApiKey.scope``)."""
 
-    ALL = "all", "All connections"
-    USERS = "users", "The connections of chosen users"
-    CONNECTIONS = "connections", "Chosen connections"
-    TEAM = "team", "The connections of one team"
+    ALL = "all", _("All connections")
+    USERS = "users", _("The connections of chosen users")
+    CONNECTIONS = "connections", _("Chosen connections")
+    TEAM = "team", _("The connections of one team")
 
 
 class KeyLike(Protocol):
@@ -243,7 +245,10 @@ def owner_by_username(username: str) -> User | None:
 
 def no_such_owner(username: str, *, option: str = "--owner") -> str:
     """The sentence a command prints for an owner nobody is named."""
-    return f"{option}: no user is named {username!r}."
+    return gettext("%(option)s: no user is named %(username)s.") % {
+        "option": option,
+        "username": repr(username),
+    }
 
 
 # --- connections --------------------------------------------------------------------------

@@ -17,13 +17,14 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.http import urlencode
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from common.admin import FrontConnectAdmin, ReadOnlyAdmin
 from common.crypto import secret_state
+from common.dates import moment_text
 from common.http import admin_user
 from connections import access, flows, services
 from connections.checking import connections_check
@@ -101,7 +102,7 @@ class ConnectionAdmin(FrontConnectAdmin):
             },
         ),
         (
-            "Front",
+            gettext_lazy("Front"),
             {
                 "fields": [
                     "status_display",
@@ -131,7 +132,7 @@ class ConnectionAdmin(FrontConnectAdmin):
         # Operators see every connection; who is one is decided in connections.access.
         return super().get_queryset(request) & access.connections_visible_to(request.user)
 
-    @admin.display(description="Name", ordering="name")
+    @admin.display(description=gettext_lazy("Name"), ordering="name")
     def name_display(self, obj: Connection) -> str:
         return obj.name
 
@@ -142,7 +143,7 @@ class ConnectionAdmin(FrontConnectAdmin):
             formfield.widget.can_delete_related = False
         return formfield
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=gettext_lazy("Status"), ordering="status")
     def status_display(self, obj: Connection) -> str:
         return status_badge(obj)
 
@@ -152,29 +153,35 @@ class ConnectionAdmin(FrontConnectAdmin):
             return gettext("Never")
         # The sentence wraps inside the column instead of widening the table past the screen.
         return format_html(
-            '<span class="fc-last-check"><time datetime="{}">{} UTC</time>'
+            '<span class="fc-last-check"><time datetime="{}">{}</time>'
             '<span class="fc-last-check-result">{}</span></span>',
             obj.last_checked_at.isoformat(),
-            f"{obj.last_checked_at:%Y-%m-%d %H:%M}",
+            moment_text(obj.last_checked_at),
             check_note(obj),
         )
 
-    @admin.display(description="Front company")
+    @admin.display(description=gettext_lazy("Front company"))
     def front_company(self, obj: Connection) -> str:
         if not obj.front_company_id:
-            return "Not known yet: Front reports it when the connection is tested or authorized."
+            return gettext(
+                "Not known yet: Front reports it when the connection is tested or authorized."
+            )
         return f"{obj.front_company_name} ({obj.front_company_id})"
 
-    @admin.display(description="API token")
+    @admin.display(description=gettext_lazy("API token"))
     def api_token_status(self, obj: Connection) -> str:
         if obj.api_token and obj.api_token_changed_at:
-            return f"Set, last changed {obj.api_token_changed_at:%Y-%m-%d %H:%M} UTC"
+            return gettext("Set, last changed %(time)s") % {
+                "time": moment_text(obj.api_token_changed_at)
+            }
         return secret_state(obj.api_token)
 
-    @admin.display(description="OAuth 2.0 tokens")
+    @admin.display(description=gettext_lazy("OAuth 2.0 tokens"))
     def oauth_token_status(self, obj: Connection) -> str:
         if obj.access_token and obj.access_token_expires_at:
-            return f"Set, access token expires {obj.access_token_expires_at:%Y-%m-%d %H:%M} UTC"
+            return gettext("Set, access token expires %(time)s") % {
+                "time": moment_text(obj.access_token_expires_at)
+            }
         return secret_state(obj.access_token)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
@@ -292,7 +299,7 @@ class ConnectionAdmin(FrontConnectAdmin):
         """The connection a change-page button acts on; 404 if unknown, 403 without change."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            raise Http404("No connection has this id; it may have been deleted.")
+            raise Http404(gettext("No connection has this id; it may have been deleted."))
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         return obj
@@ -369,17 +376,17 @@ class ConnectionAdmin(FrontConnectAdmin):
         obj = self.changeable_connection(request, object_id)
         link = AuthorizationLink.objects.filter(pk=link_pk, connection=obj).first()
         if link is None:
-            raise Http404("This connection has no such authorization link.")
+            raise Http404(gettext("This connection has no such authorization link."))
         if authorization_link_revoke(link=link, actor=admin_user(request), source=Source.ADMIN):
             messages.success(
-                request, "The authorization link is revoked: it can no longer be used."
+                request, gettext("The authorization link is revoked: it can no longer be used.")
             )
         else:
-            messages.warning(request, "That link was already used, revoked or expired.")
+            messages.warning(request, gettext("That link was already used, revoked or expired."))
         change_url = reverse("admin:connections_connection_change", args=[obj.pk])
         return HttpResponseRedirect(change_url, status=303)
 
-    @admin.action(description="Test connection", permissions=["change"])
+    @admin.action(description=gettext_lazy("Test connection"), permissions=["change"])
     def test_connections(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         # Concurrently within each company's budget, never waiting for one: a page of rows
         # must not outlast the request; what the budget defers is counted as not checked.
@@ -394,8 +401,14 @@ class ConnectionAdmin(FrontConnectAdmin):
         level = messages.SUCCESS if report.online == total else messages.WARNING
         self.message_user(
             request,
-            f"Tested {total} connection{'s' if total != 1 else ''}: {report.summary()} "
-            "(see each connection's last check result).",
+            ngettext(
+                "Tested %(count)d connection: %(summary)s "
+                "(see each connection's last check result).",
+                "Tested %(count)d connections: %(summary)s "
+                "(see each connection's last check result).",
+                total,
+            )
+            % {"count": total, "summary": report.summary()},
             level,
         )
 
@@ -422,7 +435,7 @@ class ScopeAdmin(FrontConnectAdmin):
 class ConnectionEventFilter(admin.SimpleListFilter):
     """The history of one connection, the target of the change page's "full history" link."""
 
-    title = "connection"
+    title = gettext_lazy("connection")
     parameter_name = "connection"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -439,7 +452,7 @@ class ConnectionEventFilter(admin.SimpleListFilter):
         try:
             return int(self.value() or "")
         except ValueError:
-            raise IncorrectLookupParameters("connection must be a connection id") from None
+            raise IncorrectLookupParameters(gettext("connection must be a connection id")) from None
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> QuerySet[Event]:
         if not self.value():
@@ -455,7 +468,7 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["connection_name", "message"]
     date_hierarchy = "created_at"
 
-    @admin.display(description="Who", ordering="actor__username")
+    @admin.display(description=gettext_lazy("Who"), ordering="actor__username")
     def who(self, obj: Event) -> str:
         return obj.who
 

@@ -14,6 +14,7 @@ class ConnectionsConfig(AppConfig):
             front,
             history,  # noqa: F401  (records deletions that bypass services)
             ratelimit,
+            wording,  # noqa: F401  (registers the sentences history entries store as codes)
         )
         from connections.schedules import schedules_install
 

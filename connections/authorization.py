@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
 from common.oauth import base_origin, oauth_redirect_uri, origin_differs
@@ -31,17 +30,20 @@ from connections.models import (
 )
 from connections.status import connection_status_set, verdict_superseded
 from connections.tokens import token_digest
+from connections.wording import Said, said
 from oauthclients.models import OAuthClient
 
 
 class AuthorizationError(ValidationError):
     """An OAuth 2.0 authorization could not be started or completed; the text is safe to show."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="authorization")
+    def __init__(self, message: Said) -> None:
+        # The sentence is kept as a code too: an authorization link records it as its result.
+        self.said = message
+        super().__init__(str(message), code="authorization")
 
     def __str__(self) -> str:
-        return self.messages[0]
+        return str(self.said)
 
 
 STATE_LIFETIME = timedelta(minutes=10)
@@ -58,12 +60,9 @@ def authorization_client(connection: Connection) -> OAuthClient:
     """The client an authorization of ``connection`` would use; AuthorizationError if none fits."""
     client = connection.oauth_client
     if not connection.is_oauth or client is None:
-        raise AuthorizationError("Only OAuth 2.0 connections with a client can be authorized.")
+        raise AuthorizationError(said("authorize.no_client"))
     if not client.client_secret:
-        raise AuthorizationError(
-            f"The OAuth 2.0 client \u201c{client.name}\u201d has no readable client secret: "
-            "enter it again on the client's page."
-        )
+        raise AuthorizationError(said("authorize.client_unreadable", client=client.name))
     return client
 
 
@@ -84,7 +83,7 @@ def connection_authorize_start(
     if not return_url.startswith("/") or not url_has_allowed_host_and_scheme(
         return_url, allowed_hosts=set()
     ):
-        raise AuthorizationError("The page to return to after Front is not on this site.")
+        raise AuthorizationError(said("authorize.return_elsewhere"))
     # The sign-in as it is now: a callback after any change of it is refused.
     version = (
         Connection.objects.filter(pk=connection.pk)
@@ -196,12 +195,9 @@ def _pending_consume(
     *, request_user: User | AnonymousUser, session: SessionBase, state: str
 ) -> PendingAuthorization:
     """Check a callback's state and mark it used, atomically; refuse anything doubtful."""
-    start_again = "Start again with Save and authorize."
+    again = said("authorize.again_form")
     if not state:
-        raise AuthorizationError(
-            "Front's reply carries no state, so it cannot be matched to an authorization "
-            f"started here. Nothing was changed. {start_again}"
-        )
+        raise AuthorizationError(said("authorize.no_state", again=again))
     with transaction.atomic():
         pending = (
             # Only this row: PostgreSQL cannot lock the outer-joined (nullable) link.
@@ -211,53 +207,34 @@ def _pending_consume(
             .first()
         )
         if pending is None:
-            raise AuthorizationError(
-                f"This authorization reply is unknown here. Nothing was changed. {start_again}"
-            )
+            raise AuthorizationError(said("authorize.unknown", again=again))
         if pending.link_id is not None:
-            start_again = "Ask for a new authorization link."
+            again = said("authorize.again_link")
         mine = pending.user_id == request_user.pk or pending.link_id is not None
         if not mine or pending.session_key_hash != _digest(session.session_key or ""):
             if origin_differs(pending.started_at):
                 # Not another person: the same one, whose browser keeps a session per host.
                 raise AuthorizationError(
-                    gettext(
-                        "This authorization was started at %(started)s, but Front returns to "
-                        "%(base)s (FRONTCONNECT_BASE_URL), a different address where your browser "
-                        "has no session, so it was refused. Nothing was changed. Open FrontConnect "
-                        "at %(base)s, sign in there and start again."
-                    )
-                    % {"started": pending.started_at, "base": base_origin()}
+                    said("authorize.other_host", started=pending.started_at, base=base_origin())
                 )
-            raise AuthorizationError(
-                "This authorization was started by another user or in another browser session, "
-                f"so it was refused. Nothing was changed. {start_again}"
-            )
+            raise AuthorizationError(said("authorize.other_session", again=again))
         if pending.used_at is not None:
-            raise AuthorizationError(
-                f"This authorization reply was already used. Nothing was changed. {start_again}"
-            )
+            raise AuthorizationError(said("authorize.used", again=again))
         if timezone.now() - pending.created_at > STATE_LIFETIME:
-            raise AuthorizationError(
-                "This authorization took longer than 10 minutes and has expired. Nothing was "
-                f"changed. {start_again}"
-            )
+            raise AuthorizationError(said("authorize.expired", again=again))
         # A link acts for the person who made it: it works while they may still change it.
         acting = pending.link.created_by if pending.link is not None else request_user
         if not access.user_may_change(acting, pending.connection):
             raise AuthorizationError(
-                "You may no longer change this connection."
+                said("authorize.no_longer_yours")
                 if pending.link is None
-                else "Whoever made this link may no longer change this connection. Nothing was "
-                "changed."
+                else said("authorize.link_maker_left")
             )
         updated = PendingAuthorization.objects.filter(pk=pending.pk, used_at__isnull=True).update(
             used_at=timezone.now()
         )
         if updated != 1:
-            raise AuthorizationError(
-                f"This authorization reply was already used. Nothing was changed. {start_again}"
-            )
+            raise AuthorizationError(said("authorize.used", again=again))
     return pending
 
 
@@ -272,7 +249,9 @@ def connection_authorize_cancel(
         source=pending.source,
         actor=request_user,
         success=False,
-        message=f"Front did not authorize ({error[:40] or 'no reason given'}).",
+        message=said("authorize.refused", error=error[:40])
+        if error
+        else said("authorize.refused_silently"),
     )
     return pending.return_url
 
@@ -290,9 +269,9 @@ def connection_authorize_complete(
     pending = _pending_consume(request_user=request_user, session=session, state=state)
     connection, client = pending.connection, pending.oauth_client
     if issuer is not None and issuer != front.issuer():
-        raise AuthorizationError("The reply did not come from Front's sign-in page; refused.")
+        raise AuthorizationError(said("authorize.not_from_front"))
     if not code:
-        raise AuthorizationError("Front's reply carries no authorization code. Start again.")
+        raise AuthorizationError(said("authorize.no_code"))
     if _changed_since(connection, pending):
         _authorize_superseded(connection, pending, request_user)
     secret = client.client_secret
@@ -309,23 +288,18 @@ def connection_authorize_complete(
             budget_key=ratelimit.budget_key(connection),
         )
     except front.FrontError as exc:
-        _authorize_failed(connection, pending, request_user, str(exc))
-        raise AuthorizationError(f"The authorization did not complete: {exc}") from None
+        _authorize_failed(connection, pending, request_user, exc.message)
+        raise AuthorizationError(said("authorize.incomplete", error=exc.message)) from None
     bound_id, bound_name = connection.front_company_id, connection.front_company_name
     if pending.link is not None and pending.link.front_company_id:
         bound_id, bound_name = pending.link.front_company_id, pending.link.front_company_name
     if (bound_id and bound_id != company.id) or (
         connection.front_company_id and connection.front_company_id != company.id
     ):
-        message = (
-            f"You authorized Front company \u201c{company.name}\u201d, but this connection "
-            f"belongs to \u201c{bound_name}\u201d; the connection keeps its "
-            "previous authorization. Sign in to the right Front company, or create a new "
-            "connection for this one."
-        )
+        message = said("authorize.wrong_company", company=company.name, bound=bound_name)
         _authorize_failed(connection, pending, request_user, message)
         raise AuthorizationError(message)
-    result = f"Online: authorized for Front company {company.name}."
+    result = said("authorize.online", company=company.name)
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         # Stored only for the sign-in the flow started from: not if, while the code was being
@@ -344,7 +318,7 @@ def _grant_store(
     locked: Connection,
     tokens: front.TokenResponse,
     company: front.Company,
-    result: str,
+    result: Said,
     pending: PendingAuthorization,
     request_user: User | AnonymousUser,
 ) -> None:
@@ -388,13 +362,19 @@ def _grant_store(
         version=locked.credential_version,
     )
     link = pending.link
-    through = f" through the authorization link made by {link.requester_name}" if link else ""
     event_record(
         connection=locked,
         action=Action.AUTHORIZED,
         source=pending.source,
         actor=request_user,
-        message=f"Authorized for Front company {company.name} ({company.id}){through}.",
+        message=said(
+            "authorize.done_by_link",
+            company=company.name,
+            company_id=company.id,
+            requester=link.requester_name,
+        )
+        if link
+        else said("authorize.done", company=company.name, company_id=company.id),
     )
     lifecycle.lifecycle_emit(
         lifecycle.AUTHORIZED,
@@ -412,11 +392,7 @@ def authorized_how(pending: PendingAuthorization) -> str:
     return "api" if pending.link.source == Source.API else "link"
 
 
-CHANGED_IN_FRONT = (
-    "The connection changed while you were in Front (its sign-in was changed, authorized again "
-    "or disconnected meanwhile), so this authorization was not stored. Nothing was changed. "
-    "Start again with Save and authorize."
-)
+CHANGED_IN_FRONT = said("authorize.changed_in_front")
 
 
 def _changed_since(connection: Connection, pending: PendingAuthorization) -> bool:
@@ -433,7 +409,7 @@ def _authorize_superseded(
 ) -> NoReturn:
     verdict_superseded(
         connection=connection,
-        verdict="authorization not stored",
+        verdict=said("verdict.authorization_not_stored"),
         source=pending.source,
         actor=user,
     )
@@ -441,7 +417,7 @@ def _authorize_superseded(
 
 
 def _authorize_failed(
-    connection: Connection, pending: PendingAuthorization, user: User | AnonymousUser, message: str
+    connection: Connection, pending: PendingAuthorization, user: User | AnonymousUser, message: Said
 ) -> None:
     event_record(
         connection=connection,

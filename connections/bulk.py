@@ -26,14 +26,19 @@ from django.db import IntegrityError, transaction
 from django.db import connection as db
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common.crypto import UndecryptableSecret
 from common.text import name_key
+from common.wording import Said
 from connections import access, rules
 from connections.bulk_formats import (
     COLUMNS,
     ImportRefused,
     RowError,
+    input_where,
+    number_text,
     rows_read,
 )
 from connections.keys import encryption_key_check
@@ -117,35 +122,40 @@ class _Cleaner:
         if auth_type == AuthType.TOKEN:
             for column in ("oauth_client", "scopes"):
                 if get[column]:
-                    errors.append(RowError(where, column, "must be blank for a Token connection"))
+                    reason = _("must be blank for a Token connection")
+                    errors.append(RowError(where, column, reason))
         elif auth_type == AuthType.OAUTH2:
             if get["api_token"]:
-                errors.append(RowError(where, "api_token", "must be blank for OAuth 2.0"))
+                errors.append(RowError(where, "api_token", _("must be blank for OAuth 2.0")))
             if get["oauth_client"]:
                 client = self.clients.get(get["oauth_client"])
                 if client is None:
-                    reason = "no OAuth 2.0 client has this name"
+                    reason = _("no OAuth 2.0 client has this name")
                     errors.append(RowError(where, "oauth_client", reason))
             codes = get["scopes"].split()
             unknown = [n for n, code in enumerate(codes, start=1) if code not in self.scopes]
             if unknown:
                 # Positions only: a token pasted into the wrong cell must not be printed.
                 listed = ", ".join(str(n) for n in unknown[:10])
-                reason = f"unknown scope code(s) at position(s) {listed} of the cell (not shown)"
+                reason = ngettext(
+                    "unknown scope code at position %(positions)s of the cell (not shown)",
+                    "unknown scope codes at positions %(positions)s of the cell (not shown)",
+                    len(unknown),
+                ) % {"positions": listed}
                 errors.append(RowError(where, "scopes", reason))
             scopes = frozenset(self.scopes[code] for code in codes if code in self.scopes)
         owner = self.default_owner
         if get["owner"]:
             owner = self.owner(get["owner"])
             if owner is None:
-                errors.append(RowError(where, "owner", "no user has this username"))
+                errors.append(RowError(where, "owner", _("no user has this username")))
         elif owner is None:
-            errors.append(RowError(where, "owner", "blank, and no --owner given"))
+            errors.append(RowError(where, "owner", _("blank, and no --owner given")))
         team_id = 0
         if get["team"]:
             team_id = self.teams.get(name_key(get["team"]), 0)
             if not team_id:
-                errors.append(RowError(where, "team", "no team has this name"))
+                errors.append(RowError(where, "team", _("no team has this name")))
         data = ConnectionInput(
             name=get["name"],
             company_name=get["company_name"],
@@ -189,10 +199,10 @@ class _Names:
         first = self.seen.setdefault(row.names, {}).setdefault(key, row.where)
         if first == row.where:
             return None
-        reason = (
-            f"repeats the name of {first} (names are unique per owner and per team, ignoring "
+        reason = _(
+            "repeats the name of %(first)s (names are unique per owner and per team, ignoring "
             "case and look-alike characters)"
-        )
+        ) % {"first": first}
         return RowError(row.where, "name", reason)
 
 
@@ -215,8 +225,10 @@ def _check_against(
 ) -> list[RowError]:
     """The rules for a row given what the database holds under its name."""
     if stored is not None and not update:
-        who = "this team" if row.key[0] else "this owner"
-        reason = f"{who} already has a connection with this name (use --update)"
+        if row.key[0]:
+            reason = _("this team already has a connection with this name (use --update)")
+        else:
+            reason = _("this owner already has a connection with this name (use --update)")
         return [RowError(row.where, "name", reason)]
     if row.data.auth_type != AuthType.TOKEN or row.data.api_token is not None:
         return []  # nothing else depends on the stored row; _Cleaner checked the rest
@@ -243,7 +255,7 @@ def _validate(
     for where, values in rows_read(stream, fmt, max_bytes):
         count += 1
         if count > max_rows:
-            raise ImportRefused([RowError(where, "", f"more than {max_rows:,} rows (--max-rows)")])
+            raise ImportRefused([RowError(where, "", _too_many_rows(max_rows))])
         bar.update(1)
         row = cleaner.clean(where, values) if isinstance(values, dict) else [values]
         if isinstance(row, list):
@@ -325,7 +337,7 @@ def _write_batch(
 
 def import_check_key() -> None:
     """Refuse to import when the configured key cannot read the secrets already stored (F5)."""
-    problem = encryption_key_check()
+    problem: Said | str | None = encryption_key_check()
     if problem is None:
         for model, field_name in ((Connection, "api_token"), (OAuthClient, "client_secret")):
             sample = model.objects.only(field_name).order_by("-pk")[:20]
@@ -334,13 +346,13 @@ def import_check_key() -> None:
                 None,
             )
             if unreadable is not None:
-                problem = (
+                problem = _(
                     "FRONTCONNECT_ENCRYPTION_KEY cannot decrypt the stored secrets "
-                    f"({model._meta.verbose_name} {unreadable.pk}); fix the key first"
-                )
+                    "(%(model)s %(id)s); fix the key first"
+                ) % {"model": model._meta.verbose_name, "id": unreadable.pk}
                 break
     if problem is not None:
-        raise ImportRefused([RowError("input", "", problem)])
+        raise ImportRefused([RowError(input_where(), "", str(problem))])
 
 
 def connection_import(
@@ -370,7 +382,7 @@ def connection_import(
     import_check_key()
     cleaner = _Cleaner(default_owner=default_owner)
     policy = rules.token_policy_for(actor=actor, source=source, owner_id=None)
-    with progress("Checking", None) as bar:
+    with progress(_("Checking"), None) as bar:
         count = _validate(
             stream=stream, fmt=fmt, cleaner=cleaner, update=update, max_rows=max_rows,
             max_bytes=max_bytes, policy=policy, bar=bar,
@@ -396,15 +408,14 @@ def connection_import(
 
     try:
         with (
-            progress("Importing", count) as bar,
+            progress(_("Importing"), count) as bar,
             transaction.atomic() if one_transaction else nullcontext(),
         ):
             batch: list[CleanRow] = []
             names = _Names()
             for n, (where, values) in enumerate(rows_read(stream, fmt, max_bytes), start=1):
                 if n > max_rows:
-                    reason = f"more than {max_rows:,} rows (--max-rows)"
-                    raise ImportRefused([RowError(where, "", reason)])
+                    raise ImportRefused([RowError(where, "", _too_many_rows(max_rows))])
                 row = cleaner.clean(where, values) if isinstance(values, dict) else [values]
                 if not isinstance(row, CleanRow):  # the input changed between the two passes
                     raise ImportRefused(row)
@@ -423,8 +434,10 @@ def connection_import(
                 transaction.set_rollback(True)
     except IntegrityError:
         # Another writer created one of these names after the rows were locked.
-        reason = "a connection with one of these names was created meanwhile; import again"
-        raise ImportRefused([RowError("input", "", reason), *_partly_written(committed)]) from None
+        reason = _("a connection with one of these names was created meanwhile; import again")
+        raise ImportRefused(
+            [RowError(input_where(), "", reason), *_partly_written(committed)]
+        ) from None
     except ImportRefused as refused:
         refused.errors.extend(_partly_written(committed))
         raise
@@ -436,11 +449,20 @@ def _partly_written(rows: int) -> list[RowError]:
     """The note a refusal of the write pass carries when SQLite batches were already committed."""
     if not rows:
         return []
-    reason = (
-        f"the first {rows:,} rows were already written (on SQLite each batch commits on its "
-        "own); fix the input and import it again with --update"
-    )
-    return [RowError("input", "", reason)]
+    reason = ngettext(
+        "the first %(count)s row was already written (on SQLite each batch commits on its "
+        "own); fix the input and import it again with --update",
+        "the first %(count)s rows were already written (on SQLite each batch commits on its "
+        "own); fix the input and import it again with --update",
+        rows,
+    ) % {"count": number_text(rows)}
+    return [RowError(input_where(), "", reason)]
+
+
+def _too_many_rows(max_rows: int) -> str:
+    return ngettext(
+        "more than %(count)s row (--max-rows)", "more than %(count)s rows (--max-rows)", max_rows
+    ) % {"count": number_text(max_rows)}
 
 
 class _NoBar:

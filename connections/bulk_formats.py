@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import ijson
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 COLUMNS = (
     "name", "company_name", "auth_type", "api_token", "oauth_client", "scopes", "owner", "team",
@@ -43,8 +46,33 @@ class RowError:
     reason: str
 
     def __str__(self) -> str:
-        column = f", column {self.column}" if self.column else ""
-        return f"{self.where}{column}: {self.reason}"
+        if self.column:
+            return _("%(where)s, column %(column)s: %(reason)s") % {
+                "where": self.where,
+                "column": self.column,
+                "reason": self.reason,
+            }
+        return _("%(where)s: %(reason)s") % {"where": self.where, "reason": self.reason}
+
+
+def input_where() -> str:
+    """Where a problem of the whole input is: no row in particular."""
+    return _("input")
+
+
+def line_where(number: int) -> str:
+    """Where a CSV row is: its line."""
+    return _("line %(number)s") % {"number": number}
+
+
+def index_where(number: int) -> str:
+    """Where a JSON row is: its index in the list."""
+    return _("index %(number)s") % {"number": number}
+
+
+def number_text(value: int) -> str:
+    """A count with the active language's thousands separator."""
+    return number_format(value, force_grouping=True)
 
 
 class ImportRefused(Exception):
@@ -80,7 +108,7 @@ def import_spool(*, stream: IO[bytes], max_bytes: int) -> IO[bytes]:
         copied += len(chunk)
         if copied > max_bytes:
             spool.close()
-            raise ImportRefused([RowError("input", "", _too_big(max_bytes))])
+            raise ImportRefused([RowError(input_where(), "", _too_big(max_bytes))])
         spool.write(chunk)
     spool.seek(0)
     return spool
@@ -91,57 +119,71 @@ def import_check_size(*, stream: IO[bytes], max_bytes: int) -> None:
     size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
     if size > max_bytes:
-        raise ImportRefused([RowError("input", "", _too_big(max_bytes))])
+        raise ImportRefused([RowError(input_where(), "", _too_big(max_bytes))])
 
 
 def _too_big(max_bytes: int) -> str:
-    return f"the input is larger than the limit of {max_bytes:,} bytes (--max-bytes)"
+    return ngettext(
+        "the input is larger than the limit of %(count)s byte (--max-bytes)",
+        "the input is larger than the limit of %(count)s bytes (--max-bytes)",
+        max_bytes,
+    ) % {"count": number_text(max_bytes)}
 
 
 def _csv_rows(text: IO[str]) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
     reader = csv.reader(text, strict=True)
+    first = line_where(1)
     try:
         header = [column.strip() for column in next(reader)]
     except StopIteration:
-        reason = "the input is empty; it needs a header row"
-        raise ImportRefused([RowError("line 1", "", reason)]) from None
+        reason = _("the input is empty; it needs a header row")
+        raise ImportRefused([RowError(first, "", reason)]) from None
     except csv.Error as exc:
-        raise ImportRefused([RowError("line 1", "", f"malformed CSV ({exc})")]) from None
+        reason = _("malformed CSV (%(error)s)") % {"error": exc}
+        raise ImportRefused([RowError(first, "", reason)]) from None
     # A real header names at least the required columns; a first line with several cells none
     # of which is a column is data (a file without a header row): say so, and show none of it.
     if len(header) >= len(REQUIRED_COLUMNS) and not set(header) & set(COLUMNS):
-        raise ImportRefused([RowError("line 1", "", NO_HEADER + ", ".join(COLUMNS))])
-    problems = header_problems(header, "line 1")
+        raise ImportRefused([RowError(first, "", _no_header())])
+    problems = header_problems(header, first)
     if problems:
         raise ImportRefused(problems)
     line = reader.line_num
     while True:
-        start = line + 1
+        where = line_where(line + 1)
         try:
             fields = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ImportRefused([RowError(f"line {start}", "", f"malformed CSV ({exc})")]) from None
+            reason = _("malformed CSV (%(error)s)") % {"error": exc}
+            raise ImportRefused([RowError(where, "", reason)]) from None
         line = reader.line_num
         if not fields or not any(value.strip() for value in fields):
             continue
         if len(fields) != len(header):
-            reason = f"has {len(fields)} cells but the header has {len(header)} columns"
-            yield f"line {start}", RowError(f"line {start}", "", reason)
+            reason = ngettext(
+                "has %(cells)s cell but the header has %(columns)s columns",
+                "has %(cells)s cells but the header has %(columns)s columns",
+                len(fields),
+            ) % {"cells": len(fields), "columns": len(header)}
+            yield where, RowError(where, "", reason)
             continue
         yield (
-            f"line {start}",
+            where,
             {col: csv_unescape(val) for col, val in zip(header, fields, strict=True)},
         )
 
 
 COLUMN_NAME_SHAPE = re.compile(r"[A-Za-z][A-Za-z_ ]{0,29}")
 MAX_HEADER_PROBLEMS = 20
-NO_HEADER = (
-    "this is not a header row (none of its cells names a column); the first line must name the "
-    "columns: "
-)
+
+
+def _no_header() -> str:
+    return _(
+        "this is not a header row (none of its cells names a column); the first line must name "
+        "the columns: %(columns)s"
+    ) % {"columns": ", ".join(COLUMNS)}
 
 
 def _column_label(column: str, position: int) -> str:
@@ -151,11 +193,16 @@ def _column_label(column: str, position: int) -> str:
     # have.
     if COLUMN_NAME_SHAPE.fullmatch(column):
         return column
-    return f"#{position} (not shown)"
+    return _("#%(position)s (not shown)") % {"position": position}
 
 
-def header_problems(columns: list[str], where: str) -> list[RowError]:
-    """Unknown, repeated and missing columns of a header, without echoing odd cells (linear)."""
+def header_problems(
+    columns: list[str], where: str, *, repeated_refused: bool = True
+) -> list[RowError]:
+    """Unknown, repeated and missing columns of a header, without echoing odd cells (linear).
+
+    ``repeated_refused=False`` lets a column appear twice (in a JSON object the last one wins).
+    """
     first: dict[str, int] = {}
     repeated: dict[str, int] = {}
     problems = []
@@ -165,21 +212,29 @@ def header_problems(columns: list[str], where: str) -> list[RowError]:
             continue
         first[column] = position
         if column not in COLUMNS:
-            reason = "unknown column; the columns are " + ", ".join(COLUMNS)
+            reason = _("unknown column; the columns are %(columns)s") % {
+                "columns": ", ".join(COLUMNS)
+            }
             problems.append(RowError(where, _column_label(column, position), reason))
+    if repeated_refused:
+        problems += [
+            RowError(where, _column_label(column, position), _("this column is repeated"))
+            for column, position in repeated.items()
+        ]
     problems += [
-        RowError(where, _column_label(column, position), "this column is repeated")
-        for column, position in repeated.items()
-    ]
-    problems += [
-        RowError(where, column, "this required column is missing")
+        RowError(where, column, _("this required column is missing"))
         for column in REQUIRED_COLUMNS
         if column not in first
     ]
     if len(problems) > MAX_HEADER_PROBLEMS:
         more = len(problems) - MAX_HEADER_PROBLEMS
         problems = problems[:MAX_HEADER_PROBLEMS]
-        problems.append(RowError(where, "", f"and {more:,} more problem(s) with the columns"))
+        reason = ngettext(
+            "and %(count)s more problem with the columns",
+            "and %(count)s more problems with the columns",
+            more,
+        ) % {"count": number_text(more)}
+        problems.append(RowError(where, "", reason))
     return problems
 
 
@@ -207,29 +262,33 @@ class _JsonGuard:
         data = self.stream.read(size if size > 0 else JSON_CHUNK_BYTES)
         self.read_bytes += len(data)
         if self.max_bytes is not None and self.read_bytes > self.max_bytes:
-            raise ImportRefused([RowError("input", "", _too_big(self.max_bytes))])
+            raise ImportRefused([RowError(input_where(), "", _too_big(self.max_bytes))])
         if not self.started:
             self.started = True
             data = data.removeprefix(codecs.BOM_UTF8)
         try:
             self.decoder.decode(data, final=not data)
         except UnicodeDecodeError:
-            self.problem = "the input is not UTF-8 text"
+            self.problem = _("the input is not UTF-8 text")
             return b""
         return self._cut_long_numbers(data)
 
     def _cut_long_numbers(self, data: bytes) -> bytes:
         leading = len(data) - len(data.lstrip(b"0123456789"))
         if self.digits + leading > JSON_MAX_DIGITS:
-            self.problem = f"a number is longer than {JSON_MAX_DIGITS:,} digits"
+            self.problem = _too_long_number()
             return b""
         found = _LONG_DIGITS.search(data)
         if found is not None:
-            self.problem = f"a number is longer than {JSON_MAX_DIGITS:,} digits"
+            self.problem = _too_long_number()
             return data[: found.start()]
         trailing = len(data) - len(data.rstrip(b"0123456789"))
         self.digits = self.digits + trailing if trailing == len(data) else trailing
         return data
+
+
+def _too_long_number() -> str:
+    return _("a number is longer than %(count)s digits") % {"count": number_text(JSON_MAX_DIGITS)}
 
 
 _LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (JSON_MAX_DIGITS + 1))
@@ -247,25 +306,26 @@ def _json_rows(
         event, value = next(events, ("", None))
         if event != "start_array":
             if guard.problem:
-                raise _refuse("index 0", guard.problem)
-            raise _refuse("index 0", "the JSON input must be a list of objects")
+                raise _refuse(index_where(0), guard.problem)
+            raise _refuse(index_where(0), _("the JSON input must be a list of objects"))
         for event, value in events:
             if event == "end_array":
                 finished = True
                 break
-            where = f"index {index}"
+            where = index_where(index)
             yield where, _json_item(event, value, events, where)
             index += 1
-        for _ in events:  # the parser refuses anything after the list
+        for _event in events:  # the parser refuses anything after the list
             break
     except (ijson.JSONError, ValueError, decimal.InvalidOperation):
         # Never the parser's message: it quotes the input, which may hold a token.
+        where = index_where(index)
         if guard.problem:
-            raise _refuse(f"index {index}", guard.problem) from None
+            raise _refuse(where, guard.problem) from None
         if finished:
-            reason = "malformed JSON (unexpected content after the list)"
-            raise _refuse(f"index {index}", reason) from None
-        raise _refuse(f"index {index}", "malformed JSON") from None
+            reason = _("malformed JSON (unexpected content after the list)")
+            raise _refuse(where, reason) from None
+        raise _refuse(where, _("malformed JSON")) from None
 
 
 def _refuse(where: str, reason: str) -> ImportRefused:
@@ -280,7 +340,7 @@ def _json_item(
     if event != "start_map":
         if event in ("start_array",):
             _json_skip(events, budget)
-        return RowError(where, "", "each item of the list must be an object")
+        return RowError(where, "", _("each item of the list must be an object"))
     pairs: list[tuple[str, Any]] = []
     problem: RowError | None = None
     for event, key in events:
@@ -294,13 +354,13 @@ def _json_item(
         elif event == "start_array" and key == "scopes":
             codes = _json_codes(events, budget)
             if codes is None:
-                problem = problem or RowError(where, key, "must be a list of scope codes")
+                problem = problem or RowError(where, key, _("must be a list of scope codes"))
             pairs.append((key, codes))
         else:
             if event in ("start_map", "start_array"):
                 _json_skip(events, budget)
             column = key if key in COLUMNS else _column_label(key, len(pairs) + 1)
-            problem = problem or RowError(where, column, "must be text")
+            problem = problem or RowError(where, column, _("must be text"))
             pairs.append((key, None))
     return problem or _json_values(pairs, where)
 
@@ -315,7 +375,9 @@ class _Budget:
     def spend(self, value: Any) -> None:
         self.used += 4 + (len(value) if isinstance(value, str) else 0)
         if self.used > JSON_MAX_ITEM_CHARS:
-            reason = f"an item is longer than {JSON_MAX_ITEM_CHARS:,} characters"
+            reason = _("an item is longer than %(count)s characters") % {
+                "count": number_text(JSON_MAX_ITEM_CHARS)
+            }
             raise _refuse(self.where, reason)
 
 
@@ -349,15 +411,13 @@ def _json_skip(events: Iterator[tuple[str, Any]], budget: _Budget) -> None:
 
 
 def _json_values(pairs: list[tuple[str, Any]], where: str) -> dict[str, Any] | RowError:
-    problems = [
-        p for p in header_problems([k for k, _ in pairs], where) if "repeated" not in p.reason
-    ]
+    problems = header_problems([key for key, _value in pairs], where, repeated_refused=False)
     if problems:
         return (
             problems[0]
             if len(problems) == 1
             else RowError(
-                where, ", ".join(p.column for p in problems), "unknown or missing columns"
+                where, ", ".join(p.column for p in problems), _("unknown or missing columns")
             )
         )
     values: dict[str, Any] = {}
@@ -381,7 +441,8 @@ def rows_read(
     try:
         yield from _csv_rows(text)
     except UnicodeDecodeError:
-        raise ImportRefused([RowError("input", "", "the input is not UTF-8 text")]) from None
+        reason = _("the input is not UTF-8 text")
+        raise ImportRefused([RowError(input_where(), "", reason)]) from None
     finally:
         text.detach()  # Keep the binary stream open for the second pass.
 
@@ -401,6 +462,6 @@ class _Capped(io.RawIOBase):
         data = self.stream.read(len(buffer))
         self.read_bytes += len(data)
         if self.max_bytes is not None and self.read_bytes > self.max_bytes:
-            raise ImportRefused([RowError("input", "", _too_big(self.max_bytes))])
+            raise ImportRefused([RowError(input_where(), "", _too_big(self.max_bytes))])
         buffer[: len(data)] = data
         return len(data)

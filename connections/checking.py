@@ -19,17 +19,19 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import User
 from django.db import connections as db_connections
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from connections.models import Connection, Source, Status
 from connections.ratelimit import Deferred, budget_acquire, budget_key, budget_scope
 from connections.services import CheckOutcome, connection_check
+from connections.wording import Said, said
 
 logger = logging.getLogger(__name__)
 
 # At most this many checks of one company are in flight together: Front also has burst limits.
 MAX_IN_FLIGHT_PER_KEY = 4
 # The reason given for connections a time-limited run (a request) had no time left to check.
-OUT_OF_TIME = "Not checked: no time was left in this request; the worker checks it on schedule."
+OUT_OF_TIME = said("check.out_of_time")
 # How long the dispatcher sleeps at most before looking at the budgets again.
 _POLL = 1.0
 
@@ -47,7 +49,7 @@ class CheckedConnection:
     name: str
     owner: str
     status: Status
-    result: str
+    result: Said
     checked: bool = True
     online: bool = False
     retryable: bool = False
@@ -85,26 +87,29 @@ class CheckReport:
 
     def summary(self) -> str:
         """The counts in words, as every caller that tests many reports them."""
-        return f"{self.online} online, {self.not_online} not online, {self.not_checked} not checked"
+        return gettext(
+            "%(online)s online, %(not_online)s not online, %(not_checked)s not checked"
+        ) % {
+            "online": self.online,
+            "not_online": self.not_online,
+            "not_checked": self.not_checked,
+        }
 
 
-def deferred_reason(retry_after: float) -> str:
+def deferred_reason(retry_after: float) -> Said:
     """The sentence shown for a check the rate budget deferred."""
-    return (
-        "Not checked: FrontConnect's share of this company's Front rate limit is used up; "
-        f"room again in {max(1, round(retry_after))} s."
-    )
+    return said("check.deferred", seconds=max(1, round(retry_after)))
 
 
 def _result(
-    connection: Connection, outcome: CheckOutcome | None = None, *, reason: str = ""
+    connection: Connection, outcome: CheckOutcome | None = None, *, reason: Said | None = None
 ) -> CheckedConnection:
     return CheckedConnection(
         connection_id=connection.pk,
         name=connection.name,
         owner=connection.owner.get_username(),
         status=Status(connection.status),
-        result=outcome.message if outcome is not None else reason,
+        result=outcome.message if outcome is not None else reason or Said(),
         checked=outcome is not None,
         online=outcome is not None and outcome.online,
         retryable=outcome is not None and outcome.retryable,
@@ -191,7 +196,7 @@ class _Run:
         except Exception as exc:
             # The exception's text could quote a secret: only its class name is shown.
             logger.error("Checking connection %s failed: %s", connection.pk, type(exc).__name__)
-            reason = f"Could not be tested ({type(exc).__name__}); see the log."
+            reason = said("check.failed", error=type(exc).__name__)
             self.finish(connection, _result(connection, reason=reason))
             return
         if attempt.retry_after is None:

@@ -37,7 +37,7 @@ def encryption_key_matches(app_configs: Any = None, databases: Any = None, **kwa
         return []  # not migrated yet: nothing is stored, so nothing can mismatch
     if problem is None:
         return []
-    return [Error(problem, id="frontconnect.E001")]
+    return [Error(str(problem), id="frontconnect.E001")]
 
 
 @register(Tags.security, deploy=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 
+from common.wording import Said
 from connections.models import Connection, Event, Source
 
 # Entries per INSERT when many are written at once.
@@ -30,7 +31,7 @@ def event_build(
     source: Source | str,
     actor: User | AnonymousUser | None = None,
     success: bool = True,
-    message: str = "",
+    message: Said | str = "",
     fields: Iterable[str] = (),
     created_at: datetime | None = None,
     linked: bool = True,
@@ -47,7 +48,7 @@ def event_build(
         action=action,
         source=source,
         success=success,
-        message=message[:500],
+        message=message,
         fields=sorted(fields),
         **acting_key_fields(),
     )

@@ -11,18 +11,18 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from common.oauth import site_origin
 from connections.authorization import AuthorizationError, connection_authorize_start
 from connections.models import Connection
 from connections.services import (
-    UNCHECKED_PREFIX,
     CheckOutcome,
     CheckResult,
     connection_check,
     connection_disconnect,
 )
-from connections.wording import status_predicate
+from connections.wording import check_reason, status_predicate
 
 # The POST key of the "Save and authorize" button. Templates get it from
 # ``submit_names()``, so the name is written here only.
@@ -41,17 +41,23 @@ def report_test(request: HttpRequest, outcome: CheckOutcome) -> None:
     if outcome.result == CheckResult.ONLINE:
         messages.success(
             request,
-            f"Front accepted \u201c{name}\u201d: it is Online "
-            f"(Front company {connection.front_company_name}).",
+            _("Front accepted “%(name)s”: it is Online (Front company %(company)s).")
+            % {"name": name, "company": connection.front_company_name},
         )
     elif outcome.result == CheckResult.REFUSED:
         messages.warning(
-            request, f"Front did not accept \u201c{name}\u201d: it {status}. {outcome.message}"
+            request,
+            _("Front did not accept “%(name)s”: it %(status)s. %(reason)s")
+            % {"name": name, "status": status, "reason": outcome.message},
         )
     else:
         # Front could not be asked (outage, timeout, rate limit): nothing was accepted or refused.
-        reason = outcome.message.removeprefix(UNCHECKED_PREFIX)
-        messages.warning(request, f"Could not check \u201c{name}\u201d: {reason} It {status}.")
+        reason = check_reason(outcome.message)
+        messages.warning(
+            request,
+            _("Could not check “%(name)s”: %(reason)s It %(status)s.")
+            % {"name": name, "reason": reason, "status": status},
+        )
 
 
 def test(request: HttpRequest, connection: Connection, *, actor: User, source: str) -> None:
@@ -65,7 +71,7 @@ def authorize(
 ) -> HttpResponse:
     """Send the person to Front to authorize an OAuth 2.0 connection, or explain why not."""
     if not connection.is_oauth:
-        messages.error(request, "Only OAuth 2.0 connections are authorized; test this one.")
+        messages.error(request, _("Only OAuth 2.0 connections are authorized; test this one."))
         return HttpResponseRedirect(return_url)
     try:
         url = connection_authorize_start(
@@ -97,7 +103,8 @@ def follow_up_save(
         return None
     if wants_authorization:
         messages.warning(
-            request, "Save and authorize is only for OAuth 2.0 connections; this one is tested."
+            request,
+            _("Save and authorize is only for OAuth 2.0 connections; this one is tested."),
         )
     test(request, connection, actor=user, source=source)
     return None
@@ -106,11 +113,16 @@ def follow_up_save(
 def disconnect(request: HttpRequest, connection: Connection, *, actor: User, source: str) -> None:
     """Forget an OAuth 2.0 connection's tokens and say so."""
     if not connection.is_oauth:
-        messages.error(request, "Only OAuth 2.0 connections can be disconnected; nothing changed.")
+        messages.error(
+            request, _("Only OAuth 2.0 connections can be disconnected; nothing changed.")
+        )
         return
     connection = connection_disconnect(connection=connection, actor=actor, source=source)
     messages.success(
         request,
-        f"\u201c{connection.name}\u201d is disconnected: its OAuth 2.0 tokens are deleted. "
-        "Authorize it again to use it.",
+        _(
+            "“%(name)s” is disconnected: its OAuth 2.0 tokens are deleted. "
+            "Authorize it again to use it."
+        )
+        % {"name": connection.name},
     )

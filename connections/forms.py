@@ -6,6 +6,8 @@ from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from common.forms import IdsChoiceField
 from common.text import PlainTextValidator, SecretTextValidator
@@ -21,28 +23,29 @@ from connections.rules import (
     connection_validate,
     token_policy_for,
 )
+from connections.wording import Said
 
-API_TOKEN_HELP = (
+API_TOKEN_HELP = _(
     "In Front: Settings > Company > Developers > API tokens. Create a token and paste it here. "
     "It is stored encrypted and never shown again, so enter it again whenever you edit this "
     "connection."
 )
-API_TOKEN_KEEP_HELP = (
+API_TOKEN_KEEP_HELP = _(
     "In Front: Settings > Company > Developers > API tokens. Stored encrypted and never shown: "
     "leave blank to keep the stored token."
 )
-OAUTH_CLIENT_HELP = (
+OAUTH_CLIENT_HELP = _(
     "The Front app whose OAuth feature gives the client ID and secret "
     "(Settings > Company > Developers > your app > Features > OAuth)."
 )
-SCOPES_HELP = (
+SCOPES_HELP = _(
     "What this connection may do in Front; the same scopes as in the app's OAuth settings."
 )
-TEAM_HELP = (
+TEAM_HELP = _(
     "Just me: only you see it. A team: every member of the team sees, uses and tests it; the "
     "team's admins (and you, while in the team) change it."
 )
-JUST_ME = "Just me"
+JUST_ME = _("Just me")
 
 
 class ConnectionForm(forms.ModelForm):
@@ -54,11 +57,12 @@ class ConnectionForm(forms.ModelForm):
     """
 
     api_token = forms.CharField(
-        label="API token",
+        label=_("API token"),
         required=False,
         strip=True,
         max_length=API_TOKEN_MAX_LENGTH,
-        validators=[SecretTextValidator("The API token")],
+        # Lazy, so the error names the token in the reader's language (the stub says str).
+        validators=[SecretTextValidator(cast(str, _("The API token")))],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text=API_TOKEN_HELP,
     )
@@ -73,11 +77,11 @@ class ConnectionForm(forms.ModelForm):
         field_classes = {"scopes": IdsChoiceField}
         widgets = {
             "auth_type": forms.Select(attrs={"data-connection-auth-type": ""}),
-            "scopes": FilteredSelectMultiple("Scopes", is_stacked=False),
+            "scopes": FilteredSelectMultiple(_("Scopes"), is_stacked=False),
         }
         help_texts = {
-            "name": "A name you will recognise, unique among your connections.",
-            "company_name": "The company this connection belongs to.",
+            "name": _("A name you will recognise, unique among your connections."),
+            "company_name": _("The company this connection belongs to."),
             "oauth_client": OAUTH_CLIENT_HELP,
             "scopes": SCOPES_HELP,
         }
@@ -107,7 +111,7 @@ class ConnectionForm(forms.ModelForm):
             self.fields["api_token"].help_text = API_TOKEN_KEEP_HELP
         client_field = self.fields["oauth_client"]
         if isinstance(client_field, forms.ModelChoiceField):
-            client_field.empty_label = "Choose a client"
+            client_field.empty_label = _("Choose a client")
         if "scopes" in self.fields:
             self.fields["scopes"].help_text = SCOPES_HELP
         if not self.instance.pk and "team" not in self.fields:
@@ -118,7 +122,7 @@ class ConnectionForm(forms.ModelForm):
                 queryset=teams.order_by("name", "pk"),
                 required=False,
                 empty_label=JUST_ME,
-                label="Belongs to",
+                label=_("Belongs to"),
                 help_text=TEAM_HELP,
             )
             self.order_fields(["name", "team"])
@@ -177,7 +181,7 @@ class ConnectionForm(forms.ModelForm):
             return self.instance
         if self.connection_input is None:
             raise ValueError("ConnectionForm.save() needs a form that is_valid().")
-        moved = ""
+        moved = Said()
         team = self.connection_input.team
         if (
             self.instance.pk
@@ -222,18 +226,18 @@ def form_for_actor(form_class: type[forms.ModelForm], actor: User | AnonymousUse
 class AuthorizationLinkForm(forms.Form):
     """Make an authorization link: how long it lasts, and optionally whom to email it to."""
 
-    hours = forms.TypedChoiceField(label="Usable for", coerce=int)
+    hours = forms.TypedChoiceField(label=_("Usable for"), coerce=int)
     email = forms.EmailField(
-        label="Email it to",
+        label=_("Email it to"),
         required=False,
-        help_text="Optional: the Front admin's address. The email names you and the connection.",
+        help_text=_("Optional: the Front admin's address. The email names you and the connection."),
     )
     note = forms.CharField(
-        label="Note",
+        label=_("Note"),
         required=False,
         max_length=300,
         validators=[PlainTextValidator()],
-        help_text="Optional, one line, included in the email and shown on the link's page.",
+        help_text=_("Optional, one line, included in the email and shown on the link's page."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -242,5 +246,8 @@ class AuthorizationLinkForm(forms.Form):
 
         hours = link_hours_choices()
         field = cast(forms.TypedChoiceField, self.fields["hours"])
-        field.choices = [(value, f"{value} hour{'s' if value != 1 else ''}") for value in hours]
+        field.choices = [
+            (value, ngettext("%(count)d hour", "%(count)d hours", value) % {"count": value})
+            for value in hours
+        ]
         field.initial = hours[-1]

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from common.wording import Said
+
 
 class FrontErrorKind(StrEnum):
     INVALID_GRANT = "invalid_grant"  # the code or refresh token is spent, expired or revoked
@@ -90,24 +92,25 @@ class RateLimit:
 
 
 class FrontError(Exception):
-    """A call to Front failed; ``str()`` is a sentence safe to show, log and store."""
+    """A call to Front failed; ``message`` is a sentence (code and parameters, see
+    ``common.wording``) safe to show, log and store; ``str()`` renders it for the reader."""
 
     def __init__(
         self,
-        message: str,
+        message: Said | str,
         *,
         kind: FrontErrorKind | str = FrontErrorKind.REFUSED,
         retry_after: float | None = None,
         rate: RateLimit | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.message = Said.of(message)
+        super().__init__(self.message.code)
         self.kind = FrontErrorKind(kind)
         self.retry_after = retry_after
         self.rate = rate
 
     def __str__(self) -> str:
-        return self.message
+        return str(self.message)
 
     @property
     def refuses_credential(self) -> bool:

@@ -17,7 +17,6 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from common import metrics
@@ -27,15 +26,13 @@ from connections.front import Company, FrontError, FrontErrorKind, RateLimit
 from connections.models import Action, Connection, Source, Status, Transition
 from connections.status import connection_status_set, verdict_superseded
 from connections.tokens import connection_access_token, connection_refresh
+from connections.wording import Said, said
 
 Actor = User | AnonymousUser | None
-# How the sentence of a check Front could not answer begins.
-UNCHECKED_PREFIX = "Could not check: "
+# The code of the sentence of a check Front could not answer.
+UNCHECKED_CODE = "check.could_not"
 
-CHANGED_MEANWHILE = (
-    "Not checked: the connection's sign-in changed while Front was being asked; the new one is "
-    "checked next."
-)
+CHANGED_MEANWHILE = said("check.changed_meanwhile")
 
 
 class CheckResult(StrEnum):
@@ -50,7 +47,7 @@ class CheckOutcome:
 
     connection: Connection
     result: CheckResult
-    message: str
+    message: Said
     error_kind: FrontErrorKind | None = None
     retry_after: float | None = None  # seconds Front asked to wait (429)
     rate: RateLimit | None = None  # Front's rate headers on the last answer, if any
@@ -168,24 +165,21 @@ def _check_record(
         )
     ):
         result, target = CheckResult.REFUSED, Status.OFFLINE
-        message = (
-            f"The token belongs to Front company \u201c{company.name}\u201d, not to the one "
-            "recorded for this connection: authorize it again."
-        )
+        message = said("check.other_company", company=company.name)
         fields["unreachable_since"] = None
     elif company is not None:
         result, target = CheckResult.ONLINE, Status.ONLINE
-        message = f"Online: Front company {company.name}."
+        message = said("check.online", company=company.name)
         fields.update(
             front_company_id=company.id, front_company_name=company.name, unreachable_since=None
         )
     elif error is not None and error.kind == FrontErrorKind.SECRET_UNREADABLE:
         # Front was not asked: nothing is known about the credential, so the status stays.
         result, target = CheckResult.UNCHECKED, None
-        message = f"Could not check: {error}"
+        message = said(UNCHECKED_CODE, error=error.message)
     elif error is not None and (error.is_transient or error.kind == FrontErrorKind.BAD_RESPONSE):
         result, target = CheckResult.UNCHECKED, None
-        message = f"{UNCHECKED_PREFIX}{error}"
+        message = said(UNCHECKED_CODE, error=error.message)
         # A rate limit says Front is there; only silence and outages count towards the grace.
         if error.kind != FrontErrorKind.RATE_LIMITED:
             since = _unreachable_since(connection, now, version)
@@ -193,17 +187,13 @@ def _check_record(
             if now - since > _grace() and current == Status.ONLINE:
                 target = Status.OFFLINE
                 minutes = int(_grace().total_seconds() // 60)
-                message = ngettext(
-                    "Front has been unreachable for more than %(minutes)d minute: %(error)s",
-                    "Front has been unreachable for more than %(minutes)d minutes: %(error)s",
-                    minutes,
-                ) % {"minutes": minutes, "error": error}
+                message = said("check.unreachable_for", minutes=minutes, error=error.message)
     else:
         result = CheckResult.REFUSED
         target = _refused_status(connection, current, error)
-        message = str(error) if error is not None else "Front gave no answer."
+        message = error.message if error is not None else said("check.no_answer")
         fields["unreachable_since"] = None
-    fields["last_check_result"] = message[:500]
+    fields["last_check_result"] = message
     transition = None
     with transaction.atomic():
         # Recorded only while the row holds the credential Front was asked about.
@@ -211,10 +201,12 @@ def _check_record(
             **fields, updated_at=now
         )
         if not recorded:
-            verdict = target.label if target is not None else "not checked"
-            verdict_superseded(
-                connection=connection, verdict=f"{verdict}: {message}", source=source, actor=actor
+            verdict = (
+                said("verdict.status", status=said(f"status.{target.value}"), reason=message)
+                if target is not None
+                else said("verdict.not_checked", reason=message)
             )
+            verdict_superseded(connection=connection, verdict=verdict, source=source, actor=actor)
         else:
             if target is not None:
                 transition = connection_status_set(

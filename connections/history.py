@@ -19,6 +19,7 @@ from django.utils import timezone
 from connections import lifecycle
 from connections.events import event_record
 from connections.models import Action, Connection, Event, Removal, Source, Transition
+from connections.wording import said
 
 # Rows deleted per transaction: short transactions keep SQLite writers and PostgreSQL vacuum
 # happy when a first prune meets months of history.
@@ -94,9 +95,9 @@ def deletion_recorded(sender: Any, instance: Connection, origin: Any = None, **k
     if Event.objects.filter(connection_id=instance.pk, action=Action.DELETED).exists():
         return
     if isinstance(origin, AbstractBaseUser):
-        message = f"Deleted together with its owner\u2019s account ({origin.get_username()})."
+        message = said("history.deleted_with_owner", owner=origin.get_username())
     else:
-        message = "Deleted together with its owner\u2019s account."
+        message = said("history.deleted_with_account")
     # Not linked to the row being deleted: the deletion sets the other entries' link to NULL
     # too, and a link created now would point at a row that no longer exists.
     event_record(

@@ -21,6 +21,7 @@ from connections.models import (
     Event,
     Source,
 )
+from connections.wording import Said, said
 
 BATCH_SIZE = 500
 # A web process re-reads the stored fingerprint this often: one small query a minute notices a
@@ -124,7 +125,7 @@ def secrets_rotate(
                                 connection=Connection.objects.only("pk", "name").get(pk=pk),
                                 action=Action.KEY_ROTATED,
                                 source=Source.COMMAND,
-                                message="Secrets re-encrypted under the current key.",
+                                message=said("history.reencrypted"),
                                 fields=updates,
                             )
                         )
@@ -155,7 +156,7 @@ def secrets_verify() -> list[tuple[str, int, str]]:
 FIRST_CHECK_SAMPLE = 20
 
 
-def _stored_secrets_problem() -> str | None:
+def _stored_secrets_problem() -> Said | None:
     """Why the configured keys cannot be the ones the stored secrets were written with, if so.
 
     Reads a sample of the newest values of every encrypted column: a wrong key reads none of
@@ -182,14 +183,10 @@ def _stored_secrets_problem() -> str | None:
             sampled += len(values)
     if not sampled:
         return None
-    return (
-        "FRONTCONNECT_ENCRYPTION_KEY cannot decrypt any of the "
-        f"{sampled} secrets sampled from this database, so it is not the key they were written "
-        "with: restore that key, or list it in FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS."
-    )
+    return said("key.sample_unreadable", sampled=sampled)
 
 
-def encryption_key_check() -> str | None:
+def encryption_key_check() -> Said | None:
     """A sentence saying why the configured keys cannot read this database, or None if they can.
 
     The first call records the current key's fingerprint, once a sample of the stored secrets
@@ -212,11 +209,7 @@ def encryption_key_check() -> str | None:
                 fingerprint=crypto.key_fingerprint(key)
             )
             return None
-    return (
-        "FRONTCONNECT_ENCRYPTION_KEY is not the key this database's secrets were written with "
-        f"(expected the key with fingerprint {stored.fingerprint}): restore that key, or list "
-        "it in FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS while you rotate."
-    )
+    return said("key.not_this_one", fingerprint=stored.fingerprint)
 
 
 def encryption_key_record() -> None:
@@ -228,7 +221,7 @@ def encryption_key_record() -> None:
 @dataclass(frozen=True)
 class _KeyVerdict:
     keys: tuple[str, ...]
-    problem: str | None
+    problem: Said | None
     checked_at: float
 
 
@@ -236,7 +229,7 @@ _verdict: _KeyVerdict | None = None
 _verdict_lock = threading.Lock()
 
 
-def encryption_key_problem() -> str | None:
+def encryption_key_problem() -> Said | None:
     """``encryption_key_check``, remembered by this process and re-checked once a minute.
 
     Raises DatabaseError when the database cannot answer; nothing is remembered then.

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from common.wording import Said
 from connections.models import Connection
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,18 @@ def connection_data(connection: Connection) -> dict[str, Any]:
     }
 
 
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Sentences as receivers get them: English words beside the stable code (``reason`` and
+    ``reason_code``)."""
+    plain: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, Said):
+            plain[name], plain[f"{name}_code"] = value.english(), value.code
+        else:
+            plain[name] = value
+    return plain
+
+
 def lifecycle_emit(event_type: str, connection: Connection, **data: Any) -> LifecycleEvent:
     """Announce ``event_type`` about ``connection`` once the current transaction commits."""
     (event,) = lifecycle_emit_many(event_type, [connection], **data)
@@ -94,6 +107,7 @@ def lifecycle_emit_many(
     event_type: str, connections: list[Connection], **data: Any
 ) -> list[LifecycleEvent]:
     """Announce one ``event_type`` per connection, together, once the transaction commits."""
+    data = _plain(data)
     events = [
         LifecycleEvent(
             type=event_type,

@@ -12,6 +12,7 @@ import logging
 from smtplib import SMTPException
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from common.mail import Alert, alert_send, one_line
@@ -38,7 +39,10 @@ def link_email(made: NewLink) -> Alert:
         },
     )
     who, name = one_line(link.requester_name), one_line(connection.name)
-    subject = f"FrontConnect: {who} asks you to authorize {name}"
+    subject = _("FrontConnect: %(who)s asks you to authorize “%(name)s”") % {
+        "who": who,
+        "name": name,
+    }
     return Alert(subject=subject[:200], body=body, to=link.emailed_to)
 
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from connections import access, lifecycle
@@ -43,6 +44,7 @@ from connections.models import (
     Status,
 )
 from connections.upkeep import LAPSE_WARNING, grant_lapses_at
+from connections.wording import Said, said
 
 RATE_WINDOW = timedelta(hours=1)
 # How long a link stays usable, offered on the pages (hours), capped by the setting.
@@ -147,13 +149,19 @@ def authorization_link_create(
     """
     authorization_client(connection)
     if not access.user_may_change(created_by, connection):
-        raise AuthorizationError("You may not authorize this connection; no link was made.")
+        raise AuthorizationError(said("link.not_yours"))
     most = timedelta(hours=link_hours_max())
     lifetime = expires_in if expires_in is not None else most
     if lifetime <= timedelta(0) or lifetime > most:
         raise ValidationError(
-            f"A link lasts more than 0 seconds and at most {link_hours_max()} hours "
-            f"({int(most.total_seconds())} seconds).",
+            ngettext(
+                "A link lasts more than 0 seconds and at most %(hours)d hour "
+                "(%(seconds)d seconds).",
+                "A link lasts more than 0 seconds and at most %(hours)d hours "
+                "(%(seconds)d seconds).",
+                link_hours_max(),
+            )
+            % {"hours": link_hours_max(), "seconds": int(most.total_seconds())},
             code="expires_in",
         )
     secret = secrets.token_urlsafe(32)
@@ -186,14 +194,16 @@ def authorization_link_create(
             created_at=now,
             expires_at=now + lifetime,
         )
-        emailed = f", emailed to {emailed_to}" if emailed_to else ""
         event_record(
             connection=connection,
             action=Action.LINK,
             source=source,
             actor=created_by,
-            message=f"Authorization link {link.pk} made, usable until "
-            f"{link.expires_at:%Y-%m-%d %H:%M} UTC{emailed}.",
+            message=said(
+                "link.made_emailed", link=link.pk, until_at=link.expires_at, email=emailed_to
+            )
+            if emailed_to
+            else said("link.made", link=link.pk, until_at=link.expires_at),
         )
         lifecycle.lifecycle_emit(
             lifecycle.LINK_CREATED, connection, authorization_link=link_data(link)
@@ -241,7 +251,7 @@ def authorization_link_revoke(*, link: AuthorizationLink, actor: User, source: s
                 action=Action.LINK,
                 source=source,
                 actor=actor,
-                message=f"Authorization link {link.pk} revoked.",
+                message=said("link.revoked", link=link.pk),
             )
     return bool(revoked)
 
@@ -258,36 +268,23 @@ def link_by_secret(secret: str) -> AuthorizationLink | None:
     )
 
 
-def link_refusal(link: AuthorizationLink) -> str:
-    """Why this link cannot be used now, in words ("" when it can)."""
+def link_refusal(link: AuthorizationLink) -> Said:
+    """Why this link cannot be used now (an empty, false ``Said`` when it can)."""
     if link.revoked_at is not None:
-        return "This authorization link was revoked. Nothing was changed."
+        return said("link.was_revoked")
     if link.used_at is not None:
-        return (
-            f"This authorization link was already used on {link.used_at:%Y-%m-%d %H:%M} UTC; "
-            "a link works once. Nothing was changed."
-        )
+        return said("link.was_used", used_at=link.used_at)
     if link.expires_at <= timezone.now():
-        return (
-            f"This authorization link expired on {link.expires_at:%Y-%m-%d %H:%M} UTC. "
-            "Nothing was changed: ask for a new one."
-        )
+        return said("link.expired", expires_at=link.expires_at)
     connection = link.connection
     if (
         not connection_may_get_link(connection)
         or connection.credential_version != link.credential_version
     ):
-        return (
-            "The connection's sign-in changed since this link was made (it was authorized "
-            "again, disconnected, or given another client), so the link no longer applies. "
-            "Nothing was changed: ask for a new one."
-        )
+        return said("link.sign_in_changed")
     if link.created_by is None or not access.user_may_change(link.created_by, connection):
-        return (
-            "Whoever made this link may no longer change this connection, so the link no "
-            "longer applies. Nothing was changed."
-        )
-    return ""
+        return said("link.maker_left")
+    return Said()
 
 
 def scopes_in_words(connection: Connection) -> list[str]:
@@ -303,7 +300,7 @@ def link_authorize_start(*, secret: str, session: SessionBase) -> str:
     """
     link = link_by_secret(secret)
     if link is None:
-        raise AuthorizationError("This authorization link is not known here. Nothing was changed.")
+        raise AuthorizationError(said("link.unknown"))
     refusal = link_refusal(link)
     if refusal:
         raise AuthorizationError(refusal)
@@ -318,9 +315,7 @@ def link_authorize_start(*, secret: str, session: SessionBase) -> str:
             revoked_at__isnull=True,
         ).update(used_at=now)
         if spent != 1:
-            raise AuthorizationError(
-                "This authorization link was used or revoked a moment ago. Nothing was changed."
-            )
+            raise AuthorizationError(said("link.just_spent"))
         version = (
             Connection.objects.select_for_update()
             .filter(pk=connection.pk)
@@ -340,19 +335,18 @@ def link_authorize_start(*, secret: str, session: SessionBase) -> str:
         )
 
 
-def link_refusal_changed() -> str:
-    return (
-        "The connection's sign-in changed since this link was made, so the link no longer "
-        "applies. Nothing was changed: ask for a new one."
-    )
+def link_refusal_changed() -> Said:
+    return said("link.changed_meanwhile")
 
 
-def link_finish(*, link_id: int, result: LinkResult | str, reason: str = "") -> AuthorizationLink:
+def link_finish(
+    *, link_id: int, result: LinkResult | str, reason: Said | str = ""
+) -> AuthorizationLink:
     """Record how the flow a link started ended (once), and announce the link as used."""
     now = timezone.now()
     with transaction.atomic():
         first = AuthorizationLink.objects.filter(pk=link_id, finished_at__isnull=True).update(
-            result=result, result_reason=reason[:500], finished_at=now
+            result=result, result_reason=Said.of(reason), finished_at=now
         )
         link = AuthorizationLink.objects.select_related("connection").get(pk=link_id)
         if first:

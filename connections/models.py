@@ -6,37 +6,44 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from common.crypto import EncryptedTextField, UndecryptableSecret
 from common.text import PlainTextValidator, name_key
+from common.wording import SaidField
 from oauthclients.models import OAuthClient
 
 
 class Scope(models.Model):
     """A Front permission code such as ``conversations:read``."""
 
-    code = models.CharField(max_length=100, unique=True)
-    description = models.CharField(max_length=255, blank=True, validators=[PlainTextValidator()])
+    code = models.CharField(_("code"), max_length=100, unique=True)
+    description = models.CharField(
+        _("description"), max_length=255, blank=True, validators=[PlainTextValidator()]
+    )
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("scope")
+        verbose_name_plural = _("scopes")
 
     def __str__(self) -> str:
         return self.code
 
 
 class AuthType(models.TextChoices):
-    TOKEN = "token", "Token"
-    OAUTH2 = "oauth2", "OAuth 2.0"
+    TOKEN = "token", _("Token")
+    OAUTH2 = "oauth2", _("OAuth 2.0")
 
 
 class Status(models.TextChoices):
-    NOT_AUTHORIZED = "not_authorized", "Not authorized"
+    NOT_AUTHORIZED = "not_authorized", _("Not authorized")
     # A credential saved but not yet checked against Front (a new or changed API token).
-    UNCHECKED = "unchecked", "Not checked yet"
-    ONLINE = "online", "Online"
-    OFFLINE = "offline", "Offline"
-    REAUTHORIZE = "reauthorize", "Needs reauthorization"
+    UNCHECKED = "unchecked", _("Not checked yet")
+    ONLINE = "online", _("Online")
+    OFFLINE = "offline", _("Offline")
+    REAUTHORIZE = "reauthorize", _("Needs reauthorization")
 
 
 NAME_KEY_MAX_LENGTH = 400
@@ -78,40 +85,47 @@ class Connection(models.Model):
     )
 
     name = models.CharField(
-        "Name your connection", max_length=100, validators=[PlainTextValidator()]
+        _("Name your connection"), max_length=100, validators=[PlainTextValidator()]
     )
     name_key = NameKeyField()
     company_name = models.CharField(
-        "Company name", max_length=200, validators=[PlainTextValidator()]
+        _("Company name"), max_length=200, validators=[PlainTextValidator()]
     )
     auth_type = models.CharField(
-        "Auth type", max_length=10, choices=AuthType.choices, default=AuthType.TOKEN
+        _("Auth type"), max_length=10, choices=AuthType.choices, default=AuthType.TOKEN
     )
     # The one declaration of the token's limit: the rules, the form and the API read it.
-    api_token = EncryptedTextField("API token", max_length=4096)
+    api_token = EncryptedTextField(_("API token"), max_length=4096)
     api_token_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     oauth_client = models.ForeignKey(
         OAuthClient,
-        verbose_name="OAuth 2.0 client",
+        verbose_name=_("OAuth 2.0 client"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="connections",
     )
-    scopes = models.ManyToManyField(Scope, verbose_name="Scopes", blank=True)
-    access_token = EncryptedTextField("access token")
-    refresh_token = EncryptedTextField("refresh token")
-    access_token_expires_at = models.DateTimeField(null=True, blank=True)
-    authorized_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.NOT_AUTHORIZED, db_index=True
+    scopes = models.ManyToManyField(Scope, verbose_name=_("Scopes"), blank=True)
+    access_token = EncryptedTextField(_("access token"))
+    refresh_token = EncryptedTextField(_("refresh token"))
+    access_token_expires_at = models.DateTimeField(
+        _("access token expires at"), null=True, blank=True
     )
-    front_company_id = models.CharField("Front company ID", max_length=100, blank=True)
-    front_company_name = models.CharField("Front company", max_length=200, blank=True)
-    last_checked_at = models.DateTimeField("last check", null=True, blank=True)
-    last_check_result = models.CharField("last check result", max_length=500, blank=True)
+    authorized_at = models.DateTimeField(_("authorized at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.NOT_AUTHORIZED,
+        db_index=True,
+    )
+    front_company_id = models.CharField(_("Front company ID"), max_length=100, blank=True)
+    front_company_name = models.CharField(_("Front company"), max_length=200, blank=True)
+    last_checked_at = models.DateTimeField(_("last check"), null=True, blank=True)
+    # A sentence stored as a code and its parameters (common.wording), shown in the reader's words.
+    last_check_result = SaidField(_("last check result"))
     # Set by the access-token and proxy paths: the worker refreshes ahead only what is in use.
-    last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     # Front's refresh token lives 6 months from here; the worker keeps the grant alive near its end.
     refresh_token_obtained_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set on the first check that could not reach Front, cleared by any definite answer.
@@ -138,35 +152,41 @@ class Connection(models.Model):
     # handed it by an offboarding). Deleting a user who still owns connections is refused
     # (teams.departures); PROTECT keeps that true for any other path.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="front_connections"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="front_connections",
     )
     # A team's connection: its members see and use it, its admins (and its creator) change it
     # (connections.access). A team holding connections cannot be deleted.
     team = models.ForeignKey(
         "teams.Team",
+        verbose_name=_("team"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="connections",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["name", "pk"]
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
         constraints = [
             # Names are unique among a person's own connections, and within a team.
             models.UniqueConstraint(
                 fields=["owner", "name_key"],
                 condition=models.Q(team__isnull=True),
                 name="connection_name_key_unique_per_owner",
-                violation_error_message="You already have a connection with this name.",
+                violation_error_message=_("You already have a connection with this name."),
             ),
             models.UniqueConstraint(
                 fields=["team", "name_key"],
                 condition=models.Q(team__isnull=False),
                 name="connection_name_key_unique_per_team",
-                violation_error_message="This team already has a connection with this name.",
+                violation_error_message=_("This team already has a connection with this name."),
             ),
         ]
 
@@ -231,57 +251,71 @@ class Connection(models.Model):
 
 
 class Action(models.TextChoices):
-    CREATED = "created", "Created"
-    UPDATED = "updated", "Updated"
-    AUTHORIZED = "authorized", "Authorized"
-    REFRESHED = "refreshed", "Token refreshed"
-    TESTED = "tested", "Tested"
-    DISCONNECTED = "disconnected", "Disconnected"
-    IMPORTED = "imported", "Imported"
-    DELETED = "deleted", "Deleted"
-    KEY_ROTATED = "key_rotated", "Key rotated"
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    AUTHORIZED = "authorized", _("Authorized")
+    REFRESHED = "refreshed", _("Token refreshed")
+    TESTED = "tested", _("Tested")
+    DISCONNECTED = "disconnected", _("Disconnected")
+    IMPORTED = "imported", _("Imported")
+    DELETED = "deleted", _("Deleted")
+    KEY_ROTATED = "key_rotated", _("Key rotated")
     # A verdict (check, refresh, authorization) made for a sign-in that changed meanwhile.
-    SUPERSEDED = "superseded", "Superseded"
+    SUPERSEDED = "superseded", _("Superseded")
     # An authorization link made or revoked (its use is recorded as "authorized").
-    LINK = "link", "Authorization link"
+    LINK = "link", _("Authorization link")
 
 
 class Source(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    SELF_SERVICE = "self_service", "Self-service"
-    COMMAND = "command", "Command"
-    WORKER = "worker", "Worker"
-    API = "api", "Service API"
+    ADMIN = "admin", _("Admin")
+    SELF_SERVICE = "self_service", _("Self-service")
+    COMMAND = "command", _("Command")
+    WORKER = "worker", _("Worker")
+    API = "api", _("Service API")
     # The Front admin who followed an authorization link (no FrontConnect account).
-    LINK = "link", "Authorization link"
+    LINK = "link", _("Authorization link")
     # Consequences nobody asked for directly, such as a cascade from deleting a user account.
-    SYSTEM = "system", "System"
+    SYSTEM = "system", _("System")
 
 
 class Event(models.Model):
     """An append-only history entry: who did what to a connection, and how it went."""
 
     connection = models.ForeignKey(
-        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+        Connection,
+        verbose_name=_("connection"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
     )
     # Kept so that the history of a deleted connection still says which one it was.
-    connection_name = models.CharField(max_length=100)
+    connection_name = models.CharField(_("connection name"), max_length=100)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    action = models.CharField(max_length=20, choices=Action.choices)
-    source = models.CharField(max_length=20, choices=Source.choices)
-    success = models.BooleanField(default=True)
-    message = models.CharField(max_length=500, blank=True)
-    fields = models.JSONField("changed fields", default=list, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    success = models.BooleanField(_("success"), default=True)
+    message = SaidField(_("message"))
+    fields = models.JSONField(_("changed fields"), default=list, blank=True)
     # The API key an action was done with (actor: the key's creator); plain values, so the
     # history keeps naming a key that was deleted, and connections never depends on the api app.
-    api_key_id = models.PositiveBigIntegerField("API key id", null=True, blank=True, editable=False)
-    api_key_name = models.CharField("API key", max_length=100, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    api_key_id = models.PositiveBigIntegerField(
+        _("API key id"), null=True, blank=True, editable=False
+    )
+    api_key_name = models.CharField(_("API key"), max_length=100, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.connection_name}"
@@ -289,9 +323,12 @@ class Event(models.Model):
     @property
     def who(self) -> str:
         """Who did it, as history pages show it: the person, and the API key they acted with."""
-        person = self.actor.get_username() if self.actor is not None else "System"
+        person = self.actor.get_username() if self.actor is not None else gettext("System")
         if self.api_key_name:
-            return f"{person} with API key \u201c{self.api_key_name}\u201d"
+            return gettext("%(person)s with API key “%(key)s”") % {
+                "person": person,
+                "key": self.api_key_name,
+            }
         return person
 
 
@@ -307,15 +344,17 @@ class Transition(models.Model):
     connection_name = models.CharField(max_length=100)
     old_status = models.CharField(max_length=20, choices=Status.choices)
     new_status = models.CharField(max_length=20, choices=Status.choices)
-    reason = models.CharField(max_length=500, blank=True)
+    reason = SaidField(_("reason"))
     source = models.CharField(max_length=20, choices=Source.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The API key an action was done with (actor: the key's creator); plain values, so the
     # history keeps naming a key that was deleted, and connections never depends on the api app.
-    api_key_id = models.PositiveBigIntegerField("API key id", null=True, blank=True, editable=False)
-    api_key_name = models.CharField("API key", max_length=100, blank=True, editable=False)
+    api_key_id = models.PositiveBigIntegerField(
+        _("API key id"), null=True, blank=True, editable=False
+    )
+    api_key_name = models.CharField(_("API key"), max_length=100, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -334,7 +373,7 @@ class Removal(models.Model):
     """
 
     connection_name = models.CharField(max_length=100)
-    created_at = models.DateTimeField(help_text="When the deleted connection was created.")
+    created_at = models.DateTimeField(help_text=_("When the deleted connection was created."))
     first_status = models.CharField(max_length=20, choices=Status.choices)
     last_status = models.CharField(max_length=20, choices=Status.choices)
     deleted_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -381,9 +420,9 @@ class PendingAuthorization(models.Model):
 
 
 class LinkResult(models.TextChoices):
-    AUTHORIZED = "authorized", "Authorized"
-    CANCELLED = "cancelled", "Cancelled"
-    FAILED = "failed", "Failed"
+    AUTHORIZED = "authorized", _("Authorized")
+    CANCELLED = "cancelled", _("Cancelled")
+    FAILED = "failed", _("Failed")
 
 
 class AuthorizationLink(models.Model):
@@ -404,10 +443,10 @@ class AuthorizationLink(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    requester_name = models.CharField("requested by", max_length=200)
+    requester_name = models.CharField(_("requested by"), max_length=200)
     # The API key it was made with (plain values: connections never imports api).
-    api_key_id = models.PositiveBigIntegerField("API key id", null=True, blank=True)
-    api_key_name = models.CharField("API key", max_length=100, blank=True)
+    api_key_id = models.PositiveBigIntegerField(_("API key id"), null=True, blank=True)
+    api_key_name = models.CharField(_("API key"), max_length=100, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices)
     note = models.CharField(max_length=500, blank=True, validators=[PlainTextValidator()])
     emailed_to = models.EmailField(blank=True)
@@ -420,7 +459,7 @@ class AuthorizationLink(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     result = models.CharField(max_length=20, choices=LinkResult.choices, blank=True)
-    result_reason = models.CharField(max_length=500, blank=True)
+    result_reason = SaidField(_("result reason"))
     finished_at = models.DateTimeField(null=True, blank=True)
     # Set once the expiry was announced (webhook connection.authorization_link.expired).
     expiry_announced_at = models.DateTimeField(null=True, blank=True)
@@ -453,13 +492,15 @@ class RateBudget(models.Model):
     """
 
     key = models.CharField(max_length=200, unique=True)
-    limit = models.PositiveIntegerField(help_text="Front's limit per window, as last learned.")
-    allowance = models.PositiveIntegerField(help_text="How many FrontConnect may use per window.")
+    limit = models.PositiveIntegerField(help_text=_("Front's limit per window, as last learned."))
+    allowance = models.PositiveIntegerField(
+        help_text=_("How many FrontConnect may use per window.")
+    )
     used = models.PositiveIntegerField(default=0)
     proxy_used = models.PositiveIntegerField(
-        default=0, help_text="How many of ``used`` the API proxy took in this window."
+        default=0, help_text=_("How many of ``used`` the API proxy took in this window.")
     )
-    window_reset = models.DateTimeField(help_text="When the current window ends.")
+    window_reset = models.DateTimeField(help_text=_("When the current window ends."))
     blocked_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

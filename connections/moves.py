@@ -11,20 +11,21 @@ from django.contrib.auth.models import User
 
 from connections import rules
 from connections.models import Connection
+from connections.wording import NOTHING, Said, said
 
 
-def moved_sentence(old_team: Any, new_team: Any, *, owner: User | None = None) -> str:
+def moved_sentence(old_team: Any, new_team: Any, *, owner: User | None = None) -> Said:
     """The history's sentence for a move between teams (and, in an offboarding, owners)."""
 
-    def side(team: Any) -> str:
-        return f"team \u201c{team.name}\u201d" if team is not None else "its owner's own"
+    def side(team: Any) -> Said:
+        return said("move.team", team=team.name) if team is not None else said("move.own")
 
-    sentence = f"Moved from {side(old_team)} to {side(new_team)}."
-    if old_team is not None and new_team is not None and old_team.pk == new_team.pk:
-        sentence = f"Stays in {side(new_team)}."
+    stays = old_team is not None and new_team is not None and old_team.pk == new_team.pk
+    sides = {"new": side(new_team)} if stays else {"old": side(old_team), "new": side(new_team)}
+    code = "move.stays" if stays else "move.between"
     if owner is not None:
-        sentence += f" Now owned by {owner.get_username()}."
-    return sentence
+        return said(f"{code}_owned", **sides, owner=owner.get_username())
+    return said(code, **sides)
 
 
 def connection_move(
@@ -34,7 +35,7 @@ def connection_move(
     actor: User | None,
     source: str,
     owner: User | None = None,
-    message: str = "",
+    message: Said = NOTHING,
 ) -> Connection:
     """Move a connection into, out of or between teams (``team`` None: its owner's own), and
     with ``owner`` hand it to another person; one history entry says so.

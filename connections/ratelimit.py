@@ -46,7 +46,8 @@ from django.utils import timezone
 from common import metrics
 from common.crypto import UndecryptableSecret
 from common.statements import CompiledQuery, Mark
-from common.text import name_key, seconds_text
+from common.text import name_key
+from common.wording import said
 from connections import front
 from connections.front_types import FrontError, FrontErrorKind, RateLimit
 from connections.models import Connection, RateBudget
@@ -506,8 +507,7 @@ class DatabaseBudget:
         if scope is not None:
             scope.retry_after = outcome.retry_after
         raise FrontError(
-            "FrontConnect's share of this company's Front rate limit is used up: try again in "
-            f"{seconds_text(max(1, round(outcome.retry_after)))}.",
+            said("budget.used_up", seconds=max(1, round(outcome.retry_after))),
             kind=FrontErrorKind.RATE_LIMITED,
             retry_after=outcome.retry_after,
         )

@@ -43,6 +43,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from common.crypto import sealed_value
 from common.text import PlainTextValidator, SecretTextValidator, name_key
@@ -56,6 +57,7 @@ from connections.models import (
     Source,
     Status,
 )
+from connections.wording import NOTHING, Said, said
 from oauthclients.models import OAuthClient
 
 
@@ -74,8 +76,8 @@ def _max_length(name: str) -> int:
 API_TOKEN_MAX_LENGTH = _max_length("api_token")
 NAME_MAX_LENGTH = _max_length("name")
 COMPANY_NAME_MAX_LENGTH = _max_length("company_name")
-VOIDED_REASON = "The way of signing in changed (auth type or OAuth 2.0 client): authorize again."
-UNCHECKED_REASON = "Not checked yet: the API token is new or changed; Front is asked shortly."
+VOIDED_REASON = said("sign_in.voided")
+UNCHECKED_REASON = said("sign_in.unchecked")
 # Rows per statement when many changes are written at once (the import).
 BULK_SIZE = 1000
 
@@ -83,24 +85,32 @@ Actor = User | AnonymousUser | None
 Errors = dict[str, list[ValidationError]]
 
 MESSAGES = {
-    "name_required": "Enter a name for the connection.",
-    "company_name_required": "Enter the company name.",
-    "max_length": "Use at most %(limit)d characters (it has %(length)d).",
-    "auth_type_invalid": "Choose the auth type: token (Token) or oauth2 (OAuth 2.0).",
-    "api_token_required": "Enter the API token from Front. A Token connection needs an API token.",
-    "api_token_required_on_edit": "Enter the API token from Front. For your security it must be "
-    "entered again every time a Token connection is saved.",
-    "oauth_client_required": "Choose the OAuth 2.0 client (the Front app) to sign in with.",
-    "scopes_required": "Choose at least one scope.",
-    "name_taken": "A connection with this name already exists for this owner. Names are unique "
-    "per owner, ignoring upper and lower case and look-alike characters.",
-    "name_taken_in_team": "This team already has a connection with this name. Names are unique "
-    "within a team, ignoring upper and lower case and look-alike characters.",
-    "owner_required": "Choose the owner of the connection.",
+    "name_required": _("Enter a name for the connection."),
+    "company_name_required": _("Enter the company name."),
+    "max_length": _("Use at most %(limit)d characters (it has %(length)d)."),
+    "auth_type_invalid": _("Choose the auth type: token (Token) or oauth2 (OAuth 2.0)."),
+    "api_token_required": _(
+        "Enter the API token from Front. A Token connection needs an API token."
+    ),
+    "api_token_required_on_edit": _(
+        "Enter the API token from Front. For your security it must be "
+        "entered again every time a Token connection is saved."
+    ),
+    "oauth_client_required": _("Choose the OAuth 2.0 client (the Front app) to sign in with."),
+    "scopes_required": _("Choose at least one scope."),
+    "name_taken": _(
+        "A connection with this name already exists for this owner. Names are unique "
+        "per owner, ignoring upper and lower case and look-alike characters."
+    ),
+    "name_taken_in_team": _(
+        "This team already has a connection with this name. Names are unique "
+        "within a team, ignoring upper and lower case and look-alike characters."
+    ),
+    "owner_required": _("Choose the owner of the connection."),
 }
 
 _plain_text = PlainTextValidator()
-_api_token_text = SecretTextValidator("The API token")
+_api_token_text = SecretTextValidator(_("The API token"))
 
 
 class TokenPolicy(enum.Enum):
@@ -274,7 +284,7 @@ class Verdict:
     """The status a change decides by itself, through the status door, with its reason."""
 
     status: Status
-    reason: str
+    reason: Said
 
 
 def connection_build(data: ConnectionInput, *, now: datetime) -> Connection:
@@ -400,7 +410,7 @@ def changes_write(
     now: datetime,
     imported: bool = False,
     checks_in_request: bool = False,
-    message: str = "",
+    message: Said = NOTHING,
 ) -> None:
     """Write assigned changes, one (a form, the API) or a batch (the import), in one way.
 
@@ -463,10 +473,12 @@ def changes_write(
     def entry(change: Change) -> Any:
         if imported:
             action = Action.IMPORTED
-            sentence = "Created by import." if change.created else "Updated by import."
+            sentence = said(
+                "history.imported_new" if change.created else "history.imported_changed"
+            )
         else:
             action = Action.CREATED if change.created else Action.UPDATED
-            sentence = "" if change.created else message
+            sentence = Said() if change.created else message
         return event_build(
             connection=change.connection, action=action, source=source, actor=actor,
             message=sentence, fields=input_fields(change.fields), created_at=now,
@@ -499,7 +511,7 @@ def connection_apply(
     actor: Actor,
     source: str,
     checks_in_request: bool = False,
-    message: str = "",
+    message: Said = NOTHING,
 ) -> ChangeResult:
     """Validate, apply and save a change (scopes and history included); ValidationError if invalid.
 

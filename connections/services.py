@@ -12,7 +12,6 @@ from django.db import transaction
 from connections import lifecycle
 from connections.events import event_record
 from connections.health import (
-    UNCHECKED_PREFIX,
     CheckOutcome,
     CheckResult,
     connection_check,
@@ -29,9 +28,9 @@ from connections.tokens import (
     connection_access_token,
     connection_refresh,
 )
+from connections.wording import said
 
 __all__ = [
-    "UNCHECKED_PREFIX",
     "REAUTHORIZE_INTERRUPTED",
     "REAUTHORIZE_NEEDED",
     "REFRESH_MARGIN",
@@ -59,7 +58,7 @@ def connection_delete(*, connection: Connection, actor: User | None, source: str
 
 def connection_disconnect(*, connection: Connection, actor: User | None, source: str) -> Connection:
     """Forget the OAuth 2.0 tokens: the connection is Not authorized until authorized again."""
-    reason = "Disconnected: the OAuth 2.0 tokens were deleted."
+    reason = said("sign_in.disconnected")
     with transaction.atomic():
         cleared = connection.tokens_clear() + connection.credential_change()
         connection.last_check_result = reason

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from connections.events import acting_key_fields, event_record
 from connections.models import Action, Connection, Source, Status, Transition
+from connections.wording import Said, said
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def connection_status_set(
     *,
     connection: Connection,
     status: Status | str,
-    reason: str,
+    reason: Said,
     source: Source | str,
     actor: User | AnonymousUser | None = None,
     version: int | None = None,
@@ -75,10 +76,10 @@ def connection_status_set(
                 raise Connection.DoesNotExist(f"Connection {connection.pk} no longer exists.")
             old, current_version = row
             if version is not None and current_version != version:
+                verdict = said("verdict.status", status=said(f"status.{new.value}"), reason=reason)
                 verdict_superseded(
-                    connection=connection, verdict=f"{new.label}: {reason}", source=source,
-                    actor=actor,
-                )  # fmt: skip
+                    connection=connection, verdict=verdict, source=source, actor=actor
+                )
                 connection.status = old
                 return None
             if old == new:
@@ -97,7 +98,7 @@ def connection_status_set(
             connection_name=connection.name,
             old_status=old,
             new_status=new,
-            reason=reason[:500],
+            reason=reason,
             source=Source(source),
             actor=actor if actor is not None and actor.is_authenticated else None,
             **acting_key_fields(),
@@ -107,16 +108,10 @@ def connection_status_set(
     return transition
 
 
-SUPERSEDED = (
-    "Not applied: the connection's sign-in changed while this was under way, so the verdict "
-    "is about a credential it no longer uses"
-)
-
-
 def verdict_superseded(
     *,
     connection: Connection,
-    verdict: str,
+    verdict: Said,
     source: Source | str,
     actor: User | AnonymousUser | None = None,
 ) -> None:
@@ -127,5 +122,5 @@ def verdict_superseded(
         source=source,
         actor=actor,
         success=False,
-        message=f"{SUPERSEDED} ({verdict})"[:500],
+        message=said("verdict.superseded", verdict=verdict),
     )

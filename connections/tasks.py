@@ -61,7 +61,7 @@ def check_connection(connection_id: int) -> str:
         return "gone"
     result = report.results[0]
     if not result.checked or result.retryable:
-        raise CheckNotDone(result.result)
+        raise CheckNotDone(result.result.english())
     return str(result.status)
 
 

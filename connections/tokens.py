@@ -39,19 +39,16 @@ from connections.events import event_record
 from connections.front import FrontError, FrontErrorKind
 from connections.models import Action, AuthType, Connection, Source, Status
 from connections.status import connection_status_set, verdict_superseded
+from connections.wording import said
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 REFRESH_MARGIN = timedelta(minutes=5)
 POLL_INTERVAL = 0.05
-NOT_AUTHORIZED_YET = "Not authorized yet: use Save and authorize to sign in to Front."
-REAUTHORIZE_NEEDED = "Front no longer accepts this connection's authorization: authorize it again."
-REAUTHORIZE_INTERRUPTED = (
-    "Interrupted refresh: a token refresh was interrupted before the new tokens Front issued "
-    "could be saved, so Front no longer accepts this connection's authorization. A Front "
-    "company admin must authorize it again with Save and authorize."
-)
+NOT_AUTHORIZED_YET = said("token.not_authorized_yet")
+REAUTHORIZE_NEEDED = said("token.reauthorize")
+REAUTHORIZE_INTERRUPTED = said("token.interrupted")
 TOKEN_FIELDS = (
     "access_token",
     "refresh_token",
@@ -67,11 +64,11 @@ Actor = User | AnonymousUser | None
 
 
 def _unreadable(what: str) -> FrontError:
-    """A stored secret no configured key decrypts: never Front refusing the credential."""
+    """A stored secret no configured key decrypts: never Front refusing the credential.
+
+    ``what`` is the code of the secret's name (``secret.api_token``, …)."""
     return FrontError(
-        f"cannot decrypt the stored {what} with FRONTCONNECT_ENCRYPTION_KEY or its fallbacks: "
-        "enter it again, or fix the key.",
-        kind=FrontErrorKind.SECRET_UNREADABLE,
+        said("secret.unreadable", what=said(what)), kind=FrontErrorKind.SECRET_UNREADABLE
     )
 
 
@@ -80,7 +77,7 @@ class RefreshBusy(FrontError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Another process is refreshing this connection's access token right now.",
+            said("token.refresh_busy_now"),
             kind=FrontErrorKind.UNAVAILABLE,
         )
 
@@ -193,8 +190,7 @@ def _lease_wait(row: Connection, deadline: float) -> None:
         ):
             return
     raise FrontError(
-        "This connection's access token is being refreshed by another process; try again in a "
-        "moment.",
+        said("token.refresh_busy"),
         kind=FrontErrorKind.UNAVAILABLE,
     )
 
@@ -228,17 +224,17 @@ def _refresh(
             _copy_tokens(row, connection)
             raise FrontError(REAUTHORIZE_NEEDED, kind=FrontErrorKind.INVALID_GRANT)
         if isinstance(row.refresh_token, UndecryptableSecret):
-            raise _unreadable("refresh token")
+            raise _unreadable("secret.refresh_token")
         if row.oauth_client is not None and isinstance(
             row.oauth_client.client_secret, UndecryptableSecret
         ):
-            raise _unreadable("client secret of the OAuth 2.0 client")
+            raise _unreadable("secret.client_secret")
         if not row.is_oauth or not row.refresh_token or row.oauth_client is None:
             raise FrontError(NOT_AUTHORIZED_YET, kind=FrontErrorKind.UNAUTHORIZED)
         if waited:
             # The holder gave up without new tokens: report, rather than send the token again.
             raise FrontError(
-                "The access token could not be refreshed just now; try again in a moment.",
+                said("token.refresh_gave_up"),
                 kind=FrontErrorKind.UNAVAILABLE,
             )
         lease = _claim(row)
@@ -282,7 +278,7 @@ def _refresh(
     _copy_tokens(current, connection)
     if not stored and not (current.is_oauth and current.access_token):
         raise FrontError(
-            "The connection changed while its access token was being refreshed; try again.",
+            said("token.changed_while_refreshing"),
             kind=FrontErrorKind.REFUSED,
         )
     return stored
@@ -320,10 +316,9 @@ def _refresh_store(
             source=source,
             actor=actor,
             success=bool(stored),
-            message=f"Access token renewed until {tokens.expires_at:%Y-%m-%d %H:%M} UTC."
+            message=said("token.renewed", until_at=tokens.expires_at)
             if stored
-            else "Front issued new tokens, but the connection was refreshed elsewhere, "
-            "authorized again, disconnected or changed meanwhile, so they were not stored.",
+            else said("token.renewed_elsewhere"),
         )
     return bool(stored)
 
@@ -382,7 +377,10 @@ def _refresh_failed(
         digest, expires, version, interrupted_at = current
         if version != row.credential_version:
             verdict_superseded(
-                connection=row, verdict=f"token refresh failed: {exc}", source=source, actor=actor
+                connection=row,
+                verdict=said("token.refresh_failed", error=exc.message),
+                source=source,
+                actor=actor,
             )
             return None
         if (digest, expires) != (row.refresh_token_digest, row.access_token_expires_at):
@@ -412,10 +410,10 @@ def _refresh_failed(
             source=source,
             actor=actor,
             success=False,
-            message=str(exc),
+            message=exc.message,
         )
         lifecycle.lifecycle_emit(
-            lifecycle.REFRESH_FAILED, row, reason=str(exc)[:500], source=str(source)
+            lifecycle.REFRESH_FAILED, row, reason=exc.message, source=str(source)
         )
     return exc
 
@@ -444,10 +442,10 @@ def connection_access_token(
     """
     if not connection.is_oauth:
         if isinstance(connection.api_token, UndecryptableSecret):
-            raise _unreadable("API token")
+            raise _unreadable("secret.api_token")
         if not connection.api_token:
             raise FrontError(
-                "No readable API token is stored: enter it again.",
+                said("token.no_api_token"),
                 kind=FrontErrorKind.UNAUTHORIZED,
             )
         return str(connection.api_token)
@@ -469,5 +467,5 @@ def connection_refresh(
     another process holds raises ``RefreshBusy`` at once (``refreshtokens`` skips it).
     """
     if not connection.is_oauth:
-        raise FrontError("Only OAuth 2.0 connections have tokens to refresh.")
+        raise FrontError(said("token.not_oauth"))
     return _refresh(connection=connection, actor=actor, source=source, force=True, wait=wait)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DemoConfig(AppConfig):
@@ -11,7 +12,7 @@ class DemoConfig(AppConfig):
     """
 
     name = "demo"
-    verbose_name = "Demo"
+    verbose_name = _("Demo")
 
     def ready(self) -> None:
         from demo import checks  # noqa: F401  (registers the system check)

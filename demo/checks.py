@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.translation import gettext as _
 
 from connections.front.transport import is_loopback_url
 
@@ -16,10 +17,13 @@ def demo_refusals() -> list[str]:
     """Why demo mode may not run with these settings (empty: it may)."""
     refusals = []
     if not settings.DEBUG:
-        refusals.append("DEBUG is off, as in production")
+        refusals.append(_("DEBUG is off, as in production"))
     hosts = [host for host in settings.ALLOWED_HOSTS if host not in LOOPBACK_HOSTS]
     if hosts:
-        refusals.append(f"ALLOWED_HOSTS names other hosts than this machine ({', '.join(hosts)})")
+        refusals.append(
+            _("ALLOWED_HOSTS names other hosts than this machine (%(hosts)s)")
+            % {"hosts": ", ".join(hosts)}
+        )
     fronts = {
         "FRONT_API_URL": settings.FRONT_API_URL,
         "FRONT_OAUTH_AUTHORIZE_URL": settings.FRONT_OAUTH_AUTHORIZE_URL,
@@ -28,7 +32,9 @@ def demo_refusals() -> list[str]:
     }
     for name, url in fronts.items():
         if not is_loopback_url(url):
-            refusals.append(f"{name} is not on this machine ({url})")
+            refusals.append(
+                _("%(setting)s is not on this machine (%(url)s)") % {"setting": name, "url": url}
+            )
     return refusals
 
 
@@ -41,18 +47,22 @@ def demo_only_on_this_machine(app_configs: Any = None, **kwargs: Any) -> list[Ch
     if refusals:
         return [
             Error(
-                "Demo mode is on (DJANGO_SETTINGS_MODULE=frontconnect.demo_settings) but "
-                + "; ".join(refusals)
-                + ".",
-                hint="The demo serves only 127.0.0.1 with DEBUG on (make demo). In production "
-                "use DJANGO_SETTINGS_MODULE=frontconnect.settings.",
+                _(
+                    "Demo mode is on (DJANGO_SETTINGS_MODULE=frontconnect.demo_settings) but "
+                    "%(refusals)s."
+                )
+                % {"refusals": "; ".join(refusals)},
+                hint=_(
+                    "The demo serves only 127.0.0.1 with DEBUG on (make demo). In production "
+                    "use DJANGO_SETTINGS_MODULE=frontconnect.settings."
+                ),
                 id="demo.E001",
             )
         ]
     return [
         Warning(
-            "Demo mode: Front is the local stand-in, not the real Front.",
-            hint="For real connections run `make run` (frontconnect.settings).",
+            _("Demo mode: Front is the local stand-in, not the real Front."),
+            hint=_("For real connections run `make run` (frontconnect.settings)."),
             id="demo.W001",
         )
     ]

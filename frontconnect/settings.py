@@ -244,10 +244,11 @@ MIDDLEWARE = [
     "common.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "connections.middleware.EncryptionKeyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language: the switcher's cookie, else the browser's Accept-Language (English or French).
     "django.middleware.locale.LocaleMiddleware",
+    # After the language, so that its refusal page speaks the reader's.
+    "connections.middleware.EncryptionKeyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -380,8 +381,14 @@ LOGOUT_REDIRECT_URL = "login"
 # Every text is translatable; French is complete (tests/test_translations.py fails on an
 # untranslated or fuzzy message). Each app keeps its catalogue in <app>/locale; the project's
 # templates and settings in locale/.
-LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
+# The language of commands, of emails to people without a saved choice, and of pages for a
+# browser that asks for neither language.
+LANGUAGE_CODE = env.str("DJANGO_LANGUAGE_CODE", default="en")
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"DJANGO_LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE!r}."
+    )
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SAMESITE = "Lax"

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from common.text import SecretTextValidator
 from oauthclients.models import OAuthClient
@@ -20,38 +21,38 @@ class OAuthClientForm(forms.ModelForm):
     """
 
     client_secret = forms.CharField(
-        label="Client secret",
+        label=_("Client secret"),
         required=False,
         strip=True,
         max_length=CLIENT_SECRET_MAX_LENGTH,
-        validators=[SecretTextValidator("The client secret")],
+        validators=[SecretTextValidator(cast(str, _("The client secret")))],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
 
     error_messages = {
-        "client_secret_required": "Enter the client secret from the Front app's OAuth settings.",
+        "client_secret_required": _("Enter the client secret from the Front app's OAuth settings."),
     }
 
     class Meta:
         model = OAuthClient
         fields = ["name", "client_id"]
         help_texts = {
-            "name": "A name operators and team members will recognise, e.g. the Front app's name.",
-            "client_id": "In Front: Settings > Company > Developers > your app > Features > OAuth.",
+            "name": _(
+                "A name operators and team members will recognise, e.g. the Front app's name."
+            ),
+            "client_id": _(
+                "In Front: Settings > Company > Developers > your app > Features > OAuth."
+            ),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields[
-                "client_secret"
-            ].help_text = (
+            self.fields["client_secret"].help_text = _(
                 "Stored encrypted and never shown. Leave blank to keep the current secret."
             )
         else:
-            self.fields[
-                "client_secret"
-            ].help_text = (
+            self.fields["client_secret"].help_text = _(
                 "From the same OAuth page in Front. Stored encrypted and never shown again."
             )
 

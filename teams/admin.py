@@ -15,6 +15,8 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from alerts.admin import AlertsUserAdmin
 from common.admin import FrontConnectAdmin
@@ -65,11 +67,11 @@ class TeamAdmin(FrontConnectAdmin):
             )
         )
 
-    @admin.display(description="Members", ordering="members")
+    @admin.display(description=_("Members"), ordering="members")
     def member_count(self, obj: Any) -> int:
         return int(obj.members)
 
-    @admin.display(description="Connections", ordering="connected")
+    @admin.display(description=_("Connections"), ordering="connected")
     def connection_count(self, obj: Any) -> int:
         return int(obj.connected)
 
@@ -78,16 +80,16 @@ class OffboardForm(forms.Form):
     to_user = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True).order_by("username"),
         required=False,
-        label="Hand everything to this person",
+        label=_("Hand everything to this person"),
     )
     to_team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), required=False, label="Or to this team"
+        queryset=Team.objects.order_by("name"), required=False, label=_("Or to this team")
     )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if (cleaned.get("to_user") is None) == (cleaned.get("to_team") is None):
-            raise ValidationError(departures.ONE_TARGET)
+            raise ValidationError(departures.ONE_TARGET, code="one_target")
         return cleaned
 
 
@@ -120,7 +122,7 @@ class TeamsUserAdmin(AlertsUserAdmin):
             return
         super().delete_queryset(request, queryset)
 
-    @admin.action(description="Offboard selected users (hand everything over, deactivate)")
+    @admin.action(description=_("Offboard selected users (hand everything over, deactivate)"))
     def offboard(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
         operator = admin_user(request)
         if not (
@@ -129,7 +131,7 @@ class TeamsUserAdmin(AlertsUserAdmin):
         ):
             self.message_user(
                 request,
-                "Only operators who may change users and connections offboard people.",
+                gettext("Only operators who may change users and connections offboard people."),
                 messages.ERROR,
             )
             return None
@@ -146,15 +148,22 @@ class TeamsUserAdmin(AlertsUserAdmin):
                     )
                 except ValidationError as exc:
                     self.message_user(
-                        request, f"{user.get_username()}: {' '.join(exc.messages)}", messages.ERROR
+                        request,
+                        gettext("%(user)s: %(errors)s")
+                        % {"user": user.get_username(), "errors": " ".join(exc.messages)},
+                        messages.ERROR,
                     )
                     continue
-                target = form.cleaned_data["to_user"] or f"team {form.cleaned_data['to_team']}"
-                self.message_user(request, done.sentence(user, str(target)), messages.SUCCESS)
+                target = departures.offboard_target_label(
+                    to_user=form.cleaned_data["to_user"], to_team=form.cleaned_data["to_team"]
+                )
+                self.message_user(
+                    request, departures.offboard_summary(done, user, target), messages.SUCCESS
+                )
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Offboard users",
+            "title": gettext("Offboard users"),
             "users": list(queryset),
             "form": form,
             "action_checkbox_name": ACTION_CHECKBOX_NAME,

@@ -22,18 +22,26 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from api.models import ApiKey, KeyScope
 from common.text import name_key
 from connections.models import Connection
 from connections.moves import connection_move
+from connections.wording import Said, said
 from teams.models import Membership, Role, Team
 
-ONE_TARGET = "Give exactly one of: a person or a team to hand everything to."
-SAME_PERSON = "Hand the connections to someone else than the person leaving."
-INACTIVE_TARGET = "{user} is deactivated: hand the connections to an active person."
-NO_ADMIN = "Team {team} has no active admin to be accountable for the keys handed to it."
-NAME_CLASH = "{target} already has a connection named {names}: rename one of them first."
+ONE_TARGET = _("Give exactly one of: a person or a team to hand everything to.")
+SAME_PERSON = _("Hand the connections to someone else than the person leaving.")
+INACTIVE_TARGET = _("%(user)s is deactivated: hand the connections to an active person.")
+NO_ADMIN = _("Team %(team)s has no active admin to be accountable for the keys handed to it.")
+NAME_CLASH_PERSON = _(
+    "%(user)s already has a connection named %(names)s: rename one of them first."
+)
+NAME_CLASH_TEAM = _(
+    "Team %(team)s already has a connection named %(names)s: rename one of them first."
+)
 NAMES_SHOWN = 5
 
 
@@ -57,15 +65,27 @@ def deletion_refusal(user: User) -> str | None:
         return None
     parts = []
     if owned:
-        parts.append(f"{_count(len(owned), 'connection')} ({_listed(owned)})")
+        parts.append(
+            ngettext(
+                "%(count)d connection (%(names)s)", "%(count)d connections (%(names)s)", len(owned)
+            )
+            % {"count": len(owned), "names": names_listed(owned)}
+        )
     if keys:
-        parts.append(f"{_count(len(keys), 'API key')} ({_listed(keys)})")
-    return (
-        f"{user.get_username()} cannot be deleted: they still own {' and '.join(parts)}. "
-        "Move them first with the Offboard action (or manage.py offboarduser "
-        f"{user.get_username()} --to-user USERNAME | --to-team TEAM), or deactivate the user "
-        "instead."
+        parts.append(
+            ngettext("%(count)d API key (%(names)s)", "%(count)d API keys (%(names)s)", len(keys))
+            % {"count": len(keys), "names": names_listed(keys)}
+        )
+    owns = (
+        gettext("%(first)s and %(second)s") % {"first": parts[0], "second": parts[1]}
+        if len(parts) == 2
+        else parts[0]
     )
+    return gettext(
+        "%(user)s cannot be deleted: they still own %(owns)s. Move them first with the "
+        "Offboard action (or manage.py offboarduser %(user)s --to-user USERNAME | --to-team "
+        "TEAM), or deactivate the user instead."
+    ) % {"user": user.get_username(), "owns": owns}
 
 
 def user_delete_check(user: User) -> None:
@@ -100,6 +120,20 @@ class Offboarded:
                 f"{_listed(self.stopped_keys)}."
             )
         return text
+
+
+def _handed_over(user: User, recipient: User, connection: Connection, to_team: Team | None) -> Said:
+    """The history's sentence for a connection handed over in an offboarding."""
+    if connection.team is not None:
+        return said(
+            "move.offboarded_in_team",
+            user=user.get_username(),
+            team=connection.team.name,
+            owner=recipient.get_username(),
+        )
+    if to_team is not None:
+        return said("move.offboarded_to_team", user=user.get_username(), team=to_team.name)
+    return said("move.offboarded_to_user", user=user.get_username(), owner=recipient.get_username())
 
 
 def _first_admin(team: Team, *, besides: User) -> User | None:
@@ -149,14 +183,16 @@ def offboard(
     the moved names.
     """
     if (to_user is None) == (to_team is None):
-        raise ValidationError(ONE_TARGET)
+        raise ValidationError(ONE_TARGET, code="one_target")
     if to_user is not None and to_user.pk == user.pk:
-        raise ValidationError(SAME_PERSON)
+        raise ValidationError(SAME_PERSON, code="same_person")
     if to_user is not None and not to_user.is_active:
-        raise ValidationError(INACTIVE_TARGET.format(user=to_user.get_username()))
+        raise ValidationError(
+            INACTIVE_TARGET, code="inactive", params={"user": to_user.get_username()}
+        )
     team_admin = _first_admin(to_team, besides=user) if to_team is not None else None
     if to_team is not None and team_admin is None:
-        raise ValidationError(NO_ADMIN.format(team=to_team.name))
+        raise ValidationError(NO_ADMIN, code="no_admin", params={"team": to_team.name})
     recipient = to_user if to_user is not None else team_admin
     if recipient is None:  # pragma: no cover - one of the two was checked just above
         raise ValidationError(ONE_TARGET)
@@ -165,8 +201,7 @@ def offboard(
     with transaction.atomic():
         clashes = _clashes(user, to_user=to_user, to_team=to_team)
         if clashes:
-            raise ValidationError(NAME_CLASH.format(target=target, names=_listed(clashes)))
-        leaving = f"Handed over when {user.get_username()} was offboarded."
+            raise _name_clash(clashes, to_user=to_user, to_team=to_team)
         for connection in Connection.objects.filter(owner=user).select_for_update():
             in_team = connection.team_id is not None
             connection_move(
@@ -175,12 +210,7 @@ def offboard(
                 owner=recipient,
                 actor=actor,
                 source=source,
-                message=(
-                    f"{leaving} Stays in team \u201c{connection.team.name}\u201d; now "  # type: ignore[union-attr]
-                    f"recorded as created by {recipient.get_username()}."
-                    if in_team
-                    else f"{leaving} Moved to {target}."
-                ),
+                message=_handed_over(user, recipient, connection, to_team),
             )
             if in_team:
                 done.team_connections += 1
@@ -241,10 +271,93 @@ def offboard_targets(text_user: str = "", text_team: str = "") -> tuple[User | N
     to_user = owner_by_username(text_user) if text_user else None
     to_team = team_by_name(text_team) if text_team else None
     if text_user and to_user is None:
-        raise ValidationError(f"No user is named {text_user!r}.")
+        raise ValidationError(
+            _("No user is named %(name)s."), code="no_user", params={"name": repr(text_user)}
+        )
     if text_team and to_team is None:
-        raise ValidationError(f"No team is named {text_team!r}.")
+        raise ValidationError(
+            _("No team is named %(name)s."), code="no_team", params={"name": repr(text_team)}
+        )
     return to_user, to_team
 
 
-__all__ = ["deletion_refusal", "offboard", "offboard_targets", "user_delete_check"]
+# --- What a person reads (in their language): the history entries above stay as they are.
+
+
+def names_listed(names: list[str]) -> str:
+    """The first names, quoted, and how many more: for a sentence a person reads."""
+    shown = ", ".join(gettext("“%(name)s”") % {"name": name} for name in names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    if more <= 0:
+        return shown
+    return ngettext("%(names)s and %(count)d more", "%(names)s and %(count)d more", more) % {
+        "names": shown,
+        "count": more,
+    }
+
+
+def _name_clash(names: list[str], *, to_user: User | None, to_team: Team | None) -> ValidationError:
+    if to_team is not None:
+        return ValidationError(
+            NAME_CLASH_TEAM,
+            code="name_clash",
+            params={"team": to_team.name, "names": names_listed(names)},
+        )
+    return ValidationError(
+        NAME_CLASH_PERSON,
+        code="name_clash",
+        params={"user": to_user.get_username() if to_user else "", "names": names_listed(names)},
+    )
+
+
+def offboard_target_label(*, to_user: User | None, to_team: Team | None) -> str:
+    """Whom everything was handed to, as a summary names them: a username or a team."""
+    if to_team is not None:
+        return gettext("team %(team)s") % {"team": to_team.name}
+    return to_user.get_username() if to_user is not None else ""
+
+
+def offboard_summary(done: Offboarded, user: User, target: str) -> str:
+    """The summary the admin action and ``offboarduser`` print after an offboarding."""
+    moved = gettext("%(connections)s and %(keys)s moved") % {
+        "connections": ngettext("%(count)d connection", "%(count)d connections", done.connections)
+        % {"count": done.connections},
+        "keys": ngettext("%(count)d API key", "%(count)d API keys", done.keys)
+        % {"count": done.keys},
+    }
+    handed = gettext("%(connections)s and %(keys)s handed over") % {
+        "connections": ngettext(
+            "%(count)d team connection", "%(count)d team connections", done.team_connections
+        )
+        % {"count": done.team_connections},
+        "keys": ngettext("%(count)d team API key", "%(count)d team API keys", done.team_keys)
+        % {"count": done.team_keys},
+    }
+    ended = ngettext("%(count)d session ended", "%(count)d sessions ended", done.sessions) % {
+        "count": done.sessions
+    }
+    text = gettext(
+        "%(user)s is offboarded to %(target)s: %(moved)s, %(handed)s, %(ended)s, user deactivated."
+    ) % {
+        "user": user.get_username(),
+        "target": target,
+        "moved": moved,
+        "handed": handed,
+        "ended": ended,
+    }
+    if done.stopped_keys:
+        text += " " + gettext(
+            "These team keys stopped (no other admin in their team): %(names)s."
+        ) % {"names": names_listed(done.stopped_keys)}
+    return text
+
+
+__all__ = [
+    "deletion_refusal",
+    "names_listed",
+    "offboard",
+    "offboard_summary",
+    "offboard_target_label",
+    "offboard_targets",
+    "user_delete_check",
+]

@@ -18,17 +18,20 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from common.text import is_plain_text, name_key
 from connections import access
 from teams.models import Membership, Role, Team
 
-LAST_ADMIN = "A team always keeps at least one admin: make someone else an admin first."
-NAME_TAKEN = "A team with this name already exists (names ignore case and look-alike characters)."
-NO_SUCH_PERSON = "Nobody has this username or email address."
-SEVERAL_PEOPLE = "Several people have this email address: give the username."
-ALREADY_MEMBER = "{user} is already a member of this team."
-NOT_ACTIVE = "{user} is deactivated: only active people join teams."
+LAST_ADMIN = _("A team always keeps at least one admin: make someone else an admin first.")
+NAME_TAKEN = _(
+    "A team with this name already exists (names ignore case and look-alike characters)."
+)
+NO_SUCH_PERSON = _("Nobody has this username or email address.")
+SEVERAL_PEOPLE = _("Several people have this email address: give the username.")
+ALREADY_MEMBER = _("%(user)s is already a member of this team.")
+NOT_ACTIVE = _("%(user)s is deactivated: only active people join teams.")
 MAX_LOOKUP_LENGTH = 254
 
 
@@ -94,12 +97,14 @@ def team_members_set(*, team: Team, admins: Iterable[User], members: Iterable[Us
 
 def member_add(*, team: Team, user: User, role: str = Role.MEMBER) -> Membership:
     if not user.is_active:
-        raise ValidationError(NOT_ACTIVE.format(user=user.get_username()))
+        raise ValidationError(NOT_ACTIVE, code="inactive", params={"user": user.get_username()})
     try:
         with transaction.atomic():
             return Membership.objects.create(team=team, user=user, role=Role(role))
     except IntegrityError:
-        raise ValidationError(ALREADY_MEMBER.format(user=user.get_username())) from None
+        raise ValidationError(
+            ALREADY_MEMBER, code="already_member", params={"user": user.get_username()}
+        ) from None
 
 
 def _keeps_an_admin(team: Team, leaving: Membership) -> None:

@@ -14,6 +14,8 @@ from django.db.models import Count, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from api.keys import apikey_create, apikey_revoke
@@ -29,7 +31,7 @@ CONNECTIONS_SHOWN = 50
 # A new team key waits here, encrypted, between the POST that made it and the one page that
 # shows it (POST-redirect-GET), as the admin's keys do.
 NEW_TEAM_KEY_SESSION = "frontconnect_new_team_key"
-SHOWN_ONCE = "This key was shown once when it was created and cannot be shown again."
+SHOWN_ONCE = _("This key was shown once when it was created and cannot be shown again.")
 
 
 def _my_teams(user: Any) -> QuerySet[Team]:
@@ -50,7 +52,8 @@ def team_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 form.add_error("name", message)
         else:
             messages.success(
-                request, f"Team \u201c{team.name}\u201d is created; you are its admin."
+                request,
+                gettext("Team “%(name)s” is created; you are its admin.") % {"name": team.name},
             )
             return redirect(team)
     teams = (
@@ -115,9 +118,11 @@ def member_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"{person.get_username()} joined the team.")
+            messages.success(
+                request, gettext("%(user)s joined the team.") % {"user": person.get_username()}
+            )
     else:
-        messages.error(request, "Give a username or email address and a role.")
+        messages.error(request, gettext("Give a username or email address and a role."))
     return redirect(team)
 
 
@@ -131,15 +136,19 @@ def member_role(request: AuthenticatedHttpRequest, pk: int, member_pk: int) -> H
     membership = _membership(team, member_pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a role: Admin or Member.")
+        messages.error(request, gettext("Choose a role: Admin or Member."))
         return redirect(team)
     try:
         services.member_role_set(membership=membership, role=form.cleaned_data["role"])
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        label = Role(form.cleaned_data["role"]).label
-        messages.success(request, f"{membership.user.get_username()} is now {label.lower()}.")
+        done = (
+            gettext("%(user)s is now an admin of the team.")
+            if form.cleaned_data["role"] == Role.ADMIN
+            else gettext("%(user)s is now a member of the team.")
+        )
+        messages.success(request, done % {"user": membership.user.get_username()})
     return redirect(team)
 
 
@@ -155,8 +164,11 @@ def member_remove(request: AuthenticatedHttpRequest, pk: int, member_pk: int) ->
     who = membership.user.get_username()
     messages.success(
         request,
-        f"{who} left the team: they no longer see its connections, and the API keys they "
-        "created for it stopped working.",
+        gettext(
+            "%(user)s left the team: they no longer see its connections, and the API keys they "
+            "created for it stopped working."
+        )
+        % {"user": who},
     )
     if membership.user_id == request.user.pk:
         return redirect("teams:list")
@@ -171,9 +183,11 @@ def alerts_set(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     Membership.objects.filter(team=team, user=request.user).update(alerts=wanted)
     messages.success(
         request,
-        "You will get emails about this team's connections."
+        gettext("You will get emails about this team's connections.")
         if wanted
-        else "You will no longer get emails about this team's connections (admins always do).",
+        else gettext(
+            "You will no longer get emails about this team's connections (admins always do)."
+        ),
     )
     return redirect(team)
 
@@ -185,7 +199,11 @@ def key_new(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
-            messages.error(request, f"{label or field}: {' '.join(str(e) for e in errors)}")
+            messages.error(
+                request,
+                gettext("%(field)s: %(errors)s")
+                % {"field": label or field, "errors": " ".join(str(e) for e in errors)},
+            )
         return redirect(team)
     try:
         made = apikey_create(
@@ -232,7 +250,10 @@ def key_revoke(request: AuthenticatedHttpRequest, pk: int, key_pk: int) -> HttpR
     team = _team_for(request, pk, admin=True)
     key = get_object_or_404(ApiKey.objects.filter(team=team), pk=key_pk)
     if apikey_revoke(key=key, actor=request.user):
-        messages.success(request, f"API key \u201c{key.name}\u201d is revoked.")
+        messages.success(request, gettext("API key “%(name)s” is revoked.") % {"name": key.name})
     else:
-        messages.info(request, f"API key \u201c{key.name}\u201d was already revoked.")
+        messages.info(
+            request,
+            gettext("API key “%(name)s” was already revoked.") % {"name": key.name},
+        )
     return redirect(team)

@@ -222,6 +222,16 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @pytest.fixture(autouse=True)
+def english_and_utc_after_each_test():
+    """A French request or a time zone a test switched to never leaks into the next test."""
+    from django.utils import timezone, translation
+
+    yield
+    translation.activate("en")
+    timezone.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def rate_budget_cache():
     """Each test's database starts empty, so the budget's per-process memory must too."""
     from connections.ratelimit import budget_cache_clear

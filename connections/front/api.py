@@ -18,7 +18,8 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from common import metrics
-from common.text import is_secret_text, seconds_text
+from common.text import is_secret_text
+from common.wording import Said, said
 from connections.front.transport import (
     _api,
     _common_error,
@@ -43,8 +44,7 @@ MAX_RETRY_WAIT = 2.0
 def _bearer(token: str) -> dict[str, str]:
     if not is_secret_text(token):
         raise FrontError(
-            "The stored token contains characters that Front never issues (only printable ASCII "
-            "without spaces), so it cannot be sent: enter it again, or authorize again.",
+            said("front.token_unsendable"),
             kind=Kind.UNAUTHORIZED,
         )
     return {"Authorization": f"Bearer {token}"}
@@ -52,7 +52,14 @@ def _bearer(token: str) -> dict[str, str]:
 
 @sensitive_variables("headers", "kwargs")
 def _api_send(
-    method: str, path: str, what: str, *, kind: str, budget: Budget | None, key: str, **kwargs: Any
+    method: str,
+    path: str,
+    what: str | Said,
+    *,
+    kind: str,
+    budget: Budget | None,
+    key: str,
+    **kwargs: Any,
 ) -> requests.Response:
     url = settings.FRONT_API_URL.rstrip("/") + "/" + path.lstrip("/")
     with _front_call(url, what, kind=kind, budget=budget, key=key) as seen:
@@ -87,19 +94,26 @@ def me(*, token: str, budget: Budget | None = None, budget_key: str = "") -> Com
         company_id, name = body.get("id"), body.get("name")
         if not isinstance(company_id, str) or not company_id or not isinstance(name, str):
             raise FrontError(
-                "Front's answer to GET /me was malformed: it names no company.",
+                said("front.no_company"),
                 kind=Kind.BAD_RESPONSE,
                 rate=rate,
             )
         return Company(id=company_id[:100], name=name[:200], rate=rate)
     reason = _front_reason(_json(response))
-    detail = f" ({reason})" if reason else ""
     if response.status_code == 401:
-        raise FrontError(f"Front rejected the token{detail}.", kind=Kind.UNAUTHORIZED, rate=rate)
-    if response.status_code == 403:
-        raise FrontError(
-            f"The token lacks a permission Front requires{detail}.", kind=Kind.FORBIDDEN, rate=rate
+        rejected = (
+            said("front.token_rejected_because", detail=reason)
+            if reason
+            else said("front.token_rejected")
         )
+        raise FrontError(rejected, kind=Kind.UNAUTHORIZED, rate=rate)
+    if response.status_code == 403:
+        forbidden = (
+            said("front.token_forbidden_because", detail=reason)
+            if reason
+            else said("front.token_forbidden")
+        )
+        raise FrontError(forbidden, kind=Kind.FORBIDDEN, rate=rate)
     raise _common_error(response, what)
 
 
@@ -197,7 +211,7 @@ def forward(
     base = settings.FRONT_API_URL.rstrip("/")
     url = f"{base}/{path}"
     if path.startswith("/") or "\\" in path or ".." in path.split("/"):
-        raise FrontError("That path is outside Front's API.", kind=Kind.REFUSED)
+        raise FrontError(said("front.outside_api"), kind=Kind.REFUSED)
     if query:
         url = f"{url}?{query}"
     sent = {
@@ -223,14 +237,14 @@ def forward(
         except requests.Timeout:
             metrics.front_request("proxy", "timeout", time.perf_counter() - started)
             raise FrontError(
-                f"Front did not answer {what} within {seconds_text(timeout)}; try again later.",
+                said("front.timeout", what=what, seconds=timeout),
                 kind=Kind.TIMEOUT,
             ) from None
         except (requests.RequestException, OSError) as exc:
             metrics.front_request("proxy", "unreachable", time.perf_counter() - started)
             logger.warning("Could not reach %s for %s: %s", _host(url), what, type(exc).__name__)
             raise FrontError(
-                f"Could not reach Front at {_host(url)} ({what}); try again later.",
+                said("front.unreachable_later", host=_host(url), what=what),
                 kind=Kind.UNREACHABLE,
             ) from None
     metrics.front_request("proxy", response.status_code, time.perf_counter() - started)

@@ -22,6 +22,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from common.text import is_secret_text
+from common.wording import said
 from connections.front.transport import (
     _common_error,
     _front_call,
@@ -75,19 +76,17 @@ def parse_token_response(body: dict[str, Any], *, now: float | None = None) -> T
     now = time.time() if now is None else now
     access = body.get("access_token")
     if not isinstance(access, str) or not access:
-        raise FrontError(
-            "Front's token response was malformed: it has no access token.", kind=Kind.BAD_RESPONSE
-        )
+        raise FrontError(said("front.no_access_token"), kind=Kind.BAD_RESPONSE)
     token_type = body.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise FrontError(
-            "Front's token response was malformed: the token type is not Bearer.",
+            said("front.not_bearer"),
             kind=Kind.BAD_RESPONSE,
         )
     refresh = body.get("refresh_token") or ""
     if not isinstance(refresh, str):
         raise FrontError(
-            "Front's token response was malformed: the refresh token is not text.",
+            said("front.refresh_not_text"),
             kind=Kind.BAD_RESPONSE,
         )
     try:
@@ -100,7 +99,7 @@ def parse_token_response(body: dict[str, Any], *, now: float | None = None) -> T
         expires_at = datetime.fromtimestamp(expires, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise FrontError(
-            "Front's token response was malformed: the expiry is not a time.",
+            said("front.expiry_not_time"),
             kind=Kind.BAD_RESPONSE,
         ) from None
     return TokenResponse(access_token=access, refresh_token=refresh, expires_at=expires_at)
@@ -108,7 +107,7 @@ def parse_token_response(body: dict[str, Any], *, now: float | None = None) -> T
 
 @sensitive_variables("body")
 def _token_error(response: requests.Response, body: dict[str, Any]) -> FrontError:
-    what = "the token request"
+    what = said("front.token_request")
     error = body.get("error") if isinstance(body.get("error"), str) else ""
     logger.warning(
         "Front's token endpoint answered HTTP %s (%s).", response.status_code, error or "no code"
@@ -116,21 +115,20 @@ def _token_error(response: requests.Response, body: dict[str, Any]) -> FrontErro
     rate = RateLimit.from_headers(response.status_code, response.headers)
     if error == "invalid_grant":
         return FrontError(
-            "Front no longer accepts this authorization (it expired, was already used or was "
-            "revoked): authorize the connection again.",
+            said("front.invalid_grant"),
             kind=Kind.INVALID_GRANT,
             rate=rate,
         )
     if error == "invalid_client" or response.status_code == 401:
         return FrontError(
-            "Front refused the OAuth 2.0 client's credentials (invalid_client). FrontConnect "
-            "sent the client ID and secret as RFC 6749 requires, encoded for HTTP Basic, so any "
-            "character is fine: make sure they are this Front app's current ID and secret.",
+            said("front.invalid_client"),
             kind=Kind.INVALID_CLIENT,
             rate=rate,
         )
     if error and error.replace("_", "").isalpha() and response.status_code < 500:
-        return FrontError(f"Front refused {what} ({error[:40]}).", kind=Kind.REFUSED, rate=rate)
+        return FrontError(
+            said("front.refused_error", what=what, error=error[:40]), kind=Kind.REFUSED, rate=rate
+        )
     return _common_error(response, what)
 
 
@@ -143,7 +141,7 @@ def _token_response_hook(response: requests.Response) -> requests.Response:
         raise _token_error(response, body)
     if not body:
         raise FrontError(
-            "Front's token response was malformed: it is not a JSON object.",
+            said("front.not_json"),
             kind=Kind.BAD_RESPONSE,
         )
     tokens = parse_token_response(body)
@@ -177,8 +175,7 @@ class _FrontOAuth2Session(OAuth2Session):
 def _oauth_session(client_id: str, client_secret: str, redirect_uri: str | None = None) -> Any:
     if not is_secret_text(client_id) or not is_secret_text(client_secret):
         raise FrontError(
-            "The OAuth 2.0 client's ID or secret contains characters Front never issues (only "
-            "printable ASCII without spaces): enter them again on the client's page.",
+            said("front.client_unsendable"),
             kind=Kind.INVALID_CLIENT,
         )
     session = _FrontOAuth2Session(client_id, redirect_uri=redirect_uri)
@@ -208,7 +205,7 @@ def _token_request(
     url = settings.FRONT_OAUTH_TOKEN_URL
     session = _oauth_session(client_id, client_secret, redirect_uri)
     kind = "refresh" if send == "refresh_token" else "code"
-    with _front_call(url, "the token request", kind=kind, budget=budget, key=key) as seen:
+    with _front_call(url, said("front.token_request"), kind=kind, budget=budget, key=key) as seen:
         session.hooks["response"].append(seen)
         token = getattr(session, send)(
             url, auth=client_basic_auth(client_id, client_secret), timeout=_timeout(), **grant

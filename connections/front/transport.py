@@ -33,7 +33,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
 from common import metrics
-from common.text import seconds_text
+from common.wording import Said, said
 from connections.front_types import Budget, FrontError, RateLimit
 from connections.front_types import FrontErrorKind as Kind
 
@@ -238,7 +238,7 @@ _insecure_users = 0
 
 
 @contextmanager
-def _transport_checked(url: str, what: str) -> Iterator[None]:
+def _transport_checked(url: str, what: str | Said) -> Iterator[None]:
     """Allow plain http only to this machine (tests' stand-in); oauthlib is told so only then."""
     global _insecure_users
     scheme = urlsplit(url).scheme
@@ -247,8 +247,7 @@ def _transport_checked(url: str, what: str) -> Iterator[None]:
         return
     if scheme != "http" or not is_loopback_url(url):
         raise FrontError(
-            f"FrontConnect talks to Front only over https, but the URL for {what} is not https "
-            f"({_host(url)}); fix the Front URLs in the settings.",
+            said("front.not_https", what=what, host=_host(url)),
             kind=Kind.REFUSED,
         )
     # oauthlib refuses http unless this variable is set; it is set only while a loopback call
@@ -282,12 +281,11 @@ class _Seen:
         return RateLimit.from_headers(self.response.status_code, self.response.headers)
 
 
-def _unreachable(url: str, what: str, exc: BaseException) -> FrontError:
+def _unreachable(url: str, what: str | Said, exc: BaseException) -> FrontError:
     # The exception text can quote the request; only its class name is kept.
     logger.warning("Could not reach %s for %s: %s", _host(url), what, type(exc).__name__)
     return FrontError(
-        f"Could not reach Front at {_host(url)} ({what}); check the network and the "
-        "Front URLs in the settings.",
+        said("front.unreachable", host=_host(url), what=what),
         kind=Kind.UNREACHABLE,
     )
 
@@ -300,7 +298,7 @@ def _counted(kind: str, seen: _Seen, failure: str, started: float) -> None:
 
 @contextmanager
 def _front_call(
-    url: str, what: str, *, kind: str, budget: Budget | None, key: str
+    url: str, what: str | Said, *, kind: str, budget: Budget | None, key: str
 ) -> Iterator[_Seen]:
     """The one path of every request to Front: https rule, budget, errors in words, rate seen,
     counted by ``kind`` (me, api, code, refresh) and status."""
@@ -322,7 +320,7 @@ def _front_call(
                 raise _unreachable(url, what, exc) from None
             failure = "timeout"
             raise FrontError(
-                f"Front did not answer {what} within {seconds_text(_timeout())}; try again later.",
+                said("front.timeout", what=what, seconds=_timeout()),
                 kind=Kind.TIMEOUT,
                 rate=seen.rate,
             ) from None
@@ -330,11 +328,13 @@ def _front_call(
             failure = "unreachable"
             raise _unreachable(url, what, exc) from None
         except InsecureTransportError:  # pragma: no cover - _transport_checked comes first
-            raise FrontError(f"The URL for {what} is not https.", kind=Kind.REFUSED) from None
+            raise FrontError(
+                said("front.not_https", what=what, host=_host(url)), kind=Kind.REFUSED
+            ) from None
         except OAuth2Error as exc:
             logger.warning("Front's answer to %s was refused by oauthlib: %s", what, exc.error)
             raise FrontError(
-                f"Front's answer to {what} was malformed ({exc.error}).",
+                said("front.malformed", what=what, error=exc.error),
                 kind=Kind.BAD_RESPONSE,
                 rate=seen.rate,
             ) from None
@@ -370,35 +370,36 @@ def _front_reason(body: dict[str, Any]) -> str:
     return str(text).strip().rstrip(".")[:200]
 
 
-def _common_error(response: requests.Response, what: str) -> FrontError:
+def _common_error(response: requests.Response, what: str | Said) -> FrontError:
     """The error for a status that means the same thing on every Front endpoint."""
     status = response.status_code
     rate = RateLimit.from_headers(status, response.headers)
     if status == 429:
         wait = rate.retry_after
-        after = "try again in a minute" if wait is None else f"try again in {seconds_text(wait)}"
         return FrontError(
-            f"Front is rate limiting requests for this company: {after}.",
+            said("front.rate_limited")
+            if wait is None
+            else said("front.rate_limited_for", seconds=wait),
             kind=Kind.RATE_LIMITED,
             retry_after=wait,
             rate=rate,
         )
     if status >= 500:
         return FrontError(
-            f"Front is unavailable right now (HTTP {status} from {what}); try again in a few "
-            "minutes.",
+            said("front.unavailable", status=status, what=what),
             kind=Kind.UNAVAILABLE,
             rate=rate,
         )
     if 300 <= status < 400:
         return FrontError(
-            f"Front answered {what} with a redirect (HTTP {status}), which FrontConnect does not "
-            "follow; check the Front URLs in the settings.",
+            said("front.redirect", what=what, status=status),
             kind=Kind.BAD_RESPONSE,
             rate=rate,
         )
     reason = _front_reason(_json(response))
-    detail = f": {reason}" if reason else ""
-    return FrontError(
-        f"Front refused {what} (HTTP {status}{detail}).", kind=Kind.REFUSED, rate=rate
+    refused = (
+        said("front.refused_because", what=what, status=status, detail=reason)
+        if reason
+        else said("front.refused", what=what, status=status)
     )
+    return FrontError(refused, kind=Kind.REFUSED, rate=rate)

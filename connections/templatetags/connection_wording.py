@@ -11,6 +11,6 @@ register = template.Library()
 
 
 @register.filter
-def check_note(connection: Connection) -> str:
+def check_note(connection: Connection) -> wording.Said:
     """The last check's sentence without the status the badge beside it names."""
     return wording.check_note(connection)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from common.http import AuthenticatedHttpRequest
@@ -17,7 +18,7 @@ from connections.selectors import connection_changeable_for, connection_list_for
 def save_and_follow_up(request: AuthenticatedHttpRequest, form: ConnectionForm) -> HttpResponse:
     """Save through the service, then test a Token connection or start authorizing."""
     connection = form.save(actor=request.user, source=Source.SELF_SERVICE)
-    messages.success(request, f"\u201c{connection.name}\u201d is saved.")
+    messages.success(request, _("“%(name)s” is saved.") % {"name": connection.name})
     follow_up = flows.follow_up_save(
         request,
         connection,

@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -37,7 +39,7 @@ from connections.views.oauth import LINK_RESULT_SESSION
 
 # The new link waits here, encrypted, between the POST that made it and the page that shows it.
 NEW_LINK_SESSION = "frontconnect_new_authorization_link"
-SHOWN_ONCE = "This link was shown once when it was made and cannot be shown again."
+SHOWN_ONCE = _("This link was shown once when it was made and cannot be shown again.")
 
 
 def _recipient(response: HttpResponse) -> HttpResponse:
@@ -73,7 +75,7 @@ def _start_token_valid(request: HttpRequest, link: AuthorizationLink) -> bool:
     return value == {"link": link.pk, "session": session} and bool(request.session.session_key)
 
 
-START_REFUSED = (
+START_REFUSED = _(
     "This page was sent from elsewhere or is more than an hour old, so nothing was started. "
     "Open the link again and press Authorize with Front."
 )
@@ -92,7 +94,11 @@ def link_open(request: HttpRequest, secret: str) -> HttpResponse:
             render(
                 request,
                 "connections/link_page.html",
-                {"refusal": "This authorization link is not known here. Nothing was changed."},
+                {
+                    "refusal": gettext(
+                        "This authorization link is not known here. Nothing was changed."
+                    )
+                },
                 status=404,
             )
         )
@@ -104,7 +110,7 @@ def link_open(request: HttpRequest, secret: str) -> HttpResponse:
         try:
             url = links.link_authorize_start(secret=secret, session=request.session)
         except AuthorizationError as exc:
-            refusal = str(exc)
+            refusal = exc.said
         else:
             return _recipient(HttpResponseRedirect(url))
     context = {
@@ -130,7 +136,7 @@ def link_result(request: HttpRequest) -> HttpResponse:
         else None
     )
     if link is None or not link.result:
-        raise Http404("No authorization was finished in this browser.")
+        raise Http404(gettext("No authorization was finished in this browser."))
     context = {"link": link, "connection": link.connection}
     return _recipient(render(request, "connections/link_result.html", context))
 
@@ -156,12 +162,18 @@ def link_create_from_form(
         return form
     if made.link.emailed_to:
         if link_email_send(made):
-            messages.success(request, f"The link was emailed to {made.link.emailed_to}.")
+            messages.success(
+                request,
+                gettext("The link was emailed to %(email)s.") % {"email": made.link.emailed_to},
+            )
         else:
             messages.warning(
                 request,
-                f"The email to {made.link.emailed_to} could not be sent; copy the link below "
-                "and send it yourself.",
+                gettext(
+                    "The email to %(email)s could not be sent; copy the link below "
+                    "and send it yourself."
+                )
+                % {"email": made.link.emailed_to},
             )
     request.session[NEW_LINK_SESSION] = {
         "pk": made.link.pk,
@@ -221,9 +233,11 @@ def link_revoke(request: AuthenticatedHttpRequest, pk: int, link_pk: int) -> Htt
     connection = get_object_or_404(connection_changeable_for(request.user), pk=pk)
     link = get_object_or_404(AuthorizationLink, pk=link_pk, connection=connection)
     if links.authorization_link_revoke(link=link, actor=request.user, source=Source.SELF_SERVICE):
-        messages.success(request, "The authorization link is revoked: it can no longer be used.")
+        messages.success(
+            request, gettext("The authorization link is revoked: it can no longer be used.")
+        )
     else:
-        messages.warning(request, "That link was already used, revoked or expired.")
+        messages.warning(request, gettext("That link was already used, revoked or expired."))
     return redirect(connection)
 
 

@@ -10,19 +10,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
 from connections import authorization, links
 from connections.models import LinkResult
+from connections.wording import NOTHING, Said, said
 
 logger = logging.getLogger(__name__)
-
-CANCELLED = (
-    "Front did not authorize the connection: the sign-in was cancelled, or the Front user is not "
-    "a company admin (only Front admins can authorize apps). Nothing was changed."
-)
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -41,7 +38,7 @@ def _back_to(url: str) -> HttpResponse:
     return _private(HttpResponseSeeOther(safe))
 
 
-FAILED = (
+FAILED = gettext_noop(
     "Something went wrong on FrontConnect's side while finishing the authorization; it has been "
     "logged and nothing was changed. Start again from the connection's page."
 )
@@ -74,14 +71,14 @@ def callback(request: HttpRequest) -> HttpResponse:
             url = authorization.connection_authorize_cancel(
                 request_user=request.user, session=request.session, state=state, error=error
             )
-            said = (
-                CANCELLED
+            ended = (
+                said("authorize.cancelled")
                 if error == "access_denied"
-                else (f"Front refused the authorization ({error[:40]}). Nothing was changed.")
+                else said("authorize.refused_nothing_changed", error=error[:40])
             )
             if link_id is not None:
-                return link_result(request, link_id, LinkResult.CANCELLED, said)
-            messages.warning(request, said)
+                return link_result(request, link_id, LinkResult.CANCELLED, ended)
+            messages.warning(request, str(ended))
             return _back_to(url)
         connection = authorization.connection_authorize_complete(
             request_user=request.user,
@@ -92,7 +89,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         )
     except authorization.AuthorizationError as exc:
         if link_id is not None:
-            return link_result(request, link_id, LinkResult.FAILED, str(exc))
+            return link_result(request, link_id, LinkResult.FAILED, exc.said)
         return_url = authorization.pending_authorization_return_url(
             state=state, request_user=request.user, session=request.session
         )
@@ -104,15 +101,17 @@ def callback(request: HttpRequest) -> HttpResponse:
         # A 500 would put the code and state of the query string into the error report.
         logger.exception("Unexpected failure while completing an OAuth 2.0 authorization.")
         if link_id is not None:
-            return link_result(request, link_id, LinkResult.FAILED, FAILED_LINK)
+            return link_result(request, link_id, LinkResult.FAILED, said("authorize.failed_here"))
         # Our failure, not a refusal: a 500 that says so, without the request's code and state.
-        return _refused(request, FAILED, status=500, heading="Authorization not finished")
+        return _refused(
+            request, gettext(FAILED), status=500, heading=gettext("Authorization not finished")
+        )
     if link_id is not None:
-        return link_result(request, link_id, LinkResult.AUTHORIZED, "")
+        return link_result(request, link_id, LinkResult.AUTHORIZED, NOTHING)
     messages.success(
         request,
-        f"\u201c{connection.name}\u201d is authorized and Online: Front company "
-        f"{connection.front_company_name}.",
+        gettext("“%(name)s” is authorized and Online: Front company %(company)s.")
+        % {"name": connection.name, "company": connection.front_company_name},
     )
     return_url = authorization.pending_authorization_return_url(
         state=state, request_user=request.user, session=request.session
@@ -120,16 +119,12 @@ def callback(request: HttpRequest) -> HttpResponse:
     return _back_to(return_url or "/")
 
 
-FAILED_LINK = (
-    "Something went wrong on FrontConnect's side while finishing the authorization; it has been "
-    "logged and nothing was changed."
-)
 # The session remembers which link's result page this browser may see (no secret in the URL).
 LINK_RESULT_SESSION = "frontconnect_link_result"
 
 
 def link_result(
-    request: HttpRequest, link_id: int, result: LinkResult, reason: str
+    request: HttpRequest, link_id: int, result: LinkResult, reason: Said
 ) -> HttpResponse:
     """Record a link flow's end, then go to the service's return_url or the result page."""
     link = links.link_finish(link_id=link_id, result=result, reason=reason)

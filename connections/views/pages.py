@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from common.crypto import secret_state
@@ -106,7 +107,7 @@ def connection_confirm_delete(request: AuthenticatedHttpRequest, pk: int) -> Htt
     if request.method == "POST":
         name = connection.name
         connection_delete(connection=connection, actor=request.user, source=Source.SELF_SERVICE)
-        messages.success(request, f"“{name}” is deleted.")
+        messages.success(request, _("“%(name)s” is deleted.") % {"name": name})
         return redirect("connections:list")
     return render(request, "connections/connection_confirm_delete.html", {"connection": connection})
 
@@ -135,7 +136,7 @@ def connection_move_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
         wanted = request.POST.get("team", "")
         chosen = [c for c in choices if str(c.pk if c is not None else "") == wanted]
         if not chosen:
-            error = "Choose where the connection goes: one of the places listed."
+            error = _("Choose where the connection goes: one of the places listed.")
         else:
             try:
                 connection_move(
@@ -147,8 +148,16 @@ def connection_move_page(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
             except ValidationError as exc:
                 error = " ".join(exc.messages)
             else:
-                where = f"team \u201c{chosen[0].name}\u201d" if chosen[0] else "your own"
-                messages.success(request, f"\u201c{connection.name}\u201d moved to {where}.")
+                if chosen[0] is not None:
+                    moved = _("“%(name)s” moved to team “%(team)s”.") % {
+                        "name": connection.name,
+                        "team": chosen[0].name,
+                    }
+                else:
+                    moved = _("“%(name)s” moved to your own connections.") % {
+                        "name": connection.name
+                    }
+                messages.success(request, moved)
                 return redirect(connection)
     return render(
         request,

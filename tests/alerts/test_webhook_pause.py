@@ -121,7 +121,7 @@ def test_an_operator_resumes_a_paused_webhook(receiver, webhook, change, operato
         {"action": "resume", "_selected_action": [webhook.pk]},
         follow=True,
     )
-    assert "Resumed 1 webhook(s)" in response.content.decode()
+    assert "Resumed 1 webhook; new status changes are sent." in response.content.decode()
 
     webhook.refresh_from_db()
     assert webhook.paused_at is None and webhook.consecutive_failures == 0

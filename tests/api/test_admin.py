@@ -64,7 +64,7 @@ def test_the_revoke_action_revokes(operator_client, full_key, api):
     response = operator_client.post(
         LIST, {"action": "revoke", "_selected_action": [full_key.key.pk]}, follow=True
     )
-    assert "Revoked 1 API key(s)." in response.content.decode()
+    assert "Revoked 1 API key." in response.content.decode()
     key = ApiKey.objects.get(pk=full_key.key.pk)
     assert key.revoked_at is not None and key.revoked_by.username == "op"
     assert api(full_key.plaintext).get("/api/v1/connections/").status_code == 401

@@ -16,8 +16,13 @@ def by_public_id(marks):
     return (
         ApiKey.objects.filter(owner__is_active=True)
         .select_related("owner")
-        .annotate(named=Case(When(name="first", then=Value(True)), default=Value(False),
-                             output_field=BooleanField()))  # fmt: skip
+        .annotate(
+            named=Case(
+                When(name="first", then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )  # fmt: skip
         .filter(public_id=marks["public_id"])
     )
 

@@ -56,7 +56,7 @@ def test_it_defers_what_does_not_fit_without_calling_front(front_settings, owner
     budget_observe("company:cmp_full", {"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0"})
     report = connections_check(Connection.objects.all(), concurrency=1, source=Source.WORKER)
     assert report.deferred == 3 and report.online == 0 and report.not_online == 0
-    assert all(not r.checked and r.result.startswith("Not checked:") for r in report.results)
+    assert all(not r.checked and str(r.result).startswith("Not checked:") for r in report.results)
     assert front_settings.me_requests == 0
     assert not Event.objects.filter(action=Action.TESTED).exists()
     assert set(Connection.objects.values_list("status", flat=True)) == {Status.ONLINE}

@@ -98,7 +98,7 @@ def test_output_file_from_extension(tmp_path, token_connection):
     path = tmp_path / "out.json"
     out = StringIO()
     call_command("exportconnections", "-o", str(path), stdout=out)
-    assert "Exported 1 connection(s)" in out.getvalue()
+    assert "Exported 1 connection to" in out.getvalue()
     assert json.loads(path.read_text())[0]["name"] == "Support inbox"
 
 

@@ -33,7 +33,7 @@ def test_all_online_exits_0_with_table(token_connection):
     text = out.getvalue()
     assert "NAME" in text and "STATUS" in text and "REASON" in text
     assert "Support inbox" in text and "Online: Front company Acme." in text
-    assert "All 1 connection(s) are online." in text
+    assert "1 connection is online." in text
     token_connection.refresh_from_db()
     assert token_connection.status == Status.ONLINE
 
@@ -44,7 +44,7 @@ def test_any_offline_exits_1_after_printing_table(token_connection, oauth_connec
         with pytest.raises(CommandError) as excinfo:
             call_command("testconnections", stdout=out)
     assert excinfo.value.returncode == 1
-    assert "1 of 2 connection(s) are not online" in str(excinfo.value)
+    assert "1 of 2 connections is not online" in str(excinfo.value)
     assert "Sales inbox" in out.getvalue() and "Front said 401." in out.getvalue()
     oauth_connection.refresh_from_db()
     assert oauth_connection.status == Status.OFFLINE

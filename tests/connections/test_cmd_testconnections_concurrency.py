@@ -32,9 +32,9 @@ def test_it_prints_the_table_and_a_summary_with_counts(front_settings, owner):
     call_command("testconnections", "--concurrency", "2", stdout=out)
     text = out.getvalue()
     assert "NAME" in text and "c0" in text and "Online: Front company Company cmp_0." in text
-    assert "Tested 3 connection(s) in " in text
+    assert "Tested 3 connections in " in text
     assert "3 online, 0 not online, 0 not checked" in text
-    assert "All 3 connection(s) are online." in text
+    assert "All 3 connections are online." in text
     assert "SECRET" not in text
 
 
@@ -47,7 +47,7 @@ def test_connections_the_budget_cannot_fit_are_not_checked_and_exit_1(front_sett
     with pytest.raises(CommandError) as excinfo:
         call_command("testconnections", "--max-wait", "0", stdout=out)
     assert excinfo.value.returncode == 1
-    assert "1 of 2 connection(s) are not online." in str(excinfo.value)
+    assert "1 of 2 connections is not online." in str(excinfo.value)
     text = out.getvalue()
     assert "Not checked: FrontConnect's share of this company's Front rate limit is used up" in text
     assert "1 online, 0 not online, 1 not checked" in text
@@ -71,6 +71,6 @@ def test_concurrent_run_checks_all_on_threads(front_settings, owner):
         make(owner, front_settings, f"c{i}", f"cmp_{i % 2}")
     out = StringIO()
     call_command("testconnections", "--concurrency", "4", stdout=out)
-    assert "All 8 connection(s) are online." in out.getvalue()
+    assert "All 8 connections are online." in out.getvalue()
     assert front_settings.me_requests == 8
     assert set(Connection.objects.values_list("status", flat=True)) == {Status.ONLINE}

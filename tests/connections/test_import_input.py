@@ -176,7 +176,7 @@ def test_the_parser_never_echoes_the_input(tmp_path, owner):
 def test_unknown_scope_codes_are_not_echoed(tmp_path, owner, oauth_client, front_scopes):
     row = f"Sales,Acme,oauth2,,Front app,conversations:read {API_TOKEN},alice\n"
     err = refuse(tmp_path, HEADER + row)
-    assert "line 2, column scopes: unknown scope code(s) at position(s) 2" in err
+    assert "line 2, column scopes: unknown scope code at position 2 of" in err
     assert API_TOKEN not in err
 
 
@@ -193,7 +193,7 @@ def test_a_header_of_40000_columns_is_checked_in_one_pass():
     columns = NoScans([f"c{i}" for i in range(40_000)] + ["name", "name"])
     problems = header_problems(columns, "line 1")
     assert len(problems) == 21
-    assert str(problems[-1]) == "line 1: and 39,983 more problem(s) with the columns"
+    assert str(problems[-1]) == "line 1: and 39,983 more problems with the columns"
 
 
 # The write pass checks again (item 9) and writes only what changed (item 12)

@@ -85,7 +85,7 @@ def test_a_check_that_cannot_reach_front_keeps_the_status(token_connection, fail
     services.connection_test(connection=token_connection, actor=None, source=Source.COMMAND)
     token_connection.refresh_from_db()
     assert token_connection.status == Status.ONLINE
-    assert token_connection.last_check_result.startswith("Could not check: ")
+    assert str(token_connection.last_check_result).startswith("Could not check: ")
     assert words in token_connection.last_check_result
     assert token_connection.last_checked_at is not None
     event = Event.objects.get(action=Action.TESTED)

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from common.crypto import UndecryptableSecret
+from common.wording import said
 from connections.models import Action, AuthType, Connection, Event, Scope, Source, Status
 from connections.services import event_record
 from tests.conftest import API_TOKEN, CLIENT_SECRET, store_unreadable
@@ -399,7 +400,7 @@ def test_the_detail_page_does_not_repeat_the_status_in_the_check_sentence(
     member, online_token_connection
 ):
     # Issue 19 item 5: the badge says Online; "Online — Online: Front company …" said it twice.
-    online_token_connection.last_check_result = "Online: Front company Acme Corp."
+    online_token_connection.last_check_result = said("check.online", company="Acme Corp.")
     online_token_connection.save()
     body = member.get(online_token_connection.get_absolute_url()).content.decode()
     assert "— Front company Acme Corp." in body

@@ -113,7 +113,7 @@ def test_test_against_an_unreachable_front_records_could_not_check(
     token_connection.refresh_from_db()
     assert response.status_code == 200
     assert token_connection.status == Status.UNCHECKED
-    assert token_connection.last_check_result.startswith("Could not check: ")
+    assert str(token_connection.last_check_result).startswith("Could not check: ")
     assert "Could not check \u201cSupport inbox\u201d" in response.content.decode()
     assert token_connection.last_checked_at is not None
     assert Event.objects.get(action=Action.TESTED).success is False

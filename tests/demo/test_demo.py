@@ -26,7 +26,6 @@ from connections.models import AuthType, Connection, Scope, Status
 from demo import services
 from demo.standin import standin_serve
 from oauthclients.models import OAuthClient
-from tests.conftest import closed_port
 from tests.frontconnect.test_settings import GOOD_KEY, GOOD_SECRET, ROOT
 
 BANNER = "Demo: not connected to the real Front."
@@ -93,23 +92,6 @@ def test_no_variable_turns_demo_mode_on_in_the_main_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["demo"] is False
-
-
-@pytest.fixture
-def demo_mode(settings, tmp_path):
-    """The demo's settings in this test process: demo on, Front at a stand-in on 127.0.0.1."""
-    port = closed_port()
-    settings.FRONTCONNECT_DEMO = True
-    settings.DEBUG = True
-    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-    settings.DEMO_DIR = tmp_path / ".demo"
-    settings.FRONTCONNECT_DEMO_PORT = closed_port()
-    settings.FRONTCONNECT_DEMO_FRONT_PORT = port
-    settings.FRONTCONNECT_BASE_URL = f"http://127.0.0.1:{settings.FRONTCONNECT_DEMO_PORT}"
-    settings.FRONT_API_URL = f"http://127.0.0.1:{port}"
-    settings.FRONT_OAUTH_AUTHORIZE_URL = f"http://127.0.0.1:{port}/oauth/authorize"
-    settings.FRONT_OAUTH_TOKEN_URL = f"http://127.0.0.1:{port}/oauth/token"
-    return settings
 
 
 def demo_errors() -> list[str]:

@@ -113,8 +113,9 @@ def test_createteam_creates_and_updates_members(ann, bob, cat, capsys):
     assert dict(team.memberships.values_list("user__username", "role")) == {
         "ann": "admin", "bob": "member", "cat": "member"
     }  # fmt: skip
-    assert "Created team 'Ops': 1 admin(s), 2 member(s)." in capsys.readouterr().out
+    assert "Created team 'Ops': 1 admin, 2 members." in capsys.readouterr().out
     call_command("createteam", "ops", "--admin", "bob", "--update")
+    assert "Updated team 'Ops': 1 admin, 0 members." in capsys.readouterr().out
     assert dict(team.memberships.values_list("user__username", "role")) == {"bob": "admin"}
     with pytest.raises(CommandError, match="exists already"):
         call_command("createteam", "OPS", "--admin", "ann")

@@ -3,18 +3,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from common.text import terminal_safe
 from connections import access
 from connections.bulk_export import connection_export
 from connections.bulk_formats import FORMATS
+from connections.management.base import TranslatedCommand
 
 USAGE = 2
 
 
-class Command(BaseCommand):
-    help = (
+class Command(TranslatedCommand):
+    help = gettext_noop(
         "Export connections in the import format (CSV or JSON) with every secret left blank; "
         "importing the output again with --update changes nothing."
     )
@@ -23,10 +26,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format",
             choices=FORMATS,
-            help="csv or json (default: from -o's extension, else csv).",
+            help=_("csv or json (default: from -o's extension, else csv)."),
         )
-        parser.add_argument("--owner", help="Export only this user's connections.")
-        parser.add_argument("-o", "--output", help="File to write (default: standard output).")
+        parser.add_argument("--owner", help=_("Export only this user's connections."))
+        parser.add_argument("-o", "--output", help=_("File to write (default: standard output)."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         output = options["output"]
@@ -44,17 +47,28 @@ class Command(BaseCommand):
             cell = terminal_safe if self.stdout.isatty() else None
             count = connection_export(out=stream, fmt=fmt, owner=owner, cell=cell)
             if options["verbosity"] >= 2:
-                self.stderr.write(f"Exported {count} connection(s).")
+                self.stderr.write(
+                    ngettext(
+                        "Exported %(count)s connection.", "Exported %(count)s connections.", count
+                    )
+                    % {"count": count}
+                )
             return
         try:
             with open(output, "w", encoding="utf-8", newline="") as out:
                 count = connection_export(out=out, fmt=fmt, owner=owner)
         except OSError as exc:
             raise CommandError(
-                f"Cannot write {output}: {exc.strerror}.", returncode=USAGE
+                _("Cannot write %(path)s: %(reason)s.") % {"path": output, "reason": exc.strerror},
+                returncode=USAGE,
             ) from None
         if options["verbosity"] >= 1:
-            self.stdout.write(self.style.SUCCESS(f"Exported {count} connection(s) to {output}."))
+            summary = ngettext(
+                "Exported %(count)s connection to %(path)s.",
+                "Exported %(count)s connections to %(path)s.",
+                count,
+            ) % {"count": count, "path": output}
+            self.stdout.write(self.style.SUCCESS(summary))
 
     def format_from(self, output: str | None) -> str:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""

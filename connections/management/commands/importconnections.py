@@ -6,6 +6,9 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext, pgettext
 from tqdm import tqdm
 
 from common.text import terminal_safe
@@ -29,43 +32,43 @@ TEST_PATIENCE = 300.0
 
 
 class Command(SecretsCommand):
-    help = (
+    help = gettext_noop(
         "Import connections from a CSV or JSON file (- for stdin). The whole input is checked "
         "first: one bad row means nothing is written and exit status 1."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("path", help="File to read, or - for standard input.")
+        parser.add_argument("path", help=_("File to read, or - for standard input."))
         parser.add_argument(
-            "--format", choices=FORMATS, help="csv or json (default: from the file's extension)."
+            "--format", choices=FORMATS, help=_("csv or json (default: from the file's extension).")
         )
-        parser.add_argument("--owner", help="Username that owns rows whose owner cell is blank.")
+        parser.add_argument("--owner", help=_("Username that owns rows whose owner cell is blank."))
         parser.add_argument(
-            "--update", action="store_true", help="Update connections that already exist."
-        )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Check and count, but write nothing."
+            "--update", action="store_true", help=_("Update connections that already exist.")
         )
         parser.add_argument(
-            "--test", action="store_true", help="Test each imported connection afterwards."
+            "--dry-run", action="store_true", help=_("Check and count, but write nothing.")
+        )
+        parser.add_argument(
+            "--test", action="store_true", help=_("Test each imported connection afterwards.")
         )
         parser.add_argument(
             "--max-rows",
             type=int,
             default=DEFAULT_MAX_ROWS,
-            help=f"Refuse inputs with more rows than this (default {DEFAULT_MAX_ROWS}).",
+            help=_("Refuse inputs with more rows than this (default %(default)s)."),
         )
         parser.add_argument(
             "--max-bytes",
             type=int,
             default=DEFAULT_MAX_BYTES,
-            help=f"Refuse inputs larger than this many bytes (default {DEFAULT_MAX_BYTES}).",
+            help=_("Refuse inputs larger than this many bytes (default %(default)s)."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         fmt = self.input_format(options["path"], options["format"])
         if options["max_rows"] < 1 or options["max_bytes"] < 1:
-            raise CommandError("--max-rows and --max-bytes must be positive.", returncode=USAGE)
+            raise CommandError(_("--max-rows and --max-bytes must be positive."), returncode=USAGE)
         owner = self.default_owner(options["owner"])
         try:
             with self.open_input(options["path"], options["max_bytes"]) as stream:
@@ -85,9 +88,14 @@ class Command(SecretsCommand):
         except ImportRefused as refused:
             for error in refused.errors:
                 self.stderr.write(self.style.ERROR(terminal_safe(str(error))))
+            count = len(refused.errors)
             raise CommandError(
-                f"The input was refused ({len(refused.errors)} problem(s) listed above); "
-                "nothing was written."
+                ngettext(
+                    "The input was refused (%(count)s problem listed above); nothing was written.",
+                    "The input was refused (%(count)s problems listed above); nothing was written.",
+                    count,
+                )
+                % {"count": count}
             ) from None
         self.report(result, options["verbosity"])
         if options["test"] and not result.dry_run:
@@ -100,7 +108,7 @@ class Command(SecretsCommand):
         if path != "-" and suffix in FORMATS:
             return suffix
         raise CommandError(
-            "Cannot tell the format from the file name; pass --format csv or --format json.",
+            _("Cannot tell the format from the file name; pass --format csv or --format json."),
             returncode=USAGE,
         )
 
@@ -118,7 +126,10 @@ class Command(SecretsCommand):
         try:
             stream = open(path, "rb")  # noqa: SIM115 - closed by the caller's with block
         except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror}.", returncode=USAGE) from None
+            raise CommandError(
+                _("Cannot read %(path)s: %(reason)s.") % {"path": path, "reason": exc.strerror},
+                returncode=USAGE,
+            ) from None
         try:
             import_check_size(stream=stream, max_bytes=max_bytes)
         except ImportRefused:
@@ -130,24 +141,33 @@ class Command(SecretsCommand):
         if verbosity < 1 or not self.stdout.isatty():
             return None
         return lambda description, total: tqdm(
-            desc=description, total=total, unit=" rows", file=self.stdout._out, leave=False
+            desc=description,
+            total=total,
+            unit=" " + pgettext("progress bar unit", "rows"),
+            file=self.stdout._out,
+            leave=False,
         )
 
     def report(self, result: ImportResult, verbosity: int) -> None:
         if verbosity < 1:
             return
+        counts = {
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "elapsed": number_format(result.elapsed, 2),
+        }
         if result.dry_run:
-            summary = (
-                f"Dry run: would create {result.created}, would update {result.updated}, "
-                f"unchanged {result.unchanged}, errors 0, in {result.elapsed:.2f} s; "
-                "nothing was written."
+            summary = _(
+                "Dry run: would create %(created)s, would update %(updated)s, "
+                "unchanged %(unchanged)s, errors 0, in %(elapsed)s s; nothing was written."
             )
         else:
-            summary = (
-                f"Created {result.created}, updated {result.updated}, "
-                f"unchanged {result.unchanged}, in {result.elapsed:.2f} s."
+            summary = _(
+                "Created %(created)s, updated %(updated)s, unchanged %(unchanged)s, "
+                "in %(elapsed)s s."
             )
-        self.stdout.write(self.style.SUCCESS(summary))
+        self.stdout.write(self.style.SUCCESS(summary % counts))
 
     def test(self, connection_ids: list[int], verbosity: int) -> None:
         # The same concurrent checker as testconnections, within each company's rate budget.
@@ -161,4 +181,7 @@ class Command(SecretsCommand):
             for result in report.results:
                 self.stdout.write(f"{terminal_safe(result.name)}: {result.status_label}")
         if verbosity >= 1:
-            self.stdout.write(f"Tested {len(report.results)}: {report.summary()}.")
+            self.stdout.write(
+                _("Tested %(count)s: %(summary)s.")
+                % {"count": len(report.results), "summary": report.summary()}
+            )

@@ -7,6 +7,8 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.text import terminal_safe
 from connections import upkeep
@@ -20,7 +22,7 @@ USAGE = 2
 
 
 class Command(SecretsCommand):
-    help = (
+    help = gettext_noop(
         "Refresh the OAuth 2.0 tokens the worker's refresh policy finds due, with its own window: "
         "recently used connections whose access token expires within the window, and grants in "
         "the last 7 days of their refresh token's life. Safe to run on "
@@ -34,13 +36,15 @@ class Command(SecretsCommand):
             type=int,
             default=15,
             metavar="MINUTES",
-            help="Refresh recently used connections' tokens that expire within this many minutes "
-            "(default 15).",
+            help=_(
+                "Refresh recently used connections' tokens that expire within this many minutes "
+                "(default %(default)s)."
+            ),
         )
 
     def handle(self, *args: Any, within: int, **options: Any) -> None:
         if within < 0:
-            raise CommandError("--within must be zero or more minutes.", returncode=USAGE)
+            raise CommandError(_("--within must be zero or more minutes."), returncode=USAGE)
         refreshed = failed = 0
         window = timedelta(minutes=within)
         for pk in upkeep.connections_due_refresh(within=window):
@@ -56,21 +60,31 @@ class Command(SecretsCommand):
                 continue  # another run holds it: that run refreshes it
             except FrontError as exc:
                 failed += 1
-                self.stderr.write(self.style.ERROR(f"{name}: {terminal_safe(str(exc))}"))
+                self.stderr.write(
+                    self.style.ERROR(
+                        _("%(name)s: %(error)s") % {"name": name, "error": terminal_safe(str(exc))}
+                    )
+                )
                 continue
             except Exception as exc:
                 # One broken row must not stop the others; the text could quote a secret.
                 logger.error("refreshtokens: %s failed: %s", connection.pk, type(exc).__name__)
                 failed += 1
                 self.stderr.write(
-                    self.style.ERROR(f"{name}: could not be refreshed ({type(exc).__name__}).")
+                    self.style.ERROR(
+                        _("%(name)s: could not be refreshed (%(error)s).")
+                        % {"name": name, "error": type(exc).__name__}
+                    )
                 )
                 continue
             if obtained:
                 refreshed += 1
                 if options["verbosity"] >= 2:
-                    self.stdout.write(f"Refreshed {name}.")
-        summary = f"Refreshed {refreshed}, failed {failed}."
+                    self.stdout.write(_("Refreshed %(name)s.") % {"name": name})
+        summary = _("Refreshed %(refreshed)s, failed %(failed)s.") % {
+            "refreshed": refreshed,
+            "failed": failed,
+        }
         if failed:
             raise CommandError(summary)
         if options["verbosity"] >= 1:

@@ -10,18 +10,23 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from connections.management.base import TranslatedCommand
 
 # How long the children get to stop on Ctrl-C before they are killed.
 STOP_TIMEOUT = 20.0
+WEB = "web server"
 WORKER = "worker and scheduler"
 DELIVERY_WORKER = "delivery worker"
 # Emails and webhook calls get their own processes, so a dead receiver never delays the checks.
 DELIVERY_CONCURRENCY = "2"
 
 
-class Command(BaseCommand):
-    help = (
+class Command(TranslatedCommand):
+    help = gettext_noop(
         "Serve FrontConnect with its background workers and scheduler beside it (what make run "
         "does): runserver, 'celery -A frontconnect worker --beat -Q celery' and a worker for "
         "the 'deliveries' queue (emails, webhooks). Ctrl-C stops them all."
@@ -29,14 +34,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "addrport", nargs="?", default="127.0.0.1:8000", help="Where runserver listens."
+            "addrport", nargs="?", default="127.0.0.1:8000", help=_("Where runserver listens.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.broker_folders()
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         commands = {
-            "web server": [sys.executable, manage, "runserver", options["addrport"]],
+            WEB: [sys.executable, manage, "runserver", options["addrport"]],
             WORKER: [
                 sys.executable, "-m", "celery", "-A", "frontconnect", "worker", "--beat",
                 "-Q", "celery", "-n", "worker@%h", "--loglevel", "INFO",
@@ -62,8 +67,11 @@ class Command(BaseCommand):
                     command, cwd=settings.BASE_DIR, start_new_session=True
                 )
             self.stdout.write(
-                f"Serving on http://{options['addrport']}/ with the worker and scheduler; "
-                "Ctrl-C stops everything."
+                _(
+                    "Serving on http://%(addrport)s/ with the worker and scheduler; "
+                    "Ctrl-C stops everything."
+                )
+                % {"addrport": options["addrport"]}
             )
             ended = self.watch(children, stopping)
         finally:
@@ -71,7 +79,7 @@ class Command(BaseCommand):
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if ended is not None:
-            raise CommandError(f"The {ended} stopped unexpectedly; everything was stopped.")
+            raise CommandError(stopped_unexpectedly(ended))
 
     def broker_folders(self) -> None:
         """The embedded file broker needs its folders before the worker starts."""
@@ -107,3 +115,12 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
+
+
+def stopped_unexpectedly(name: str) -> str:
+    """The sentence for a child that ended on its own (one per child: genders differ)."""
+    if name == WORKER:
+        return _("The worker and scheduler stopped unexpectedly; everything was stopped.")
+    if name == DELIVERY_WORKER:
+        return _("The delivery worker stopped unexpectedly; everything was stopped.")
+    return _("The web server stopped unexpectedly; everything was stopped.")

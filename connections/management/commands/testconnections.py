@@ -5,6 +5,9 @@ from typing import Any
 
 from django.core.management.base import CommandError
 from django.db.models import QuerySet
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext, pgettext
 from tqdm import tqdm
 
 from common.text import name_key, terminal_safe
@@ -17,41 +20,43 @@ USAGE = 2
 
 
 class Command(SecretsCommand):
-    help = (
+    help = gettext_noop(
         "Test connections against Front, as the Test connection button does, and print name, "
         "status and reason. Exit status 1 if any connection is not online. Checks run "
         "concurrently within each Front company's rate budget, shared with the worker."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("names", nargs="*", metavar="NAME", help="Only these connections.")
-        parser.add_argument("--owner", help="Only this user's connections.")
+        parser.add_argument("names", nargs="*", metavar="NAME", help=_("Only these connections."))
+        parser.add_argument("--owner", help=_("Only this user's connections."))
         parser.add_argument(
             "--status",
             choices=Status.values,
-            help="Only connections currently in this status.",
+            help=_("Only connections currently in this status."),
         )
         parser.add_argument(
             "--concurrency",
             type=positive_int,
             default=8,
             metavar="N",
-            help="How many checks run at once (default 8).",
+            help=_("How many checks run at once (default %(default)s)."),
         )
         parser.add_argument(
             "--max-wait",
             type=float,
             default=300.0,
             metavar="SECONDS",
-            help="How long to wait for a company's rate budget to have room before leaving its "
-            "remaining connections unchecked (default 300).",
+            help=_(
+                "How long to wait for a company's rate budget to have room before leaving its "
+                "remaining connections unchecked (default %(default)s)."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         connections = self.selected(options["names"], options["owner"], options["status"])
         total = connections.count()
         if not total:
-            self.stdout.write("No connections to test.")
+            self.stdout.write(_("No connections to test."))
             return
         bar = self.progress_bar(total, options["verbosity"])
         try:
@@ -68,25 +73,51 @@ class Command(SecretsCommand):
         self.write_table(report.results, options["verbosity"])
         self.write_summary(report, options["verbosity"])
         failing = report.not_online + report.not_checked
+        tested = len(report.results)
         if failing:
-            raise CommandError(f"{failing} of {len(report.results)} connection(s) are not online.")
+            raise CommandError(
+                ngettext(
+                    "%(failing)s of %(count)s connections is not online.",
+                    "%(failing)s of %(count)s connections are not online.",
+                    failing,
+                )
+                % {"failing": failing, "count": tested}
+            )
         self.stdout.write(
-            self.style.SUCCESS(f"All {len(report.results)} connection(s) are online.")
+            self.style.SUCCESS(
+                ngettext(
+                    "%(count)s connection is online.",
+                    "All %(count)s connections are online.",
+                    tested,
+                )
+                % {"count": tested}
+            )
         )
 
     def progress_bar(self, total: int, verbosity: int) -> Any:
         if verbosity < 1 or not self.stdout.isatty():
             return None
-        return tqdm(total=total, desc="Testing", unit=" connections", file=self.stdout._out,
-                    leave=False)  # fmt: skip
+        return tqdm(total=total, desc=_("Testing"),
+                    unit=" " + pgettext("progress bar unit", "connections"),
+                    file=self.stdout._out, leave=False)  # fmt: skip
 
     def write_summary(self, report: CheckReport, verbosity: int) -> None:
         if verbosity < 1:
             return
+        tested = len(report.results) - report.deferred
         self.stdout.write(
-            f"Tested {len(report.results) - report.deferred} connection(s) in "
-            f"{report.elapsed:.1f} s: {report.summary()} (Front could not be asked, or the "
-            "rate budget had no room)."
+            ngettext(
+                "Tested %(count)s connection in %(elapsed)s s: %(summary)s (Front could not be "
+                "asked, or the rate budget had no room).",
+                "Tested %(count)s connections in %(elapsed)s s: %(summary)s (Front could not be "
+                "asked, or the rate budget had no room).",
+                tested,
+            )
+            % {
+                "count": tested,
+                "elapsed": number_format(report.elapsed, 1),
+                "summary": report.summary(),
+            }
         )
 
     def selected(self, names: list[str], username: str | None, status: str | None) -> QuerySet:
@@ -107,16 +138,27 @@ class Command(SecretsCommand):
             missing = [terminal_safe(name) for name in names if name_key(name) not in found]
             if missing:
                 raise CommandError(
-                    "No connection matches: " + ", ".join(missing) + ".", returncode=USAGE
+                    ngettext(
+                        "No connection matches: %(names)s.",
+                        "No connection matches: %(names)s.",
+                        len(missing),
+                    )
+                    % {"names": ", ".join(missing)},
+                    returncode=USAGE,
                 )
         return connections
 
     def write_table(self, results: Sequence[CheckedConnection], verbosity: int) -> None:
         if verbosity < 1:
             return
-        table = [("NAME", "OWNER", "STATUS", "REASON")]
+        table = [(_("NAME"), _("OWNER"), _("STATUS"), _("REASON"))]
         table += [
-            (terminal_safe(r.name), terminal_safe(r.owner), r.status_label, terminal_safe(r.result))
+            (
+                terminal_safe(r.name),
+                terminal_safe(r.owner),
+                r.status_label,
+                terminal_safe(str(r.result)),
+            )
             for r in results
         ]
         widths = [max(len(row[i]) for row in table) for i in range(3)]

@@ -3,11 +3,13 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from demo.checks import demo_refusals
 from demo.services import REFUSED_TOKEN, TOKENS, DemoReady, demo_prepare, demo_standin
@@ -23,29 +25,44 @@ def demo_setting(name: str) -> Any:
 
 
 class Command(BaseCommand):
-    help = (
-        "Serve the demo (what make demo does): FrontConnect with its worker and scheduler, "
-        "and a stand-in for Front, all on 127.0.0.1, in a database of its own under .demo/. "
-        "Only under frontconnect.demo_settings. Ctrl-C stops everything."
+    help = cast(
+        str,
+        gettext_lazy(
+            "Serve the demo (what make demo does): FrontConnect with its worker and scheduler, "
+            "and a stand-in for Front, all on 127.0.0.1, in a database of its own under .demo/. "
+            "Only under frontconnect.demo_settings. Ctrl-C stops everything."
+        ),
     )
     requires_system_checks: list[str] = []  # checked below, after saying what demo mode needs
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # argparse formats the description with regular expressions, which refuse a lazy
+        # translation: it gets the help as text, in the language active when the command runs.
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if parser.description is not None:
+            parser.description = str(parser.description)
+        return parser
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
             "--no-serve",
             action="store_true",
-            help="Prepare the demo (database, client, operator, key) and stop without serving.",
+            help=_("Prepare the demo (database, client, operator, key) and stop without serving."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not getattr(settings, "FRONTCONNECT_DEMO", False):
             raise CommandError(
-                "The demo runs only under its own settings, which never touch your database: "
-                "run `make demo` (manage.py rundemo --settings=frontconnect.demo_settings)."
+                _(
+                    "The demo runs only under its own settings, which never touch your database: "
+                    "run `make demo` (manage.py rundemo --settings=frontconnect.demo_settings)."
+                )
             )
         refusals = demo_refusals()
         if refusals:
-            raise CommandError("Demo mode refused: " + "; ".join(refusals) + ".")
+            raise CommandError(
+                _("Demo mode refused: %(refusals)s.") % {"refusals": "; ".join(refusals)}
+            )
         demo_dir = Path(demo_setting("DEMO_DIR"))
         demo_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(demo_dir, 0o700)
@@ -56,12 +73,17 @@ class Command(BaseCommand):
             server = standin_serve(front, port=port)
         except OSError as exc:
             raise CommandError(
-                f"The Front stand-in could not listen on 127.0.0.1:{port} ({exc.strerror}); "
-                "stop what uses it or choose other ports with FRONTCONNECT_DEMO_PORT."
+                _(
+                    "The Front stand-in could not listen on 127.0.0.1:%(port)s (%(error)s); "
+                    "stop what uses it or choose other ports with FRONTCONNECT_DEMO_PORT."
+                )
+                % {"port": port, "error": exc.strerror}
             ) from None
         try:
             if front.url != settings.FRONT_API_URL:
-                raise CommandError(f"FRONT_API_URL must be the stand-in's {front.url}.")
+                raise CommandError(
+                    _("FRONT_API_URL must be the stand-in's %(url)s.") % {"url": front.url}
+                )
             lines = self.welcome(demo_prepare())
             self.say(lines)
             if not options["no_serve"]:
@@ -84,13 +106,22 @@ class Command(BaseCommand):
         base = settings.FRONTCONNECT_BASE_URL
         tokens = ", ".join(TOKENS)
         lines = [
-            self.style.WARNING("Demo: not connected to the real Front."),
-            f"Front stand-in: {settings.FRONT_API_URL} (OAuth 2.0 client "
-            f"{ready.client.name!r} is ready).",
-            f"Open {base}/demo/ for the steps, then sign in as {ready.operator.username!r} "
-            f"with password {ready.password} (new at each start).",
-            f"API tokens the stand-in accepts: {tokens}; it refuses {REFUSED_TOKEN} and any other.",
-            f"API key {ready.key.key.name!r} (read, proxy; new at each start):",
+            self.style.WARNING(_("Demo: not connected to the real Front.")),
+            _("Front stand-in: %(url)s (OAuth 2.0 client %(client)s is ready).")
+            % {"url": settings.FRONT_API_URL, "client": repr(ready.client.name)},
+            _(
+                "Open %(url)s for the steps, then sign in as %(user)s with password "
+                "%(password)s (new at each start)."
+            )
+            % {
+                "url": f"{base}/demo/",
+                "user": repr(ready.operator.username),
+                "password": ready.password,
+            },
+            _("API tokens the stand-in accepts: %(tokens)s; it refuses %(refused)s and any other.")
+            % {"tokens": tokens, "refused": REFUSED_TOKEN},
+            _("API key %(name)s (read, proxy; new at each start):")
+            % {"name": repr(ready.key.key.name)},
             f"export FRONTCONNECT_DEMO_KEY={ready.key.plaintext}",
             f'curl -H "Authorization: Bearer $FRONTCONNECT_DEMO_KEY" {base}/api/v1/connections/',
         ]

@@ -1,27 +1,45 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from connections import access
 from connections.models import Source
-from teams.departures import offboard, offboard_targets
+from teams.departures import (
+    offboard,
+    offboard_summary,
+    offboard_target_label,
+    offboard_targets,
+)
 
 
 class Command(BaseCommand):
-    help = (
-        "Offboard someone: move their connections and API keys to another person or into a "
-        "team, end their sessions and deactivate them. Connections keep working (same id, same "
-        "tokens); each one's history records it."
+    help = cast(
+        str,
+        gettext_lazy(
+            "Offboard someone: move their connections and API keys to another person or into a "
+            "team, end their sessions and deactivate them. Connections keep working (same id, same "
+            "tokens); each one's history records it."
+        ),
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # argparse formats the description with regular expressions, which refuse a lazy
+        # translation: it gets the help as text, in the language active when the command runs.
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if parser.description is not None:
+            parser.description = str(parser.description)
+        return parser
+
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("username", metavar="USERNAME", help="The person leaving.")
+        parser.add_argument("username", metavar="USERNAME", help=_("The person leaving."))
         target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument("--to-user", metavar="USERNAME", help="Hand everything to them.")
-        target.add_argument("--to-team", metavar="TEAM", help="Move everything into this team.")
+        target.add_argument("--to-user", metavar="USERNAME", help=_("Hand everything to them."))
+        target.add_argument("--to-team", metavar="TEAM", help=_("Move everything into this team."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = access.owner_by_username(options["username"])
@@ -34,5 +52,5 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        target = f"team {to_team.name}" if to_team is not None else str(options["to_user"])
-        self.stdout.write(self.style.SUCCESS(done.sentence(user, target)))
+        target = offboard_target_label(to_user=to_user, to_team=to_team)
+        self.stdout.write(self.style.SUCCESS(offboard_summary(done, user, target)))
