@@ -35,6 +35,7 @@ from alerts.models import (
 from common import metrics
 from common.dates import moment_text
 from common.mail import Alert, alert_send, one_line
+from common.preferences import reading_as
 from connections import access
 from connections.models import Connection, Status, Transition
 from connections.services import REAUTHORIZE_INTERRUPTED
@@ -312,7 +313,11 @@ def notices_send(
         if not _claim(notice):
             continue  # another worker is sending it
         try:
-            alert_send(build(notice))
+            # In the recipient's language and time zone (their preferences), whoever's request
+            # or worker sends it.
+            with reading_as(notice.user):
+                alert = build(notice)
+            alert_send(alert)
         except OSError as exc:  # smtplib.SMTPException is an OSError
             logger.warning(
                 "Alert email %s %s failed: %s",

@@ -7,7 +7,7 @@ Emails are rendered in the language in force (the caller picks the recipient's):
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone, translation
@@ -16,6 +16,7 @@ from alerts.lapse import lapse_alert
 from alerts.models import LapseWarning, NoticeKind, Notification, Webhook, WebhookDelivery
 from alerts.services import notice_alert
 from alerts.webhooks import transition_event, webhook_payload
+from common.wording import NOTHING, said
 from connections.models import Source, Status, Transition
 from connections.status import connection_status_set
 
@@ -64,7 +65,7 @@ def base_url(settings):
     settings.FRONTCONNECT_BASE_URL = "https://fc.example.com"
 
 
-def status_change(connection, status: Status, reason: str = "") -> Transition:
+def status_change(connection, status: Status, reason=NOTHING) -> Transition:
     transition = connection_status_set(
         connection=connection, status=status, reason=reason, source=Source.WORKER
     )
@@ -180,3 +181,42 @@ def test_a_webhook_payload_stays_english_under_french(token_connection):
 
     assert data["new_status_label"] == "Offline"
     assert data["new_status"] == "offline"
+
+
+@pytest.mark.usefixtures("base_url")
+def test_each_recipient_reads_the_alert_in_their_own_language_and_time_zone(
+    token_connection, owner, operator, mailoutbox
+):
+    """A French owner in Paris and an English operator in UTC get one change in their words.
+
+    The worker (or the request that caused the change) sends both: the language and zone are
+    the recipients', not the sender's.
+    """
+    from alerts.services import notices_send
+    from common.preferences import preferences_save
+
+    preferences_save(user=owner, language="fr", time_zone="Europe/Paris")
+    status_change(token_connection, Status.ONLINE)
+    transition = status_change(token_connection, Status.REAUTHORIZE, said("token.reauthorize"))
+    Transition.objects.filter(pk=transition.pk).update(
+        created_at=timezone.make_aware(timezone.datetime(2026, 7, 1, 12, 30), timezone=UTC)
+    )
+    transition.refresh_from_db()
+    for user in (owner, operator):
+        Notification.objects.create(transition=transition, user=user, kind=NoticeKind.OUTAGE)
+
+    with translation.override("en"):
+        sent = notices_send(
+            Notification.objects.filter(transition=transition),
+            build=lambda notice: notice_alert(notice, transition),
+        )
+
+    assert sent == 2
+    by_recipient = {message.to[0]: message for message in mailoutbox}
+    french, english = by_recipient[owner.email], by_recipient[operator.email]
+    assert "doit être réautorisée" in french.subject
+    assert "Front n\u2019accepte plus l\u2019autorisation de cette connexion" in french.body
+    assert "2026-07-01 14:30 CEST" in french.body
+    assert english.subject == "FrontConnect: Support inbox needs reauthorization"
+    assert "Front no longer accepts this connection's authorization" in english.body
+    assert "2026-07-01 12:30 UTC" in english.body
