@@ -462,7 +462,9 @@ class ConnectionEventFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "connection_name", "action", "source", "who", "success"]
+    list_display = [
+        "created_at", "connection_name", "action", "source", "who", "success", "sentence",
+    ]  # fmt: skip
     list_filter = [ConnectionEventFilter, "action", "source", "success"]
     list_select_related = ["actor"]
     search_fields = ["connection_name", "message"]
@@ -471,6 +473,11 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("Who"), ordering="actor__username")
     def who(self, obj: Event) -> str:
         return obj.who
+
+    @admin.display(description=gettext_lazy("Details"))
+    def sentence(self, obj: Event) -> str:
+        """The stored code and parameters, worded in the reader's language."""
+        return str(obj.message)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
         return access.rows_about_visible_connections(request.user, super().get_queryset(request))

@@ -319,3 +319,25 @@ def test_the_changelist_query_count_does_not_grow(operator_client, owner, oauth_
 def test_scopes_come_installed(db):
     assert Scope.objects.count() == 57
     assert Scope.objects.get(code="conversations:read").description == "Read conversations"
+
+
+def test_the_history_is_searched_by_code_or_parameter_and_read_in_the_readers_language(
+    operator_client, token_connection
+):
+    from common.wording import said
+
+    for code, params in [("link.revoked", {"link": 7}), ("check.online", {"company": "Globex"})]:
+        Event.objects.create(
+            connection=token_connection,
+            connection_name=token_connection.name,
+            action="link",
+            source="admin",
+            message=said(code, **params),
+        )
+    url = "/admin/connections/event/"
+    by_code = operator_client.get(url, {"q": "link.revoked"}).content.decode()
+    assert "Authorization link 7 revoked." in by_code and "Globex" not in by_code
+    by_param = operator_client.get(url, {"q": "Globex"}).content.decode()
+    assert "Online: Front company Globex." in by_param and "link 7" not in by_param
+    french = operator_client.get(url, {"q": "link.revoked"}, headers={"accept-language": "fr"})
+    assert "Lien d\u2019autorisation 7 révoqué." in french.content.decode()
