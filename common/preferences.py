@@ -12,7 +12,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -36,10 +36,7 @@ def preferences_of(user: User | AnonymousUser | None) -> Preferences | None:
     """The person's saved preferences, or None (anonymous, or never saved)."""
     if user is None or not user.is_authenticated:
         return None
-    try:
-        return cast(User, user).preferences
-    except Preferences.DoesNotExist:
-        return None
+    return Preferences.objects.filter(user_id=user.pk).first()
 
 
 def offered_language(code: str | None) -> str | None:
@@ -65,7 +62,6 @@ def preferences_save(
         preferences.time_zone = time_zone
     preferences.full_clean()
     preferences.save()
-    user.preferences = preferences
     return preferences
 
 
