@@ -35,6 +35,7 @@ from alerts.models import (
 from common import metrics
 from common.dates import moment_text
 from common.mail import Alert, alert_send, one_line
+from common.preferences import reading_as
 from connections import access
 from connections.models import Connection, Status, Transition
 from connections.services import REAUTHORIZE_INTERRUPTED
@@ -301,7 +302,7 @@ def notices_send(
     sent = 0
     failure: OSError | None = None
     manager = pending.model._default_manager
-    for notice in pending.select_related("user").order_by("pk"):
+    for notice in pending.select_related("user", "user__preferences").order_by("pk"):
         reason = skip(notice)
         if reason:
             manager.filter(pk=notice.pk, state=NoticeState.PENDING).update(
@@ -312,7 +313,10 @@ def notices_send(
         if not _claim(notice):
             continue  # another worker is sending it
         try:
-            alert_send(build(notice))
+            # Written for its reader: their language and time zone (common.preferences).
+            with reading_as(notice.user):
+                alert = build(notice)
+            alert_send(alert)
         except OSError as exc:  # smtplib.SMTPException is an OSError
             logger.warning(
                 "Alert email %s %s failed: %s",
