@@ -302,7 +302,7 @@ def notices_send(
     sent = 0
     failure: OSError | None = None
     manager = pending.model._default_manager
-    for notice in pending.select_related("user").order_by("pk"):
+    for notice in pending.select_related("user", "user__preferences").order_by("pk"):
         reason = skip(notice)
         if reason:
             manager.filter(pk=notice.pk, state=NoticeState.PENDING).update(

@@ -337,3 +337,28 @@ def test_reading_as_takes_a_default_only_when_nothing_is_saved(owner, stranger):
         assert EMAIL.render(Context({"when": WHEN})) == "Sign in 2025-01-15 13:00 CET"
     with reading_as(stranger, language_default="fr"):
         assert EMAIL.render(Context({"when": WHEN})) == "Se connecter 2025-01-15 12:00 UTC"
+
+
+def test_an_alert_email_is_written_in_its_readers_language(
+    owner, token_connection, mailoutbox, settings, django_capture_on_commit_callbacks
+):
+    from connections.models import Status
+    from connections.status import connection_status_set
+
+    settings.FRONTCONNECT_BASE_URL = "https://fc.example.com"
+    preferences_save(user=owner, language="fr", time_zone="Europe/Paris")
+
+    def change(status: Status) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            connection_status_set(
+                connection=token_connection, status=status, reason="Checked.", source=Source.WORKER
+            )
+
+    change(Status.ONLINE)
+    with translation.override("en"):  # whatever the language of the process that sends it
+        change(Status.OFFLINE)
+    (email,) = mailoutbox
+    assert email.subject == "FrontConnect\u00a0: la connexion Support inbox est hors ligne"
+    assert "La connexion Support inbox ne fonctionne plus" in email.body
+    # "on 2026-… 13:00 CET": the moment in the reader's zone, named.
+    assert re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d CES?T\.", email.body), email.body

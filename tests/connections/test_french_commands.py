@@ -141,12 +141,15 @@ def test_help_is_french_under_french_and_english_by_default():
 def test_the_rate_budget_refusal_is_french(monkeypatch):
     deferred = ratelimit.Deferred(key="company:x", retry_after=3)
     monkeypatch.setattr(ratelimit, "budget_acquire", lambda key, wait: deferred)
-    with translation.override("fr"), pytest.raises(FrontError) as excinfo:
+    with pytest.raises(FrontError) as excinfo:
         ratelimit.DatabaseBudget().acquire("company:x")
-    assert str(excinfo.value).startswith(
-        "La part de FrontConnect dans la limite de débit Front de cette entreprise est "
-        f"épuisée{NBSP}: réessayez dans 3 "
-    )
+    # A stored sentence (common.wording): worded when read, in the reader's language.
+    assert excinfo.value.message.code == "budget.used_up"
+    with translation.override("fr"):
+        assert str(excinfo.value) == (
+            "La part de FrontConnect dans la limite de débit Front de cette entreprise est "
+            f"épuisée{NBSP}: réessayez dans 3 secondes."
+        )
 
 
 def test_english_stays_the_default(tmp_path, owner, token_connection):
