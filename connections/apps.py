@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ConnectionsConfig(AppConfig):
     name = "connections"
-    verbose_name = "Front connections"
+    verbose_name = _("Front connections")
 
     def ready(self) -> None:
         from connections import (
