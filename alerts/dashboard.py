@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from alerts.models import OUTAGE_STATUSES
 from common.dates import moment_text
+from common.wording import Said
 from connections.models import Connection, Removal, Status, Transition
 from connections.upkeep import LAPSE_WARNING, grant_lapses_at, grants_lapsing_by
 from connections.views.health import CHECKS
@@ -243,7 +244,7 @@ def status_history(
     return history
 
 
-def background_states() -> list[tuple[str, str]]:
+def background_states() -> list[tuple[str, str | Said]]:
     """The worker's heartbeat, the scheduler lock and the broker, as /healthz reports them."""
     return [(name, CHECKS[name]()) for name in BACKGROUND_CHECKS]
 

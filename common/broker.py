@@ -17,11 +17,27 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, current_app
+from django.utils.translation import gettext_lazy as _
 from kombu.exceptions import KombuError
+
+from common.wording import Said, said, sentences
 
 logger = logging.getLogger(__name__)
 
 OK = "ok"
+
+# What /healthz says of the broker (English there; worded in the reader's language on the
+# dashboard, common.wording).
+SENTENCES = sentences(
+    {
+        "broker.folders_failed": _("the embedded broker's folders cannot be created (%(error)s)"),
+        "broker.folder_read_only": _("the embedded broker's folder %(folder)s is not writable"),
+        "broker.unreachable": _(
+            "unreachable: the broker did not answer within %(seconds)s (%(error)s); tasks are "
+            "not being queued"
+        ),
+    }
+)
 # /healthz answers within a few seconds even when the broker's host does not.
 BROKER_TIMEOUT_SECONDS = 2.0
 EMBEDDED_SCHEME = "filesystem://"
@@ -62,7 +78,9 @@ def task_dispatch(task: Any, *args: Any, **options: Any) -> bool:
     return True
 
 
-def broker_state(app: Celery[Any] | None = None, *, timeout: float = BROKER_TIMEOUT_SECONDS) -> str:
+def broker_state(
+    app: Celery[Any] | None = None, *, timeout: float = BROKER_TIMEOUT_SECONDS
+) -> str | Said:
     """``ok`` when the broker takes messages, else one sentence saying why (for /healthz)."""
     app = app or current_app
     folders = _embedded_folders(app)
@@ -70,14 +88,14 @@ def broker_state(app: Celery[Any] | None = None, *, timeout: float = BROKER_TIME
         try:
             broker_folders_ensure(app)
         except OSError as exc:
-            return f"the embedded broker's folders cannot be created ({type(exc).__name__})"
+            return said("broker.folders_failed", error=type(exc).__name__)
         for folder in folders:
             probe = folder / ".healthz"
             try:
                 probe.write_bytes(b"")
                 probe.unlink()
             except OSError:
-                return f"the embedded broker's folder {folder} is not writable"
+                return said("broker.folder_read_only", folder=str(folder))
         return OK
     try:
         options = {
@@ -91,10 +109,7 @@ def broker_state(app: Celery[Any] | None = None, *, timeout: float = BROKER_TIME
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=int(timeout))
             connection.default_channel  # noqa: B018  (opening a channel asks the broker)
     except Exception as exc:  # any failure to reach the broker is the answer, not an error
-        return (
-            f"unreachable: the broker did not answer within {timeout:g} s "
-            f"({type(exc).__name__}); tasks are not being queued"
-        )
+        return said("broker.unreachable", seconds=timeout, error=type(exc).__name__)
     return OK
 
 

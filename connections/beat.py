@@ -24,6 +24,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from common.broker import OK
 from connections.models import SchedulerLock
+from connections.wording import Said, said
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def scheduler_lock_release(holder: str) -> None:
     SchedulerLock.objects.filter(name=LOCK_NAME, holder=holder).update(holder="", lease_until=None)
 
 
-def scheduler_state() -> str:
+def scheduler_state() -> str | Said:
     """``ok`` when exactly one scheduler holds a live lease, else one sentence (for /healthz)."""
     live = Case(When(lease_until__gt=Now(), then=Value(True)), default=Value(False))
     contending = Case(When(contender_until__gt=Now(), then=Value(True)), default=Value(False))
@@ -80,15 +81,9 @@ def scheduler_state() -> str:
         .first()
     )
     if row is None or not row["live"] or not row["holder"]:
-        return (
-            "none: no scheduler is running, so no periodic task is sent "
-            "(start celery -A frontconnect beat)"
-        )
+        return said("health.no_scheduler")
     if row["contending"] and row["contender"] and row["contender"] != row["holder"]:
-        return (
-            f"2 schedulers competing: {row['holder']} sends the periodic tasks and "
-            f"{row['contender']} is refused; stop the second one"
-        )
+        return said("health.two_schedulers", holder=row["holder"], contender=row["contender"])
     return OK
 
 

@@ -24,7 +24,9 @@ from django.db.models import DateTimeField, ExpressionWrapper, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from common.broker import OK
 from connections.models import AuthType, Connection, Status, WorkerHeartbeat
+from connections.wording import Said, said
 
 # Front's refresh token lives 6 months from when it was obtained; the worker keeps it alive
 # during its last 7 days, and the owner is warned 14 days before it lapses.
@@ -222,11 +224,11 @@ def heartbeat_age() -> timedelta | None:
     return None if last is None else timezone.now() - last
 
 
-def worker_state() -> str:
+def worker_state() -> str | Said:
     """``ok`` when a worker ran its heartbeat task recently, else why not (for /healthz)."""
     age = heartbeat_age()
     if age is None:
-        return "no heartbeat yet: is the worker running (celery -A frontconnect worker)?"
+        return said("health.no_heartbeat")
     if age > HEARTBEAT_MAX_AGE:
-        return f"stale: the last heartbeat was {int(age.total_seconds() // 60)} minutes ago"
-    return "ok"
+        return said("health.stale_heartbeat", minutes=int(age.total_seconds() // 60))
+    return OK

@@ -163,6 +163,29 @@ SENTENCES = sentences(
             "(expected the key with fingerprint %(fingerprint)s): restore that key, or list it in "
             "FRONTCONNECT_ENCRYPTION_KEY_FALLBACKS while you rotate."
         ),
+        # What /healthz says (English there; worded for the reader on the admin's dashboard).
+        "health.unreachable": _("unreachable"),
+        "health.database_unknown": _("unknown: the database is unreachable"),
+        "health.key_mismatch": _(
+            "mismatch: FRONTCONNECT_ENCRYPTION_KEY is not the key this database's secrets were "
+            "written with, so no page is served"
+        ),
+        "health.no_heartbeat": _(
+            "no heartbeat yet: is the worker running (celery -A frontconnect worker)?"
+        ),
+        "health.stale_heartbeat": ngettext_lazy(
+            "stale: the last heartbeat was %(minutes)d minute ago",
+            "stale: the last heartbeat was %(minutes)d minutes ago",
+            "minutes",
+        ),
+        "health.no_scheduler": _(
+            "none: no scheduler is running, so no periodic task is sent (start celery -A "
+            "frontconnect beat)"
+        ),
+        "health.two_schedulers": _(
+            "2 schedulers competing: %(holder)s sends the periodic tasks and %(contender)s is "
+            "refused; stop the second one"
+        ),
         # Checks (connections.health, connections.checking).
         "check.online": _("Online: Front company %(company)s."),
         "check.online_note": _("Front company %(company)s."),

@@ -14,46 +14,48 @@ from common.broker import OK, broker_state
 from connections.beat import scheduler_state
 from connections.keys import encryption_key_problem
 from connections.upkeep import worker_state
+from connections.wording import Said, said
+
+# A check answers ``ok`` or a sentence (common.wording): English in /healthz, the reader's
+# language on the admin's dashboard.
+State = str | Said
 
 
-def database_state() -> str:
+def database_state() -> State:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
-        return "unreachable"
+        return said("health.unreachable")
     return OK
 
 
-def encryption_key_state() -> str:
+def encryption_key_state() -> State:
     try:
         problem = encryption_key_problem()
     except DatabaseError:
-        return "unknown: the database is unreachable"
+        return said("health.database_unknown")
     if problem is not None:
-        return (
-            "mismatch: FRONTCONNECT_ENCRYPTION_KEY is not the key this database's secrets were "
-            "written with, so no page is served"
-        )
+        return said("health.key_mismatch")
     return OK
 
 
-def worker_heartbeat_state() -> str:
+def worker_heartbeat_state() -> State:
     try:
         return worker_state()
     except DatabaseError:
-        return "unknown: the database is unreachable"
+        return said("health.database_unknown")
 
 
-def scheduler_lock_state() -> str:
+def scheduler_lock_state() -> State:
     try:
         return scheduler_state()
     except DatabaseError:
-        return "unknown: the database is unreachable"
+        return said("health.database_unknown")
 
 
 # Each check names itself in the answer; a new one is one more line here.
-CHECKS: dict[str, Callable[[], str]] = {
+CHECKS: dict[str, Callable[[], State]] = {
     "database": database_state,
     "encryption_key": encryption_key_state,
     "worker": worker_heartbeat_state,
@@ -69,4 +71,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness and configuration: every check's state by name."""
     states = {name: check() for name, check in CHECKS.items()}
     healthy = all(state == OK for state in states.values())
-    return JsonResponse(states, status=200 if healthy else 503)
+    # Monitors parse it: English whatever the language of the request.
+    words = {name: s.english() if isinstance(s, Said) else s for name, s in states.items()}
+    return JsonResponse(words, status=200 if healthy else 503)

@@ -7,6 +7,7 @@ process sends a task; kombu's "No hostname was supplied" stays out of the operat
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import logging
@@ -91,7 +92,7 @@ def test_an_unwritable_embedded_broker_folder_is_reported(embedded_broker):
     (embedded_broker / "queue").mkdir(parents=True)
     (embedded_broker / "queue").chmod(0o500)
     try:
-        assert broker_state().endswith("queue is not writable")
+        assert str(broker_state()).endswith("queue is not writable")
     finally:
         (embedded_broker / "queue").chmod(0o700)
 
@@ -118,11 +119,19 @@ def test_healthz_and_the_dashboard_report_a_broker_that_does_not_answer(
     assert time.monotonic() - started < 5  # a short timeout, not the client's default
     assert response.status_code == 503
     expected = (
-        "unreachable: the broker did not answer within 2 s (OperationalError); "
+        "unreachable: the broker did not answer within 2 seconds (OperationalError); "
         "tasks are not being queued"
     )
-    assert response.json()["broker"] == expected
+    # /healthz is for monitors: English, whatever the request's language.
+    french = client.get("/healthz", headers={"accept-language": "fr"})
+    assert response.json()["broker"] == french.json()["broker"] == expected
     assert expected in operator_client.get("/admin/").content.decode()
+    # The dashboard is for people: in the reader's language.
+    page = operator_client.get("/admin/", headers={"accept-language": "fr"}).content.decode()
+    assert (
+        "injoignable\u00a0: le broker n\u2019a pas répondu en 2 secondes (OperationalError)"
+        in html.unescape(page)
+    )
 
 
 @pytest.mark.django_db

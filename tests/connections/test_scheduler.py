@@ -109,7 +109,7 @@ def test_a_killed_schedulers_lease_runs_out_by_the_database_clock(sent):
     assert SECOND not in sent
     # kill -9: no release, the lease is left to run out.
     SchedulerLock.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert scheduler_state().startswith("none: no scheduler is running")
+    assert str(scheduler_state()).startswith("none: no scheduler is running")
     due = everything_due()
     run_ticks(second)
     assert sorted(sent[SECOND]) == due

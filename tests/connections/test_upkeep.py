@@ -144,7 +144,7 @@ def test_token_connections_are_never_refreshed(token_connection):
 
 
 def test_worker_state_follows_the_heartbeat():
-    assert worker_state().startswith("no heartbeat yet")
+    assert str(worker_state()).startswith("no heartbeat yet")
     heartbeat_record()
     assert worker_state() == "ok"
     WorkerHeartbeat.objects.filter(name=HEARTBEAT_NAME).update(
