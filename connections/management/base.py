@@ -1,27 +1,13 @@
-"""The bases of FrontConnect's commands: translated help, and the refusal on a key mismatch."""
+"""The base of the commands that read secrets: the refusal on a key mismatch."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils.translation import gettext
+from django.core.management.base import CommandError
 
+from common.management.base import TranslatedCommand
 from connections.keys import KeyMismatchError, encryption_key_require
-
-
-class TranslatedCommand(BaseCommand):
-    """A command whose ``help`` is shown in the active language.
-
-    ``help`` is the English text, marked with ``gettext_noop``; it is translated when the parser
-    is made, in the language active when the command runs (argparse cannot format lazy texts).
-    """
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        if self.help:
-            parser.description = gettext(self.help)
-        return parser
 
 
 class SecretsCommand(TranslatedCommand):

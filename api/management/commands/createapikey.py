@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -12,24 +12,18 @@ from django.utils.translation import gettext_noop
 from api.keys import apikey_create
 from api.models import KeyScope, Permission
 from common.dates import moment_text
+from common.management.base import TranslatedCommand
 from connections import access
 
 MAX_DAYS = 3650
 
 
-class Command(BaseCommand):
-    # English, marked with gettext_noop; translated when the parser is made (argparse cannot
-    # format a lazy text), as connections.management.base.TranslatedCommand does on main.
+class Command(TranslatedCommand):
     help = gettext_noop(
         "Create a service API key and print it once, alone on the last line. It reaches the "
         "owner's connections, every connection with --all-connections, or a team's connections "
         "with --team (the key then belongs to the team and works while --owner stays in it)."
     )
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.description = _(self.help)
-        return parser
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("name", metavar="NAME", help=_("What the key is for, e.g. 'CRM sync'."))

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from connections.management.base import TranslatedCommand
+from common.management.base import TranslatedCommand
 
 
 class Command(TranslatedCommand):

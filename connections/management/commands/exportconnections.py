@@ -7,11 +7,11 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
+from common.management.base import TranslatedCommand
 from common.text import terminal_safe
 from connections import access
 from connections.bulk_export import connection_export
 from connections.bulk_formats import FORMATS
-from connections.management.base import TranslatedCommand
 
 USAGE = 2
 

@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
 from common.dates import moment_text
+from common.management.base import TranslatedCommand
 from connections.history import MAX_RETENTION_DAYS, history_prune
-from connections.management.base import TranslatedCommand
 
 
 class Command(TranslatedCommand):

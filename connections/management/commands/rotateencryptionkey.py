@@ -8,8 +8,8 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from common.management.base import TranslatedCommand
 from connections.keys import KeyMismatchError, secrets_rotate
-from connections.management.base import TranslatedCommand
 
 
 class Command(TranslatedCommand):

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from connections.management.base import TranslatedCommand
+from common.management.base import TranslatedCommand
 
 # How long the children get to stop on Ctrl-C before they are killed.
 STOP_TIMEOUT = 20.0

@@ -3,14 +3,15 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
+from common.management.base import TranslatedCommand
 from demo.checks import demo_refusals
 from demo.services import REFUSED_TOKEN, TOKENS, DemoReady, demo_prepare, demo_standin
 from demo.standin import standin_serve
@@ -24,24 +25,13 @@ def demo_setting(name: str) -> Any:
     return getattr(settings, name)
 
 
-class Command(BaseCommand):
-    help = cast(
-        str,
-        gettext_lazy(
-            "Serve the demo (what make demo does): FrontConnect with its worker and scheduler, "
-            "and a stand-in for Front, all on 127.0.0.1, in a database of its own under .demo/. "
-            "Only under frontconnect.demo_settings. Ctrl-C stops everything."
-        ),
+class Command(TranslatedCommand):
+    help = gettext_noop(
+        "Serve the demo (what make demo does): FrontConnect with its worker and scheduler, "
+        "and a stand-in for Front, all on 127.0.0.1, in a database of its own under .demo/. "
+        "Only under frontconnect.demo_settings. Ctrl-C stops everything."
     )
     requires_system_checks: list[str] = []  # checked below, after saying what demo mode needs
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        # argparse formats the description with regular expressions, which refuse a lazy
-        # translation: it gets the help as text, in the language active when the command runs.
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        if parser.description is not None:
-            parser.description = str(parser.description)
-        return parser
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(

@@ -1,32 +1,22 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_noop, ngettext
 
+from common.management.base import TranslatedCommand
 from connections import access
 from teams.services import team_by_name, team_create, team_members_set
 
 
-class Command(BaseCommand):
-    help = cast(
-        str,
-        gettext_lazy(
-            "Create a team with its admins and members, or with --update set an existing team's "
-            "members to exactly these (bulk onboarding)."
-        ),
+class Command(TranslatedCommand):
+    help = gettext_noop(
+        "Create a team with its admins and members, or with --update set an existing team's "
+        "members to exactly these (bulk onboarding)."
     )
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        # argparse formats the description with regular expressions, which refuse a lazy
-        # translation: it gets the help as text, in the language active when the command runs.
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        if parser.description is not None:
-            parser.description = str(parser.description)
-        return parser
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("name", metavar="NAME", help=_("The team's name."))

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
+from common.management.base import TranslatedCommand
 from connections import access
 from connections.models import Source
 from teams.departures import (
@@ -17,23 +18,12 @@ from teams.departures import (
 )
 
 
-class Command(BaseCommand):
-    help = cast(
-        str,
-        gettext_lazy(
-            "Offboard someone: move their connections and API keys to another person or into a "
-            "team, end their sessions and deactivate them. Connections keep working (same id, same "
-            "tokens); each one's history records it."
-        ),
+class Command(TranslatedCommand):
+    help = gettext_noop(
+        "Offboard someone: move their connections and API keys to another person or into a "
+        "team, end their sessions and deactivate them. Connections keep working (same id, same "
+        "tokens); each one's history records it."
     )
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        # argparse formats the description with regular expressions, which refuse a lazy
-        # translation: it gets the help as text, in the language active when the command runs.
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        if parser.description is not None:
-            parser.description = str(parser.description)
-        return parser
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("username", metavar="USERNAME", help=_("The person leaving."))
