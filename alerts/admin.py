@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib import admin, messages
@@ -22,18 +21,6 @@ from common.broker import task_dispatch
 from common.crypto import SecretState, secret_state
 from common.dates import moment_text
 from connections import access, lifecycle
-
-# A delivery answered with a redirect, as webhooks.webhook_deliver records it.
-REDIRECT_ERROR = re.compile(r"HTTP (\d{3}) \(redirects are not followed\)")
-
-
-def stored_sentence(text: str) -> str:
-    """A fixed English sentence stored in a log row (marked with gettext_noop where it is
-    written), in the reader's language; any other text as it was stored."""
-    redirect = REDIRECT_ERROR.fullmatch(text)
-    if redirect is not None:
-        return _("HTTP %(status)s (redirects are not followed)") % {"status": redirect.group(1)}
-    return _(text) if text else text
 
 
 class AlertPreferenceInline(admin.StackedInline):
@@ -108,7 +95,7 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("note"))
     def note_text(self, obj: Notification) -> str:
-        return stored_sentence(obj.note)
+        return str(obj.note)
 
 
 @admin.register(LapseWarning)
@@ -134,7 +121,7 @@ class LapseWarningAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("note"))
     def note_text(self, obj: LapseWarning) -> str:
-        return stored_sentence(obj.note)
+        return str(obj.note)
 
 
 sensitive_webhook_fields = method_decorator(sensitive_post_parameters("signing_secret", "url"))
@@ -271,7 +258,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("error"))
     def error_text(self, obj: WebhookDelivery) -> str:
-        return stored_sentence(obj.error)
+        return str(obj.error)
 
     @admin.display(description=gettext_lazy("Event"))
     def event_type(self, obj: WebhookDelivery) -> str:

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
@@ -34,10 +33,10 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.ar
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 # What the delivery log says: fixed sentences, so it never tells which ports or hosts answer.
-# Stored in English; the admin shows them in the reader's language (alerts.admin.stored_sentence).
-REFUSED_NOT_PUBLIC = gettext_noop("refused: not a public address")
-REFUSED_URL = gettext_noop("refused: the URL is not allowed for webhooks")
-NOT_RESOLVED = gettext_noop("could not resolve the host name")
+# Recorded on the delivery as codes (common.wording, alerts.wording).
+REFUSED_NOT_PUBLIC = "delivery.not_public"
+REFUSED_URL = "delivery.url_refused"
+NOT_RESOLVED = "delivery.not_resolved"
 
 ERROR_MESSAGES = {
     "webhook_url_insecure": _(
@@ -57,7 +56,7 @@ ERROR_MESSAGES = {
 
 
 class DestinationRefused(Exception):
-    """The URL may not be called; ``str()`` is a fixed sentence for the delivery log."""
+    """The URL may not be called; its argument is the code of the delivery log's sentence."""
 
 
 @dataclass(frozen=True)

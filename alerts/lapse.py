@@ -15,7 +15,6 @@ from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from alerts.models import LapseWarning, NoticeState
 from alerts.services import (
@@ -26,6 +25,7 @@ from alerts.services import (
     notices_send,
     one_line,
 )
+from alerts.wording import NOTHING, Said, said
 from common.dates import moment_text
 from connections import access
 from connections.links import connection_may_get_link
@@ -53,21 +53,16 @@ def grants_lapsing_soon(*, now: datetime) -> dict[int, tuple[Connection, datetim
     return due
 
 
-def lapse_skip_reason(warning: LapseWarning, *, now: datetime) -> str:
+def lapse_skip_reason(warning: LapseWarning, *, now: datetime) -> Said:
     """Why this warning should not be sent any more (empty when it should)."""
-    # Stored in English, shown in the reader's language by the admin (stored_sentence).
     connection = warning.connection
     if warning.lapses_at <= now:
-        return gettext_noop("The authorization lapsed before this email went out.")
+        return said("lapse.lapsed")
     if connection.status in SETTLED_STATUSES:
-        return gettext_noop(
-            "Front no longer accepts this authorization; its status change was alerted."
-        )
+        return said("lapse.settled")
     if grant_lapses_at(connection) != warning.lapses_at:
-        return gettext_noop(
-            "The connection was authorized again, or got a new refresh token, before this went."
-        )
-    return ""
+        return said("lapse.renewed")
+    return NOTHING
 
 
 def link_page_url(connection: Connection, user: User) -> str:

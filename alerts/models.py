@@ -85,7 +85,8 @@ class Notice(models.Model):
     claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     error = models.CharField(_("error"), max_length=200, blank=True)
-    note = models.CharField(_("note"), max_length=200, blank=True)
+    # Why it was not sent, as a code and its parameters (common.wording).
+    note = SaidField(_("note"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
@@ -280,7 +281,8 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
-    error = models.CharField(_("error"), max_length=200, blank=True)
+    # How the last call went, as a code and its parameters (common.wording).
+    error = SaidField(_("error"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext_lazy
 
 from alerts.models import (
     OUTAGE_STATUSES,
@@ -32,6 +32,7 @@ from alerts.models import (
     Notification,
     Webhook,
 )
+from alerts.wording import NOTHING, Said, said
 from common import metrics
 from common.dates import moment_text
 from common.mail import Alert, alert_send, one_line
@@ -219,14 +220,13 @@ def notice_alert(notice: Notification, transition: Transition) -> Alert:
     return Alert(subject=subject, body=body, to=notice.user.email)
 
 
-def _skip_reason(notice: Notification, transition: Transition) -> str:
+def _skip_reason(notice: Notification, transition: Transition) -> Said:
     """Why this notice should not be sent (empty when it should)."""
     later = Transition.objects.filter(connection=transition.connection, pk__gt=transition.pk)
     if later.exists():
-        # Stored in English, shown in the reader's language by the admin (stored_sentence).
-        return gettext_noop("The connection changed status again before this email went out.")
+        return said("notice.changed_again")
     if notice.kind != NoticeKind.RECOVERY:
-        return ""
+        return NOTHING
     outage = (
         Transition.objects.filter(
             connection=transition.connection,
@@ -242,10 +242,10 @@ def _skip_reason(notice: Notification, transition: Transition) -> str:
         else None
     )
     if earlier is not None and earlier.state == NoticeState.SENT:
-        return ""
+        return NOTHING
     if earlier is not None and earlier.state == NoticeState.PENDING:
         raise OutageNoticeInFlight(f"Outage notice {earlier.pk} is not settled yet.")
-    return gettext_noop("No email was sent about the outage, so none is sent about the recovery.")
+    return said("notice.no_outage_email")
 
 
 def _claim(notice: Notice) -> bool:
@@ -287,12 +287,12 @@ def transition_notify(*, transition_id: int) -> int:
     )
 
 
-def _no_skip(notice: Notice) -> str:
-    return ""
+def _no_skip(notice: Notice) -> Said:
+    return NOTHING
 
 
 def notices_send(
-    pending: QuerySet[N], *, build: Callable[[N], Alert], skip: Callable[[N], str] = _no_skip
+    pending: QuerySet[N], *, build: Callable[[N], Alert], skip: Callable[[N], Said] = _no_skip
 ) -> int:
     """Send each pending notice at most once (claim, send, record); return how many were sent.
 
@@ -306,7 +306,7 @@ def notices_send(
         reason = skip(notice)
         if reason:
             manager.filter(pk=notice.pk, state=NoticeState.PENDING).update(
-                state=NoticeState.SKIPPED, note=reason[:200]
+                state=NoticeState.SKIPPED, note=reason
             )
             metrics.DELIVERIES.labels("email", "skipped").inc()
             continue

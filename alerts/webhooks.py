@@ -32,7 +32,6 @@ import requests
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone, translation
-from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from alerts.destinations import (
@@ -43,8 +42,8 @@ from alerts.destinations import (
     destination_resolve,
 )
 from alerts.models import Webhook, WebhookDelivery, WebhookEvent
+from alerts.wording import NOTHING, Said, said
 from common import metrics
-from common.wording import said
 from connections import lifecycle
 from connections.models import Status, Transition
 
@@ -55,10 +54,9 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
 CLAIM_SECONDS = 60
-# Delivery log sentences are stored in English; the admin shows them translated (stored_sentence).
-SKIPPED = gettext_noop("skipped: the webhook is paused")
+SKIPPED = said("delivery.paused")
 # Refusals that no retry can change: the call is logged once and not retried.
-FINAL_ERRORS = (REFUSED_NOT_PUBLIC, REFUSED_URL)
+FINAL_ERRORS = (said(REFUSED_NOT_PUBLIC), said(REFUSED_URL))
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
@@ -254,15 +252,15 @@ def _post(webhook: Webhook, event: WebhookEvent, body: bytes) -> int:
         return response.status_code
 
 
-def _failure_sentence(exc: requests.RequestException) -> str:
+def _failure_sentence(exc: requests.RequestException) -> Said:
     """A fixed sentence for a failed call: no address, port, banner or URL from the exception."""
     if isinstance(exc, requests.ConnectTimeout):
-        return gettext_noop("could not connect (timed out)")
+        return said("delivery.connect_timeout")
     if isinstance(exc, requests.ConnectionError):
-        return gettext_noop("could not connect")
+        return said("delivery.connect_failed")
     if isinstance(exc, requests.Timeout):
-        return gettext_noop("no answer in time")
-    return gettext_noop("the call failed")
+        return said("delivery.no_answer")
+    return said("delivery.failed")
 
 
 def _claim(delivery: WebhookDelivery) -> bool:
@@ -294,7 +292,7 @@ def _deliveries_skip(webhook_id: int) -> int:
     return skipped
 
 
-def _failure_count(webhook: Webhook, error: str) -> bool:
+def _failure_count(webhook: Webhook, error: Said) -> bool:
     """Count a failed call; pause the webhook at the limit. True when it is paused now."""
     Webhook.objects.filter(pk=webhook.pk).update(consecutive_failures=F("consecutive_failures") + 1)
     limit = webhook_pause_after()
@@ -327,20 +325,22 @@ def webhook_deliver(*, webhook_id: int, event_id: int) -> bool:
     if delivery.delivered_at is not None or not _claim(delivery):
         return delivery.delivered_at is not None
     status: int | None = None
-    error = ""
+    error = NOTHING
     try:
         status = _post(webhook, event, webhook_payload(event))
         if not 200 <= status < 300:
-            error = f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
+            error = said(
+                "delivery.redirect" if status < 400 else "delivery.http_status", status=status
+            )
     except DestinationRefused as exc:
-        error = str(exc)
+        error = said(exc.args[0])
     except requests.RequestException as exc:
         error = _failure_sentence(exc)
     done = not error
     metrics.DELIVERIES.labels("webhook", "sent" if done else "failed").inc()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         http_status=status,
-        error=error[:200],
+        error=error,
         claimed_until=None,
         delivered_at=timezone.now() if done else None,
     )
