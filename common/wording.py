@@ -162,11 +162,8 @@ def _pattern(code: str) -> re.Pattern[str]:
 class _Any(dict):
     """Renders every placeholder as a marker, to turn an English sentence back into a regex."""
 
-    def __missing__(self, key: str) -> str:
-        return f"\x00{key}\x00"
-
     def __getitem__(self, key: str) -> str:
-        return self.__missing__(key)
+        return f"\x00{key}\x00"
 
 
 def said_from_english(text: str) -> Said:
