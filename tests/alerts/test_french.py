@@ -162,7 +162,9 @@ def test_stored_delivery_sentences_read_in_french_in_the_admin(operator_client, 
     hook.secret = "whsec-SECRET-4444-abcdefghijklmnop"
     hook.save()
     transition = status_change(token_connection, Status.OFFLINE)
-    WebhookDelivery.objects.create(webhook=hook, transition=transition, error=said("delivery.connect_failed"))
+    WebhookDelivery.objects.create(
+        webhook=hook, transition=transition, error=said("delivery.connect_failed")
+    )
 
     listing = operator_client.get("/admin/alerts/webhookdelivery/", headers=FR).content.decode()
 
