@@ -233,7 +233,10 @@ def _try_acquire(key: str, *, proxy: bool = False, parent: str | None = None) ->
         if _claim_block(key, now, proxy=proxy):
             return Permit(key)
         if _claim(key, now, 1, proxy=proxy):
-            if key not in _allowances:
+            if _allowances.get(key, 0) < 2 * BLOCK_DIVISOR:
+                # Unknown here, or too small for blocks when this process last read it: another
+                # process may have learned a higher limit since. A read per claim only while
+                # the allowance is small, i.e. while there are few claims to make.
                 allowance = (
                     RateBudget.objects.filter(key=key).values_list("allowance", flat=True).first()
                 )

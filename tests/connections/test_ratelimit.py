@@ -485,6 +485,31 @@ def test_a_keys_part_is_claimed_in_blocks_once_front_reports_a_higher_limit(
             assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
 
 
+def test_a_process_that_did_not_learn_the_limit_claims_in_blocks_too(
+    django_assert_max_num_queries,
+):
+    """Another process learned the higher limit: this one, which sized its blocks from the
+    lowest plan on its first calls, must not go on claiming its permits one write at a time
+    (the serving bench's second gunicorn process wrote two budget rows on every proxied call)."""
+    from connections import ratelimit
+    from connections.ratelimit import proxy_acquire
+
+    key = "company:cmp_elsewhere"
+    assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+    # Another process learns 2000 (share 1000: one key 500): it writes the rows; this process's
+    # memory still says the lowest plan.
+    remembered = dict(ratelimit._allowances)
+    learn_limit(key, 2000)
+    ratelimit._allowances.update(remembered)
+    ratelimit._seen.clear()
+    for _ in range(3):
+        assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+    # The next calls spend what the blocks hold: only the route's hold is read.
+    with django_assert_max_num_queries(10):
+        for _ in range(10):
+            assert isinstance(proxy_acquire(key, caller="apikey:1", route="GET me"), Permit)
+
+
 # --- The window's rollover and the permits a process holds ---------------------------------
 
 
