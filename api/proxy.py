@@ -116,8 +116,9 @@ def proxy_operation(method: str, summary: str, answer: str) -> Callable[[Any], A
 class ProxyResponse(StreamingHttpResponse):
     """Front's answer streamed back; ``after`` runs once the server has sent it all.
 
-    The key's proxy slot is renewed while the answer streams and freed when it is closed (sent,
-    or abandoned by a client that stopped reading).
+    The key's proxy slot is renewed while the answer streams and freed as soon as Front's answer
+    has run out (before the server writes its end), or when it is closed unfinished (abandoned
+    by a client that stopped reading).
     """
 
     def __init__(
@@ -128,21 +129,30 @@ class ProxyResponse(StreamingHttpResponse):
         self._after: Callable[[], None] | None = after
         self._slot = slot
 
-    @staticmethod
-    def _renewing(chunks: Iterator[bytes], slot: slots.Slot) -> Iterator[bytes]:
+    @classmethod
+    def _renewing(cls, chunks: Iterator[bytes], slot: slots.Slot) -> Iterator[bytes]:
         for chunk in chunks:
             slot.renew()
             yield chunk
+        # Front's whole answer is in the server's hands: the slot is free now, before the
+        # server ends the answer (its last chunk, then close()). Freed in close() only, it was
+        # sometimes still held when the caller, having read the end, sent its next call (429).
+        cls._free(slot)
+
+    @staticmethod
+    def _free(slot: slots.Slot) -> None:
+        try:
+            slot.release()
+        except Exception:
+            logger.exception("Could not free a proxied request's slot (its lease will end).")
 
     def close(self) -> None:
         # The WSGI server calls close() after the last byte went out, so this work adds nothing
         # to the caller's wait; it runs before super().close() releases the database connection.
         after, self._after = self._after, None
-        try:
-            # The call is over: its slot is free for the key's next call before the bookkeeping.
-            self._slot.release()
-        except Exception:
-            logger.exception("Could not free a proxied request's slot (its lease will end).")
+        # An answer abandoned before its end (the client went away) frees its slot here, before
+        # the bookkeeping; one read to the end freed it already (``release`` runs once).
+        self._free(self._slot)
         try:
             if after is not None:
                 after()

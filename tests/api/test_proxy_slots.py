@@ -59,6 +59,28 @@ def test_closing_an_answer_frees_its_slot(two_per_key, full_api, token_connectio
     assert ProxySlot.objects.exclude(holder="").count() == 1  # only the unread third answer
 
 
+def test_an_answer_read_to_its_end_frees_its_slot_before_the_server_closes_it(
+    full_api, token_connection, echo_front, monkeypatch
+):
+    """The caller has read the end, and its next call must find the slot free: the slot is
+    freed when Front's answer runs out, not in close(), which the server calls after its own
+    last write (gunicorn's final chunk) and its access log, by when that next call may be in."""
+    from api.proxy import ProxyResponse
+
+    held_at_close: list[int] = []
+    original = ProxyResponse.close
+
+    def close(self):
+        held_at_close.append(ProxySlot.objects.exclude(holder="").count())
+        original(self)
+
+    monkeypatch.setattr(ProxyResponse, "close", close)
+    answer = full_api.get(front_url(token_connection))
+    assert answer.status_code == 200
+    b"".join(answer.streaming_content)
+    assert held_at_close == [0]
+
+
 def test_other_keys_have_their_own_slots(
     two_per_key, full_api, make_key, api, token_connection, echo_front
 ):
