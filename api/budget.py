@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from api.models import ApiKey
+from common import serving
 from connections import ratelimit
 from connections.front_types import RateLimit
 from connections.models import Connection
@@ -27,8 +28,15 @@ def budget_route(method: str, path: str) -> str:
 
 def budget_wait(key: str, *, api_key: ApiKey, route: str, wait: float) -> ratelimit.Deferred | None:
     """Take one call's room, waiting up to ``wait`` seconds: None if granted, else what is held
-    back and for how long."""
-    outcome = ratelimit.proxy_acquire(key, caller=f"apikey:{api_key.pk}", route=route, wait=wait)
+    back and for how long. Raises ``serving.NoTurn`` if no turn comes back after a wait."""
+    outcome = ratelimit.proxy_acquire(
+        key,
+        caller=f"apikey:{api_key.pk}",
+        route=route,
+        wait=wait,
+        # A call waiting for room is not working: its turn and connection serve others meanwhile.
+        pause=serving.pause_between_turns,
+    )
     return None if isinstance(outcome, ratelimit.Permit) else outcome
 
 

@@ -273,7 +273,10 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         # The token stays inside the Bearer (whose repr hides it): no plain local holds it, so
         # no error page or report can show it.
         def send(credential: credentials.Bearer) -> front.ForwardResponse:
-            deferred = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
+            try:
+                deferred = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
+            except serving.NoTurn:
+                raise ServerBusy() from None
             if deferred is not None:
                 raise RateBudgetExhausted(deferred.retry_after, held=deferred.held)
             # No database work until Front answers: another thread may use the connection.

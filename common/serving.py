@@ -11,13 +11,15 @@ connection (``hand_back_database_connection``). Its own work before that (the ke
 budget, the connection) takes ``proxy_turn``: at most FRONTCONNECT_PROXY_WORKING_PER_PROCESS
 calls of a process do it at once, fewer than the database pool holds, so a page, ``/healthz`` or
 the admin always finds a connection and a share of the CPU however many calls come in; the
-others wait for their turn without holding a connection.
+others wait for their turn without holding a connection. A call that waits for room in its
+company's rate budget gives its turn and connection back meanwhile (``pause_between_turns``).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -61,13 +63,23 @@ def proxy_turn() -> Iterator[None]:
     """Hold one of the process's turns for a proxied call's own work, until the block ends or
     the call hands its database connection back to wait for Front; raise NoTurn when none
     comes within DATABASE_POOL_TIMEOUT seconds."""
-    if not _turns().acquire(timeout=float(settings.DATABASE_POOL_TIMEOUT)):
-        raise NoTurn
-    _holding.turn = True
+    _take_turn()
     try:
         yield
     finally:
         _end_turn()
+
+
+def _take_turn() -> None:
+    turns = _turns()
+    if not turns.acquire(blocking=False):
+        # The turns' holders need pool connections: a call waiting for a turn must not hold
+        # one (the encryption-key check in the middleware may have taken it). Eight such
+        # waiters once held a process's whole pool for DATABASE_POOL_TIMEOUT seconds.
+        _return_connection()
+        if not turns.acquire(timeout=float(settings.DATABASE_POOL_TIMEOUT)):
+            raise NoTurn
+    _holding.turn = True
 
 
 def _end_turn() -> None:
@@ -84,5 +96,20 @@ def hand_back_database_connection() -> None:
     takes one again at once. Without one, closing would cost a reconnect, so it is kept.
     """
     _end_turn()
+    _return_connection()
+
+
+def _return_connection() -> None:
     if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
         connection.close()
+
+
+def pause_between_turns(seconds: float) -> None:
+    """Wait ``seconds`` (for room in a rate budget) holding neither a turn nor a database
+    connection, then take a turn again: a call that waits is not working. Raise NoTurn when
+    no turn comes within DATABASE_POOL_TIMEOUT seconds."""
+    had_turn = getattr(_holding, "turn", False)
+    hand_back_database_connection()
+    time.sleep(seconds)
+    if had_turn:
+        _take_turn()

@@ -241,8 +241,13 @@ def encryption_key_problem() -> Said | None:
     if verdict and verdict.keys == keys and now - verdict.checked_at < KEY_RECHECK_SECONDS:
         return verdict.problem
     with _verdict_lock:
+        # Requests that waited here while another one checked take its verdict: each running
+        # the check again would hold a database connection per waiting request.
+        verdict = _verdict
+        if verdict and verdict.keys == keys and verdict.checked_at >= now:
+            return verdict.problem
         problem = encryption_key_check()
-        _verdict = _KeyVerdict(keys=keys, problem=problem, checked_at=now)
+        _verdict = _KeyVerdict(keys=keys, problem=problem, checked_at=time.monotonic())
     return problem
 
 

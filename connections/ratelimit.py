@@ -271,14 +271,22 @@ def budget_acquire(key: str, *, wait: float = 0.0) -> Permit | Deferred:
     return _waiting(lambda: _try_acquire(key), wait)
 
 
-def proxy_acquire(key: str, *, caller: str, route: str, wait: float = 0.0) -> Permit | Deferred:
-    """Room for one proxied call on the company budget ``key``, waiting up to ``wait`` seconds.
+def proxy_acquire(
+    key: str,
+    *,
+    caller: str,
+    route: str,
+    wait: float = 0.0,
+    pause: Callable[[float], None] | None = None,
+) -> Permit | Deferred:
+    """Room for one proxied call on the company budget ``key``, waiting up to ``wait`` seconds
+    (with ``pause``, if given, instead of sleeping).
 
     The ``route`` (method and path) must not be held back by a per-route 429, the ``caller`` (an
     API key) must be within its ``FRONTCONNECT_KEY_SHARE`` of the share, and the proxy within
     the part of the share not reserved for checks and refreshes.
     """
-    return _waiting(lambda: _proxy_try(key, caller, route), wait)
+    return _waiting(lambda: _proxy_try(key, caller, route), wait, pause)
 
 
 # Asked before every proxied call: compiled once per process (``common.statements``).
@@ -312,9 +320,14 @@ def _proxy_try(key: str, caller: str, route: str) -> Permit | Deferred:
     return outcome
 
 
-def _waiting(attempt: Callable[[], Permit | Deferred], wait: float) -> Permit | Deferred:
-    """``attempt`` until it gives a permit or ``wait`` runs out; a call that found no room at
-    once is counted (``frontconnect_budget_waits_total``) as granted later, or deferred."""
+def _waiting(
+    attempt: Callable[[], Permit | Deferred],
+    wait: float,
+    pause: Callable[[float], None] | None = None,
+) -> Permit | Deferred:
+    """``attempt`` until it gives a permit or ``wait`` runs out, sleeping (or ``pause``-ing) in
+    between; a call that found no room at once is counted (``frontconnect_budget_waits_total``)
+    as granted later, or deferred."""
     deadline = time.monotonic() + max(0.0, wait)
     waited = False
     while True:
@@ -329,7 +342,8 @@ def _waiting(attempt: Callable[[], Permit | Deferred], wait: float) -> Permit | 
             return outcome
         waited = True
         # A little jitter so that processes waiting for one window do not all retry at once.
-        time.sleep(min(left, outcome.retry_after + random.uniform(0, 0.05)))  # noqa: S311  # nosec B311
+        seconds = min(left, outcome.retry_after + random.uniform(0, 0.05))  # noqa: S311  # nosec B311
+        (pause or time.sleep)(seconds)
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:

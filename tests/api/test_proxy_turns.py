@@ -96,3 +96,83 @@ def test_pages_never_wait_for_a_turn(one_turn, client):
     finally:
         release.set()
         holder.join()
+
+
+def test_a_call_waiting_for_room_in_the_budget_holds_no_turn_meanwhile(
+    one_turn, full_api, token_connection, echo_front, monkeypatch
+):
+    """A cold start at concurrency 128 (the company's limit not learned yet): calls that wait up
+    to FRONTCONNECT_PROXY_BUDGET_WAIT for room used to sleep holding their turn and database
+    connection, so other calls got 503 and pages waited 10 s for a connection."""
+    import time
+
+    from connections import ratelimit
+
+    answers = iter([ratelimit.Deferred("company:x", 0.01), ratelimit.Permit("company:x")])
+    monkeypatch.setattr(ratelimit, "_proxy_try", lambda *args: next(answers))
+    free_while_waiting: list[bool] = []
+    sleep = time.sleep
+
+    def watching_sleep(seconds: float) -> None:
+        other = threading.Thread(
+            target=lambda: free_while_waiting.append(serving._turns().acquire(timeout=0))
+        )
+        other.start()
+        other.join()
+        if free_while_waiting[-1]:
+            serving._turns().release()
+        sleep(0)
+
+    monkeypatch.setattr(time, "sleep", watching_sleep)
+    answer = full_api.get(front_url(token_connection))
+    assert answer.status_code == 200
+    b"".join(answer.streaming_content)
+    assert free_while_waiting == [True]
+    assert len(echo_front.seen) == 1
+
+
+def test_a_call_that_gets_no_turn_back_after_waiting_is_answered_503(
+    one_turn, full_api, token_connection, echo_front, monkeypatch
+):
+    import time
+
+    from connections import ratelimit
+
+    answers = iter([ratelimit.Deferred("company:x", 0.01), ratelimit.Permit("company:x")])
+    monkeypatch.setattr(ratelimit, "_proxy_try", lambda *args: next(answers))
+    sleep = time.sleep
+
+    def busy_meanwhile(seconds: float) -> None:
+        # Another call takes the only turn while this one waits, and keeps it.
+        assert serving._turns().acquire(timeout=0)
+        sleep(0)
+
+    monkeypatch.setattr(time, "sleep", busy_meanwhile)
+    try:
+        refused = full_api.get(front_url(token_connection))
+    finally:
+        serving._turns().release()
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == "1"
+    assert echo_front.seen == []
+
+
+def test_a_call_gives_back_its_database_connection_before_it_waits_for_a_turn(
+    one_turn, monkeypatch
+):
+    """A call that took a connection before its turn (the middleware's encryption-key check)
+    must not hold it while it waits: the turns' holders need the pool's connections."""
+    returned: list[bool] = []
+    monkeypatch.setattr(serving, "_return_connection", lambda: returned.append(True))
+    with serving.proxy_turn():
+        pass
+    assert returned == []  # a free turn: nothing to give back
+    release, holding = threading.Event(), threading.Event()
+    holder = hold_the_turn(release, holding)
+    try:
+        with pytest.raises(serving.NoTurn), serving.proxy_turn():
+            pass
+    finally:
+        release.set()
+        holder.join()
+    assert returned == [True]

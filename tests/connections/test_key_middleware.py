@@ -61,6 +61,36 @@ def test_the_verdict_is_remembered_and_rechecked_after_a_while(client, db, monke
     assert client.get("/accounts/login/").status_code == 503
 
 
+def test_requests_that_waited_for_a_recheck_take_its_verdict(monkeypatch):
+    """Under load, every request that found the verdict out of date queued for the lock and
+    then ran the database check again, each holding a pool connection: a cold process at
+    concurrency 128 had its whole pool held that way for DATABASE_POOL_TIMEOUT seconds."""
+    import threading
+    import time
+
+    checks: list[int] = []
+    entered = threading.Event()
+
+    def slow_check():
+        checks.append(1)
+        entered.set()
+        time.sleep(0.2)
+        return None
+
+    monkeypatch.setattr(keys, "encryption_key_check", slow_check)
+    keys.encryption_key_forget()
+    first = threading.Thread(target=keys.encryption_key_problem)
+    first.start()
+    assert entered.wait(5)
+    waiting = [threading.Thread(target=keys.encryption_key_problem) for _ in range(5)]
+    for thread in waiting:
+        thread.start()
+    for thread in [first, *waiting]:
+        thread.join()
+    assert checks == [1]
+    keys.encryption_key_forget()
+
+
 def test_the_readmes_deploy_check_refuses_a_wrong_key(wrong_key):
     """The README's production check runs the database checks too, the key check among them."""
     from io import StringIO
