@@ -130,11 +130,13 @@ def acquire(key: ApiKey) -> Slot:
     if number is None:
         existing = ProxySlot.objects.filter(key=key, number__lt=most).count()
         if existing < most:
-            # First use of the key (or a raised limit): make its rows, then try once more.
+            # First use of the key (or a raised limit): make its rows.
             ProxySlot.objects.bulk_create(
                 [ProxySlot(key=key, number=n) for n in range(most)], ignore_conflicts=True
             )
-            number = _take(key, most, holder)
+        # Try once more, also when the rows were there by now: a racing first call of the same
+        # key may have made them between the take and the count (a spurious 429 otherwise).
+        number = _take(key, most, holder)
     if number is None:
         raise TooManyInFlight(most)
     now = timezone.now()
