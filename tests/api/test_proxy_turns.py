@@ -101,9 +101,9 @@ def test_pages_never_wait_for_a_turn(one_turn, client):
 def test_a_call_waiting_for_room_in_the_budget_holds_no_turn_meanwhile(
     one_turn, full_api, token_connection, echo_front, monkeypatch
 ):
-    """A cold start at concurrency 128 (the company's limit not learned yet): calls that wait up
-    to FRONTCONNECT_PROXY_BUDGET_WAIT for room used to sleep holding their turn and database
-    connection, so other calls got 503 and pages waited 10 s for a connection."""
+    """A call that waits up to FRONTCONNECT_PROXY_BUDGET_WAIT for room in the budget is not
+    working: it used to sleep holding its turn and database connection, so a few such calls
+    could keep every other proxied call of the process from its turn (503) for seconds."""
     import time
 
     from connections import ratelimit
