@@ -56,12 +56,13 @@ def slow_token_endpoint(settings):
 
 def test_a_token_request_ends_within_its_total_deadline(slow_token_endpoint):
     # Without a total deadline three slow 503s and the backoff take about 1.1 s here (61 s with
-    # the default 10 s timeout); the deadline is 2.5 timeouts: 0.5 s.
+    # the default 10 s timeout); the deadline is 2.5 timeouts: 0.5 s. The bound leaves a busy
+    # machine 0.3 s past the deadline, still well short of the 1.1 s without one.
     started = time.monotonic()
     with pytest.raises(front.FrontError) as raised:
         front.refresh_tokens(client_id="id", client_secret="secret", refresh_token="rt")
     elapsed = time.monotonic() - started
-    assert elapsed < 0.5
+    assert elapsed < 0.8
     assert raised.value.kind == front.FrontErrorKind.UNAVAILABLE
     assert slow_token_endpoint.hits == 2
 
