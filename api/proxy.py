@@ -22,6 +22,7 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import budget, credentials, keys, slots
@@ -218,11 +219,14 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # The call's own work (from the key on) waits for a turn; the turn ends when the call
         # starts waiting for Front, or with the request.
-        try:
-            self._acting.enter_context(serving.proxy_turn())
-        except serving.NoTurn:
-            raise ServerBusy() from None
+        self._acting.enter_context(serving.proxy_turn())
         super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # No turn came in time, at the start or after waiting for room in the budget.
+        if isinstance(exc, serving.NoTurn):
+            exc = ServerBusy()
+        return super().handle_exception(exc)
 
     # Exactly the methods the schema documents: Django would otherwise answer HEAD with GET.
     http_method_names = ["get", "post", "put", "patch", "delete"]
@@ -273,10 +277,7 @@ class FrontProxy(KeyAuthenticatedMixin, APIView):
         # The token stays inside the Bearer (whose repr hides it): no plain local holds it, so
         # no error page or report can show it.
         def send(credential: credentials.Bearer) -> front.ForwardResponse:
-            try:
-                deferred = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
-            except serving.NoTurn:
-                raise ServerBusy() from None
+            deferred = budget.budget_wait(budget_key, api_key=key, route=route, wait=wait)
             if deferred is not None:
                 raise RateBudgetExhausted(deferred.retry_after, held=deferred.held)
             # No database work until Front answers: another thread may use the connection.
